@@ -1,0 +1,3 @@
+"""kubexms: one declarative cluster.yaml to a running Kubernetes cluster, over SSH."""
+
+__version__ = "0.1.0"

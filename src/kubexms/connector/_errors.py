@@ -1,0 +1,57 @@
+"""Typed connector errors: each says whether retrying could help."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubexms.connector._base import CommandResult
+
+
+class ConnectorError(Exception):
+    """Something went wrong talking to one host."""
+
+    retryable: bool = False
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+        self.reason = message
+
+
+class HostConnectionError(ConnectorError):
+    """The host could not be reached, or the connection dropped. Worth retrying."""
+
+    retryable = True
+
+
+class AuthenticationError(ConnectorError):
+    """The host refused our credentials. Retrying with the same ones cannot help."""
+
+
+class HostKeyError(ConnectorError):
+    """The host's key is unknown or does not match known_hosts. Never retried."""
+
+
+class CommandTimeoutError(ConnectorError):
+    """A command ran past its timeout; the remote process has been killed."""
+
+    retryable = True
+
+    def __init__(self, host: str, command: str, timeout: float) -> None:
+        super().__init__(host, f"command timed out after {timeout:g}s and was killed: {command}")
+        self.command = command
+        self.timeout = timeout
+
+
+class CommandFailedError(ConnectorError):
+    """A command exited non-zero. Exit code and output are kept for the user."""
+
+    def __init__(self, host: str, result: CommandResult) -> None:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        detail = "\n  ".join(tail)
+        message = f"command exited {result.exit_code}: {result.command}"
+        if detail:
+            message += f"\n  {detail}"
+        super().__init__(host, message)
+        self.result = result
