@@ -1,0 +1,96 @@
+"""The Kubernetes control plane: how it is reached and how its components are configured."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from kubexms.config._base import ConfigModel
+from kubexms.config._types import (
+    AddressOrEmpty,
+    ArgValue,
+    Domain,
+    DomainOrEmpty,
+    Name,
+    Port,
+    SubjectAltName,
+    Version,
+)
+
+DEFAULT_KUBERNETES_VERSION = "v1.31.4"
+DEFAULT_CONTAINERD_VERSION = "v1.7.24"
+
+
+class LoadBalancer(ConfigModel):
+    """What spreads API traffic over the masters.
+
+    ``internal``: a local haproxy/nginx on every node; ``external``: keepalived plus
+    haproxy/nginx on the ``loadbalancer`` hosts holding ``address`` as a virtual IP;
+    ``kube-vip``: a virtual IP (``address``) floated between the masters; ``none``: the
+    endpoint is used as is (one master, or a load balancer run by someone else).
+    """
+
+    type: Literal["internal", "external", "kube-vip", "none"] = "none"
+    kind: Literal["haproxy", "nginx"] = "haproxy"
+
+
+class ControlPlaneEndpoint(ConfigModel):
+    """The address clients use for the API server; required in some form with several masters."""
+
+    domain: DomainOrEmpty = ""
+    address: AddressOrEmpty = ""
+    port: Port = 6443
+    load_balancer: LoadBalancer = Field(default_factory=LoadBalancer)
+
+    @property
+    def is_set(self) -> bool:
+        """Whether a domain or an address was given."""
+        return bool(self.domain or self.address)
+
+
+class ContainerRuntime(ConfigModel):
+    """The CRI implementation on every node."""
+
+    type: Literal["containerd"] = "containerd"
+    version: Version = DEFAULT_CONTAINERD_VERSION
+
+
+class Component(ConfigModel):
+    """Extra command-line flags for one control-plane or node component."""
+
+    extra_args: dict[str, ArgValue] = Field(default_factory=dict)
+
+
+class ApiServer(Component):
+    """kube-apiserver settings."""
+
+    cert_sans: list[SubjectAltName] = Field(
+        default_factory=list,
+        alias="certSANs",
+        description="Extra names and addresses in the API server certificate.",
+    )
+
+
+class KubeProxy(Component):
+    """kube-proxy settings."""
+
+    mode: Literal["iptables", "ipvs"] = "iptables"
+
+
+class Kubernetes(ConfigModel):
+    """Which Kubernetes to install and how."""
+
+    type: Literal["kubeadm", "kubexm"] = Field(
+        default="kubeadm",
+        description="kubeadm: static pods; kubexm: binaries run by systemd.",
+    )
+    version: Version = DEFAULT_KUBERNETES_VERSION
+    cluster_name: Name = "kubernetes"
+    dns_domain: Domain = "cluster.local"
+    container_runtime: ContainerRuntime = Field(default_factory=ContainerRuntime)
+    api_server: ApiServer = Field(default_factory=ApiServer)
+    controller_manager: Component = Field(default_factory=Component)
+    scheduler: Component = Field(default_factory=Component)
+    kubelet: Component = Field(default_factory=Component)
+    kube_proxy: KubeProxy = Field(default_factory=KubeProxy)

@@ -1,0 +1,213 @@
+"""Validated scalar types of the cluster file, with error messages that read as sentences."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StrictInt
+from pydantic_core import PydanticCustomError
+
+ERROR_TYPE = "kubexms_config"
+"""The pydantic error type of every check defined here; its message is shown to users as is."""
+
+
+def invalid(message: str) -> PydanticCustomError:
+    """An error whose message is shown verbatim (braces in it are not a template)."""
+    return PydanticCustomError(ERROR_TYPE, "{reason}", {"reason": message})
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?")
+_VERSION = re.compile(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?")
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
+
+
+def is_dns_label(value: str) -> bool:
+    """A DNS-1123 label: lower-case letters, digits and '-', 1-63 characters, alphanumeric ends."""
+    return len(value) <= 63 and _DNS_LABEL.fullmatch(value) is not None
+
+
+def is_ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_hostname(value: str) -> bool:
+    """An RFC 1123 host name; an all-numeric last label would be a mistyped IPv4 address."""
+    if not value or len(value) > 253:
+        return False
+    labels = value.removesuffix(".").split(".")
+    if labels[-1].isdigit():
+        return False
+    return all(len(label) <= 63 and _HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def _check_dns_label(value: str) -> str:
+    if not is_dns_label(value):
+        raise invalid(
+            f"'{value}' is not a valid name: use lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+def _check_address(value: str) -> str:
+    if not (is_ip_address(value) or is_hostname(value)):
+        raise invalid(f"'{value}' is not an IP address or host name")
+    return value
+
+
+def _check_address_or_empty(value: str) -> str:
+    return value if value == "" else _check_address(value)
+
+
+def _check_hostname_or_empty(value: str) -> str:
+    if value and not is_hostname(value):
+        raise invalid(f"'{value}' is not a valid domain name")
+    return value
+
+
+def _check_domain(value: str) -> str:
+    if not is_hostname(value):
+        raise invalid(f"'{value}' is not a valid domain name")
+    return value
+
+
+def _check_san(value: str) -> str:
+    name = value.removeprefix("*.")
+    if not (is_ip_address(value) or is_hostname(name)):
+        raise invalid(f"'{value}' is not an IP address, host name or wildcard domain")
+    return value
+
+
+def _check_port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise invalid("must be between 1 and 65535")
+    return value
+
+
+def _check_positive(value: float) -> float:
+    if value <= 0:
+        raise invalid("must be greater than 0")
+    return value
+
+
+def _check_not_negative(value: float) -> float:
+    if value < 0:
+        raise invalid("must not be negative")
+    return value
+
+
+def _check_positive_int(value: int) -> int:
+    if value <= 0:
+        raise invalid("must be a positive whole number")
+    return value
+
+
+def _require_number(value: Any) -> Any:
+    # YAML already gives numbers; a quoted "30" or `true` is a mistake, not something to coerce.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid("must be a number")
+    return value
+
+
+def _check_version(value: str) -> str:
+    if not _VERSION.fullmatch(value):
+        raise invalid(f"'{value}' is not a version like v1.31.4")
+    return value
+
+
+def _check_cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            raise invalid(f"'{value}' has host bits set; did you mean a network address?") from None
+        raise invalid(f"'{value}' is not a valid CIDR like 10.233.64.0/18") from None
+    return value
+
+
+def _check_user(value: str) -> str:
+    if len(value) > 32 or not _USER.fullmatch(value):
+        raise invalid(f"'{value}' is not a valid user name")
+    return value
+
+
+def _check_not_empty(value: str) -> str:
+    if not value.strip():
+        raise invalid("must not be empty")
+    return value
+
+
+def _check_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise invalid(f"'{value}' is not an http(s) URL")
+    return value
+
+
+def _check_path(value: Path) -> Path:
+    if str(value) in ("", "."):
+        raise invalid("must not be empty")
+    return value
+
+
+def _check_absolute_path(value: Path) -> Path:
+    if not value.is_absolute():
+        raise invalid(f"'{value}' must be an absolute path")
+    return value
+
+
+def _none_as_empty_list(value: Any) -> Any:
+    # `worker:` with nothing after it is YAML null; it means "no hosts", not an error.
+    return [] if value is None else value
+
+
+def _scalar_as_text(value: Any) -> Any:
+    # `--max-pods: 110` in extraArgs means the flag value "110".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_dns_label)]
+Address = Annotated[str, AfterValidator(_check_address)]
+AddressOrEmpty = Annotated[str, AfterValidator(_check_address_or_empty)]
+Domain = Annotated[str, AfterValidator(_check_domain)]
+DomainOrEmpty = Annotated[str, AfterValidator(_check_hostname_or_empty)]
+SubjectAltName = Annotated[str, AfterValidator(_check_san)]
+Port = Annotated[
+    StrictInt,
+    AfterValidator(_check_port),
+    Field(json_schema_extra={"minimum": 1, "maximum": 65535}),
+]
+Seconds = Annotated[float, BeforeValidator(_require_number), AfterValidator(_check_positive)]
+NonNegativeSeconds = Annotated[
+    float, BeforeValidator(_require_number), AfterValidator(_check_not_negative)
+]
+Count = Annotated[StrictInt, AfterValidator(_check_positive_int)]
+Version = Annotated[str, AfterValidator(_check_version)]
+Cidr = Annotated[str, AfterValidator(_check_cidr)]
+UserName = Annotated[str, AfterValidator(_check_user)]
+Text = Annotated[str, AfterValidator(_check_not_empty)]
+Url = Annotated[str, AfterValidator(_check_url)]
+FilePath = Annotated[Path, AfterValidator(_check_path)]
+AbsolutePath = Annotated[Path, AfterValidator(_check_path), AfterValidator(_check_absolute_path)]
+ArgValue = Annotated[str, BeforeValidator(_scalar_as_text)]
+NoneAsEmpty = BeforeValidator(_none_as_empty_list)
+
+
+def _check_secret_not_empty(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value():
+        raise invalid("must not be empty")
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_check_secret_not_empty)]
