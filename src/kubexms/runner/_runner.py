@@ -1,4 +1,4 @@
-"""The Runner: host operations over one connector, with facts cached per host."""
+"""The Runner: the one object a Step uses to read and change its host."""
 
 from __future__ import annotations
 
@@ -6,16 +6,45 @@ import asyncio
 from collections.abc import Mapping
 
 from kubexms.connector import CommandResult, Connector
+from kubexms.runner._archives import Archives
 from kubexms.runner._facts import FACTS_SCRIPT, HostFacts, parse_facts
+from kubexms.runner._files import Files
+from kubexms.runner._network import Network
+from kubexms.runner._packages import Packages
+from kubexms.runner._services import Services
+from kubexms.runner._system import System
+from kubexms.runner._templates import Templates
 
 
 class Runner:
-    """Operations on one host through its connector. Stateless but for cached facts."""
+    """Operations on one host through its connector, grouped by concern.
 
-    def __init__(self, connector: Connector) -> None:
+    ``runner.files``, ``runner.templates``, ``runner.archives``, ``runner.packages``,
+    ``runner.services``, ``runner.system`` and ``runner.network`` read and change the host;
+    every change returns a :class:`Change` telling whether anything changed. Facts are
+    gathered once and cached.
+
+    ``sudo``: whether operations that need privileges (writing system files, packages,
+    services, sysctl) ask the connector to elevate. Connectors make elevation a no-op for a
+    root login, so the default ``True`` is right for root and sudo users alike; set it False
+    only for a non-root user who must not (or cannot) use sudo.
+    """
+
+    def __init__(self, connector: Connector, *, sudo: bool = True) -> None:
         self.connector = connector
+        self.sudo = sudo
         self._facts: HostFacts | None = None
         self._facts_lock = asyncio.Lock()
+        self.files = Files(self)
+        self.templates = Templates(self)
+        self.archives = Archives(self)
+        self.packages = Packages(self)
+        self.services = Services(self)
+        self.system = System(self)
+        self.network = Network(self)
+
+    def __repr__(self) -> str:
+        return f"Runner({self.connector!r}, sudo={self.sudo})"
 
     @property
     def host_name(self) -> str:
@@ -64,3 +93,19 @@ class Runner:
                 result = await self.must_run(FACTS_SCRIPT, timeout=60)
                 self._facts = parse_facts(result.stdout)
             return self._facts
+
+    async def script(
+        self,
+        text: str,
+        *,
+        stdin: str | bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        """Run an operation's script with the Runner's privileges (see ``sudo``).
+
+        With ``check`` a non-zero exit raises CommandFailedError.
+        """
+        if check:
+            return await self.must_run(text, sudo=self.sudo, stdin=stdin, timeout=timeout)
+        return await self.run(text, sudo=self.sudo, stdin=stdin, timeout=timeout)

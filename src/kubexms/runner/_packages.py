@@ -1,0 +1,221 @@
+"""``runner.packages``: install and remove OS packages with the host's package manager."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kubexms.runner._change import Change
+from kubexms.runner._errors import UnsupportedHostError
+from kubexms.runner._script import markers, quote
+
+if TYPE_CHECKING:
+    from kubexms.runner._runner import Runner
+
+# apt accepts ``name=version``; dnf and yum ``name-version``. Nothing here may start with a
+# dash (it would read as an option) or hold shell or glob characters.
+_PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._:~=-]*")
+_SUPPORTED = ("apt", "dnf", "yum")
+_FILE_SUFFIX = {"apt": ".deb", "dnf": ".rpm", "yum": ".rpm"}
+_INSTALL_TIMEOUT = 1800.0
+
+# ``kx_has NAME`` succeeds if the package is installed (for apt, at the pinned version if
+# NAME is ``name=version``).
+_HAS = {
+    "apt": r"""kx_has() {
+  case "$1" in
+    *=*) [ "$(dpkg-query -W -f='${Status} ${Version}' "${1%%=*}" 2>/dev/null)" \
+           = "install ok installed ${1#*=}" ] ;;
+    *) dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q ' installed$' ;;
+  esac
+}""",
+    "dnf": 'kx_has() { rpm -q --quiet "$1"; }',
+    "yum": 'kx_has() { rpm -q --quiet "$1"; }',
+}
+_APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300"
+_INSTALL = {
+    "apt": f'{_APT} install --no-install-recommends "$@" >&2',
+    "dnf": 'dnf -y install "$@" >&2',
+    "yum": 'yum -y install "$@" >&2',
+}
+_REMOVE = {
+    "apt": f'{_APT} remove "$@" >&2',
+    "dnf": 'dnf -y remove "$@" >&2',
+    "yum": 'yum -y remove "$@" >&2',
+}
+_UPDATE = {
+    "apt": f"{_APT} update >&2",
+    "dnf": "dnf -y makecache >&2",
+    "yum": "yum -y makecache >&2",
+}
+# ``kx_file_wanted FILE`` succeeds if the package in FILE is not installed at its version.
+_FILE_WANTED = {
+    "apt": r"""kx_file_wanted() {
+  n=$(dpkg-deb -f "$1" Package); v=$(dpkg-deb -f "$1" Version)
+  [ "$(dpkg-query -W -f='${Status} ${Version}' "$n" 2>/dev/null)" != "install ok installed $v" ]
+}
+kx_file_name() { dpkg-deb -f "$1" Package; }""",
+    "dnf": r"""kx_file_wanted() {
+  ! rpm -q --quiet "$(rpm -qp --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}' "$1")"
+}
+kx_file_name() { rpm -qp --qf '%{NAME}' "$1"; }""",
+}
+_FILE_WANTED["yum"] = _FILE_WANTED["dnf"]
+
+
+def check_names(names: Sequence[str]) -> list[str]:
+    if isinstance(names, str):
+        raise TypeError("pass a list of package names, not one string")
+    bad = [name for name in names if not _PACKAGE.fullmatch(name)]
+    if bad:
+        raise ValueError(f"not a package name: {', '.join(map(repr, bad))}")
+    return list(names)
+
+
+def install_script(manager: str, names: Sequence[str], *, update: bool) -> str:
+    lines = [
+        "set -e",
+        _HAS[manager],
+        "set --",
+        f'for p in {" ".join(quote(n) for n in names)}; do kx_has "$p" || set -- "$@" "$p"; done',
+        '[ "$#" -gt 0 ] || exit 0',
+    ]
+    if update:
+        lines.append(_UPDATE[manager])
+    lines += [_INSTALL[manager], 'for p do echo "@kxms:installed $p"; done']
+    return "\n".join(lines)
+
+
+def remove_script(manager: str, names: Sequence[str]) -> str:
+    return "\n".join(
+        [
+            "set -e",
+            _HAS[manager],
+            "set --",
+            f"for p in {' '.join(quote(n) for n in names)}; do",
+            '  if kx_has "$p"; then set -- "$@" "$p"; fi',
+            "done",
+            '[ "$#" -gt 0 ] || exit 0',
+            _REMOVE[manager],
+            'for p do echo "@kxms:removed $p"; done',
+        ]
+    )
+
+
+def query_script(manager: str, names: Sequence[str]) -> str:
+    return "\n".join(
+        [
+            _HAS[manager],
+            f"for p in {' '.join(quote(n) for n in names)}; do",
+            '  if kx_has "$p"; then echo "@kxms:yes $p"; else echo "@kxms:no $p"; fi',
+            "done",
+        ]
+    )
+
+
+def install_files_script(manager: str, directory: str, count: int, suffix: str) -> str:
+    files = " ".join(f'"$d"/{index}{suffix}' for index in range(count))
+    return "\n".join(
+        [
+            "set -e",
+            f"d={quote(directory)}",
+            "trap 'rm -rf -- \"$d\"' EXIT",
+            _FILE_WANTED[manager],
+            "set --",
+            f'for f in {files}; do kx_file_wanted "$f" && set -- "$@" "$f"; done',
+            '[ "$#" -gt 0 ] || exit 0',
+            _INSTALL[manager],
+            'for f do echo "@kxms:installed $(kx_file_name "$f")"; done',
+        ]
+    )
+
+
+class Packages:
+    """Packages through apt, dnf or yum, chosen from the host's facts."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    async def manager(self) -> str:
+        """The host's package manager (apt, dnf or yum); UnsupportedHostError otherwise."""
+        found = (await self._runner.facts()).package_manager
+        if found not in _SUPPORTED:
+            raise UnsupportedHostError(
+                self._runner.host_name,
+                f"no supported package manager (found {found or 'none'}; need apt, dnf or yum)",
+            )
+        return found
+
+    async def installed(self, names: Sequence[str]) -> dict[str, bool]:
+        """Which of ``names`` are installed, in one round trip."""
+        names = check_names(names)
+        if not names:
+            return {}
+        result = await self._runner.script(query_script(await self.manager(), names))
+        yes = set(markers(result.stdout, "yes"))
+        return {name: name in yes for name in names}
+
+    async def is_installed(self, name: str) -> bool:
+        return (await self.installed([name]))[name]
+
+    async def install(
+        self, names: Sequence[str], *, update: bool = False, timeout: float = _INSTALL_TIMEOUT
+    ) -> Change:
+        """Install those of ``names`` not yet installed, from the configured repositories.
+
+        ``update`` refreshes the package lists first (only when something is missing).
+        """
+        names = check_names(names)
+        action = f"install {' '.join(names)}"
+        if not names:
+            return Change(False, action)
+        script = install_script(await self.manager(), names, update=update)
+        result = await self._runner.script(script, timeout=timeout)
+        done = markers(result.stdout, "installed")
+        return Change(bool(done), action, " ".join(done))
+
+    async def remove(self, names: Sequence[str], *, timeout: float = _INSTALL_TIMEOUT) -> Change:
+        """Remove those of ``names`` that are installed."""
+        names = check_names(names)
+        action = f"remove {' '.join(names)}"
+        if not names:
+            return Change(False, action)
+        result = await self._runner.script(
+            remove_script(await self.manager(), names), timeout=timeout
+        )
+        done = markers(result.stdout, "removed")
+        return Change(bool(done), action, " ".join(done))
+
+    async def install_files(
+        self, files: Sequence[Path], *, timeout: float = _INSTALL_TIMEOUT
+    ) -> Change:
+        """Upload package files (.deb for apt, .rpm for dnf/yum) and install them offline.
+
+        Files whose package is already installed at the same version are skipped; the
+        others are installed together, so they may depend on each other.
+        """
+        manager = await self.manager()
+        suffix = _FILE_SUFFIX[manager]
+        action = f"install {' '.join(path.name for path in files)}"
+        if not files:
+            return Change(False, action)
+        for path in files:
+            if path.suffix != suffix:
+                raise ValueError(f"{path} is not a {suffix} file, which {manager} installs")
+            if not path.is_file():
+                raise FileNotFoundError(f"package file {path} does not exist")
+        directory = f"/var/tmp/kubexms-packages-{secrets.token_hex(8)}"
+        try:
+            for index, path in enumerate(files):
+                await self._runner.connector.put(path, f"{directory}/{index}{suffix}", mode=0o644)
+            result = await self._runner.script(
+                install_files_script(manager, directory, len(files), suffix), timeout=timeout
+            )
+        except Exception:
+            await self._runner.script(f"rm -rf -- {quote(directory)}", check=False)
+            raise
+        done = markers(result.stdout, "installed")
+        return Change(bool(done), action, " ".join(done))

@@ -1,0 +1,249 @@
+"""``runner.system``: kernel parameters and modules, swap, hostname, timezone."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from kubexms.runner._change import Change, SysctlChange
+from kubexms.runner._errors import KernelModuleMissingError, RunnerError, SysctlError
+from kubexms.runner._file_sync import FileSpec, build_tar, outcomes, sync_script
+from kubexms.runner._script import check_path, markers, quote
+
+if TYPE_CHECKING:
+    from kubexms.runner._runner import Runner
+
+_SYSCTL_KEY = re.compile(r"[A-Za-z0-9_-]+([./][A-Za-z0-9_-]+)*")
+_MODULE = re.compile(r"[A-Za-z0-9_-]+")
+_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_TIMEZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
+SYSCTL_FILE = "/etc/sysctl.d/99-kubexms.conf"
+MODULES_FILE = "/etc/modules-load.d/kubexms.conf"
+FSTAB = "/etc/fstab"
+
+# A built-in module has no /sys/module entry unless it takes parameters; these show
+# themselves another way (trusted shell text, run as a condition).
+_BUILT_IN_SIGNS = {
+    "br_netfilter": "[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]",
+    "ip_vs": "[ -e /proc/sys/net/ipv4/vs ]",
+    "nf_conntrack": "[ -e /proc/sys/net/netfilter/nf_conntrack_max ]",
+    "overlay": "grep -q '[[:space:]]overlay$' /proc/filesystems",
+    "bridge": "[ -e /sys/class/net/bridge ] || [ -d /sys/module/bridge ]",
+}
+
+_SYSCTL_FUNCTION = r"""
+kx_sysctl() { # KEY PROC_PATH WANTED
+  [ -e "$2" ] || { echo "@kxms:unknown $1"; return 0; }
+  cur=$(tr -s ' \t' '  ' < "$2")
+  [ "$cur" = "$3" ] && return 0
+  if [ ! -w "$2" ]; then echo "@kxms:deferred $1"; return 0; fi
+  if printf '%s\n' "$3" > "$2" 2>/dev/null; then echo "@kxms:applied $1"
+  else echo "@kxms:refused $1"; fi
+}
+"""
+
+_MODULE_FUNCTION = r"""
+kx_module() { # NAME [BUILT_IN_TEST]
+  u=$(printf '%s' "$1" | tr - _)
+  [ -d "/sys/module/$u" ] && return 0
+  grep -q "^$u " /proc/modules 2>/dev/null && return 0
+  if [ -n "$2" ] && sh -c "$2" 2>/dev/null; then return 0; fi
+  if command -v modprobe >/dev/null 2>&1 && modprobe -- "$1" >&2; then
+    echo "@kxms:loaded $1"; return 0
+  fi
+  echo "@kxms:missing $1"; kx_abort=1
+}
+"""
+
+
+def sysctl_path(key: str) -> str:
+    """The /proc/sys file of a key; like sysctl(8), dots and slashes trade places."""
+    swapped = key.translate(str.maketrans("./", "/."))
+    return f"/proc/sys/{swapped}"
+
+
+def check_sysctl(values: Mapping[str, str | int]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for key, value in values.items():
+        if not _SYSCTL_KEY.fullmatch(key):
+            raise ValueError(f"{key!r} is not a sysctl key")
+        text = " ".join(str(value).split())
+        if not text or any(c in str(value) for c in "\r\n\x00"):
+            raise ValueError(f"sysctl {key}: value {value!r} is empty or spans lines")
+        checked[key] = text
+    return checked
+
+
+def check_modules(modules: Sequence[str]) -> list[str]:
+    if isinstance(modules, str):
+        raise TypeError("pass a list of module names, not one string")
+    bad = [name for name in modules if not _MODULE.fullmatch(name)]
+    if bad:
+        raise ValueError(f"not a kernel module name: {', '.join(map(repr, bad))}")
+    return list(modules)
+
+
+def check_hostname(name: str) -> str:
+    labels = name.split(".")
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(
+            f"{name!r} is not a valid hostname (lower-case letters, digits and dashes, "
+            "dot-separated labels of at most 63 characters)"
+        )
+    return name
+
+
+class System:
+    """Host-wide settings. Each returns a Change; persistent files are written atomically."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    async def sysctl(
+        self, values: Mapping[str, str | int], *, file: str = SYSCTL_FILE
+    ) -> SysctlChange:
+        """Set kernel parameters now and at boot (``file`` holds exactly ``values``).
+
+        Keys are checked first: one the kernel does not know raises SysctlError and nothing
+        is written. A key whose /proc/sys entry is read-only here (a container or simulated
+        host: only ``net.*`` is writable) is persisted and listed in ``deferred`` instead of
+        failing. A value the kernel refuses raises SysctlError (the file is kept).
+        """
+        checked = check_sysctl(values)
+        file = check_path(file)
+        content = "# Managed by kubexms.\n" + "".join(f"{k} = {v}\n" for k, v in checked.items())
+        spec = FileSpec(file, content.encode())
+        known = "\n".join(
+            f'[ -e {quote(sysctl_path(k))} ] || {{ echo "@kxms:unknown {k}"; kx_abort=1; }}'
+            for k in checked
+        )
+        apply = "\n".join(
+            f"kx_sysctl {quote(k)} {quote(sysctl_path(k))} {quote(v)}" for k, v in checked.items()
+        )
+        script = sync_script([spec], before=known, after=_SYSCTL_FUNCTION + apply)
+        result = await self._runner.script(script, stdin=build_tar([spec]))
+        host = self._runner.host_name
+        unknown = markers(result.stdout, "unknown")
+        if unknown:
+            raise SysctlError(host, unknown[0], "no such kernel parameter on this host")
+        refused = markers(result.stdout, "refused")
+        if refused:
+            raise SysctlError(host, refused[0], f"the kernel refused {checked[refused[0]]!r}")
+        wrote = outcomes(result.stdout, 1)[0] != "same"
+        applied = markers(result.stdout, "applied")
+        deferred = tuple(markers(result.stdout, "deferred"))
+        detail = []
+        if wrote:
+            detail.append(f"{file} written")
+        if applied:
+            detail.append(f"applied {' '.join(applied)}")
+        if deferred:
+            detail.append(f"read-only now, at boot: {' '.join(deferred)}")
+        return SysctlChange(
+            wrote or bool(applied), f"sysctl {' '.join(checked)}", "; ".join(detail), deferred
+        )
+
+    async def kernel_modules(self, modules: Sequence[str], *, file: str = MODULES_FILE) -> Change:
+        """Make ``modules`` loaded now and at boot (``file`` lists exactly them).
+
+        A module built into the kernel counts as loaded. One that is neither built in nor
+        loadable raises KernelModuleMissingError naming it, before anything is written.
+        """
+        names = check_modules(modules)
+        file = check_path(file)
+        spec = FileSpec(file, "".join(f"{name}\n" for name in names).encode())
+        load = "\n".join(
+            f"kx_module {quote(name)} {quote(_BUILT_IN_SIGNS.get(name.replace('-', '_'), ''))}"
+            for name in names
+        )
+        script = sync_script([spec], before=f"{_MODULE_FUNCTION}\n{load}")
+        result = await self._runner.script(script, stdin=build_tar([spec]))
+        missing = markers(result.stdout, "missing")
+        if missing:
+            raise KernelModuleMissingError(
+                self._runner.host_name, missing, "neither built into the kernel nor loadable"
+            )
+        loaded = markers(result.stdout, "loaded")
+        wrote = outcomes(result.stdout, 1)[0] != "same"
+        detail = []
+        if loaded:
+            detail.append(f"loaded {' '.join(loaded)}")
+        if wrote:
+            detail.append(f"{file} written")
+        return Change(bool(loaded) or wrote, f"kernel modules {' '.join(names)}", "; ".join(detail))
+
+    async def swap_off(self, *, fstab: str = FSTAB) -> Change:
+        """Turn swap off now and comment out swap entries in ``fstab``."""
+        fstab = check_path(fstab)
+        script = f"""set -e
+f={quote(fstab)}
+kx_done=""
+if [ -r /proc/swaps ] && [ "$(wc -l < /proc/swaps)" -gt 1 ]; then
+  swapoff -a >&2; kx_done="swapoff"
+fi
+if [ -f "$f" ]; then
+  tmp="$(dirname -- "$f")/.fstab.kubexms-$$"
+  trap 'rm -f -- "$tmp"' EXIT
+  cp -p -- "$f" "$tmp"
+  awk '!/^[[:space:]]*#/ && $3 == "swap" {{ print "# " $0 "  # swap disabled by kubexms"; next }}
+       {{ print }}' "$f" > "$tmp"
+  if cmp -s -- "$f" "$tmp"; then rm -f -- "$tmp"
+  else mv -f -T -- "$tmp" "$f"; kx_done="$kx_done fstab"; fi
+fi
+echo "@kxms:done $kx_done"
+"""
+        return await self._simple(f"swap off (and in {fstab})", script)
+
+    async def hostname(self, name: str) -> Change:
+        """Set the hostname now and in /etc/hostname."""
+        name = check_hostname(name)
+        script = f"""set -e
+n={quote(name)}
+kx_done=""
+if [ "$(hostname)" != "$n" ]; then
+  hostname "$n" 2>/dev/null || hostnamectl set-hostname --transient "$n" >&2
+  kx_done="hostname"
+fi
+if [ "$(cat /etc/hostname 2>/dev/null || true)" != "$n" ]; then
+  printf '%s\\n' "$n" > /etc/.hostname.kubexms-$$
+  chmod 644 /etc/.hostname.kubexms-$$
+  mv -f -T /etc/.hostname.kubexms-$$ /etc/hostname
+  kx_done="$kx_done /etc/hostname"
+fi
+echo "@kxms:done $kx_done"
+"""
+        return await self._simple(f"hostname {name}", script)
+
+    async def timezone(self, name: str) -> Change:
+        """Point /etc/localtime at the zone (and /etc/timezone, where the host has one)."""
+        if not _TIMEZONE.fullmatch(name) or ".." in name:
+            raise ValueError(f"{name!r} is not a timezone name such as Europe/Berlin or UTC")
+        script = f"""set -e
+n={quote(name)}
+z="/usr/share/zoneinfo/$n"
+[ -f "$z" ] || {{ echo "@kxms:unknown"; exit 0; }}
+kx_done=""
+if [ "$(readlink /etc/localtime 2>/dev/null || true)" != "$z" ]; then
+  ln -s -f -n -- "$z" /etc/.localtime.kubexms-$$
+  mv -f -T /etc/.localtime.kubexms-$$ /etc/localtime
+  kx_done="localtime"
+fi
+if [ -f /etc/timezone ] && [ "$(cat /etc/timezone)" != "$n" ]; then
+  printf '%s\\n' "$n" > /etc/.timezone.kubexms-$$
+  chmod 644 /etc/.timezone.kubexms-$$
+  mv -f -T /etc/.timezone.kubexms-$$ /etc/timezone
+  kx_done="$kx_done /etc/timezone"
+fi
+echo "@kxms:done $kx_done"
+"""
+        result = await self._runner.script(script)
+        if markers(result.stdout, "unknown"):
+            raise RunnerError(self._runner.host_name, f"timezone {name!r} is not installed")
+        done = " ".join(" ".join(markers(result.stdout, "done")).split())
+        return Change(bool(done), f"timezone {name}", done)
+
+    async def _simple(self, action: str, script: str) -> Change:
+        result = await self._runner.script(script)
+        done = " ".join(" ".join(markers(result.stdout, "done")).split())
+        return Change(bool(done), action, done)
