@@ -6,6 +6,8 @@ command and answers from a handler, for operations whose real effect (packages, 
 kernel) must never touch this machine.
 """
 
+# ruff: noqa: ASYNC240 - tests look at local files directly, blocking is fine here
+
 from __future__ import annotations
 
 import asyncio
@@ -65,7 +67,10 @@ class ShellConnector(Connector):
         code = process.returncode
         assert code is not None
         return CommandResult(
-            command, code, out.decode(errors="replace"), err.decode(errors="replace"),
+            command,
+            code,
+            out.decode(errors="replace"),
+            err.decode(errors="replace"),
             time.monotonic() - started,
         )
 

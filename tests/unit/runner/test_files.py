@@ -1,5 +1,7 @@
 """runner.files against real scripts run by /bin/sh on paths under tmp_path."""
 
+# ruff: noqa: ASYNC240 - tests look at local files directly, blocking is fine here
+
 from __future__ import annotations
 
 import os
@@ -21,7 +23,8 @@ async def test_write_changes_once_then_reports_unchanged(runner: Runner, tmp_pat
     target = tmp_path / "etc" / "app.conf"
     first = await runner.files.write(str(target), "a = 1\n", mode=0o600)
     second = await runner.files.write(str(target), "a = 1\n", mode=0o600)
-    assert first.changed and first.detail == "written"
+    assert first.changed
+    assert first.detail == "written"
     assert not second.changed
     assert target.read_text() == "a = 1\n"
     assert mode_of(target) == 0o600
@@ -33,7 +36,8 @@ async def test_write_fixes_mode_without_rewriting(runner: Runner, tmp_path: Path
     await runner.files.write(str(target), b"x", mode=0o644)
     inode = target.stat().st_ino
     change = await runner.files.write(str(target), b"x", mode=0o640)
-    assert change.changed and change.detail == "mode/owner fixed"
+    assert change.changed
+    assert change.detail == "mode/owner fixed"
     assert mode_of(target) == 0o640
     assert target.stat().st_ino == inode
 
@@ -129,7 +133,9 @@ async def test_symlink(runner: Runner, tmp_path: Path) -> None:
     assert (await runner.files.symlink("/opt/v2", str(link))).changed
     assert os.readlink(link) == "/opt/v2"
     info = await runner.files.stat(str(link))
-    assert info is not None and info.kind == "symlink" and info.link_target == "/opt/v2"
+    assert info is not None
+    assert info.kind == "symlink"
+    assert info.link_target == "/opt/v2"
 
 
 async def test_upload_file_and_tree_only_when_different(
