@@ -116,8 +116,17 @@ class _BlockDumper(yaml.SafeDumper):
     """Writes multi-line strings (inline private keys) as readable ``|`` blocks."""
 
 
+# Unicode line breaks PyYAML would otherwise write raw (with allow_unicode) and read back as
+# spaces; double quotes escape them.
+_UNICODE_BREAKS = frozenset("\r\x85\u2028\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style: str | None = None
+    if _UNICODE_BREAKS.intersection(value):
+        style = '"'
+    elif "\n" in value:
+        style = "|"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
