@@ -12,14 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubexms.config._addons import Addon
-from kubexms.config._errors import Loc
+from kubexms.config._errors import Loc, Problem
 from kubexms.config._etcd import Etcd
 from kubexms.config._host_ranges import expand_host_pattern
 from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups, auth_methods
 from kubexms.config._kubernetes import ControlPlaneEndpoint
 from kubexms.config._network import Network
-
-Problem = tuple[Loc, str]
 
 _SPEC: Loc = ("spec",)
 _YAML_NAMES = {

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 Loc = tuple[str | int, ...]
 """A location in the cluster file as YAML keys and list indices, e.g. ``("spec", "hosts", 2)``."""
 
+Problem = tuple[Loc, str]
+"""A problem found before line numbers are known: where, and what is wrong."""
+
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -55,6 +58,9 @@ class ConfigError(Exception):
         self.issues: list[ConfigIssue] = list(issues)
         self.source = source
         super().__init__(self._render())
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[ConfigIssue], str]]:
+        return (type(self), (self.issues, self.source))
 
     def _render(self) -> str:
         return "\n".join(self.format_issue(issue) for issue in self.issues)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from kubexms.config._base import ConfigModel
 from kubexms.config._host_ranges import expand_host_pattern
@@ -26,7 +26,15 @@ from kubexms.config._types import (
 AUTH_FIELDS: tuple[str, ...] = ("password", "private_key_path", "private_key")
 """The ways to log in; a host, a bastion or the global section may set at most one of them."""
 
-HostKeyPolicy = Literal["strict", "accept-new", "off"]
+
+def _off_is_not_false(value: object) -> object:
+    # YAML 1.1 reads an unquoted `off` as the boolean false; the user meant the policy "off".
+    return "off" if value is False else value
+
+
+HostKeyPolicy = Annotated[
+    Literal["strict", "accept-new", "off"], BeforeValidator(_off_is_not_false)
+]
 ConnectorKind = Literal["ssh", "local"]
 Arch = Literal["amd64", "arm64"]
 

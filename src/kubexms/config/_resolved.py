@@ -54,8 +54,13 @@ def _expand(path: Path | None) -> Path | None:
 
 
 def resolve_host(host: Host, global_: GlobalSettings, roles: frozenset[str]) -> ResolvedHost:
-    """Fill a host's unset fields from the global defaults (see the module docstring)."""
-    # A host that names any login method uses only its own; otherwise it inherits global's.
+    """Fill a host's unset fields.
+
+    user and port come from ``global`` when unset. A host that sets any login method uses only
+    its own; otherwise it inherits global's. ``sudoPassword`` falls back to global's, then to the
+    password. The bastion is the host's own if the key is present (``null`` means none), else
+    global's; its user and credentials default to the host's. ``~`` is expanded in key paths.
+    """
     auth = host if auth_methods(host) else global_
     password = auth.password
     private_key_path = _expand(auth.private_key_path)

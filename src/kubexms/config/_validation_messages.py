@@ -11,11 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from kubexms.config._errors import Loc
+from kubexms.config._errors import Loc, Problem
 from kubexms.config._hosts import ROLES, RoleGroups
 from kubexms.config._types import ERROR_TYPE
-
-Problem = tuple[Loc, str]
 
 _FIXED_MESSAGES = {
     "missing": "is required",
@@ -65,7 +63,8 @@ def _message(error: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind == "too_short":
-        return f"must have at least {ctx.get('min_length', 1)} item(s)"
+        minimum = ctx.get("min_length", 1)
+        return "must not be empty" if minimum == 1 else f"must have at least {minimum} items"
     return str(error["msg"])
 
 

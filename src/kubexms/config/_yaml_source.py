@@ -57,9 +57,18 @@ def read_yaml(text: str, source: str) -> YamlSource:
             data = reader.read(node, ())
         except yaml.MarkedYAMLError as exc:
             raise ConfigError([_syntax_issue(exc, text)], source) from None
+        except _DocumentTooLargeError as exc:
+            message = "nested too deeply or too large (a recursive or repeated alias?)"
+            raise ConfigError([ConfigIssue("", exc.line, message)], source) from None
         return YamlSource(data, reader.lines, reader.issues)
     finally:
         loader.dispose()
+
+
+class _DocumentTooLargeError(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
 def _syntax_issue(exc: yaml.MarkedYAMLError, text: str) -> ConfigIssue:
@@ -74,17 +83,27 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, text: str) -> ConfigIssue:
     return ConfigIssue("", line, f"not valid YAML: {what}")
 
 
+# Aliases let a few lines expand into millions of nodes, or into themselves; a cluster file
+# never needs anywhere near these.
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+
 class _NodeReader:
     """Turns composed YAML nodes into dicts, lists and scalars, noting each node's line."""
 
     def __init__(self, loader: yaml.SafeLoader) -> None:
         self._loader = loader
+        self._nodes = 0
         self.lines: dict[str, int] = {}
         self.issues: list[ConfigIssue] = []
 
     def read(self, node: yaml.Node, loc: Loc) -> object:
         if not loc:
             self.lines[""] = node.start_mark.line + 1
+        self._nodes += 1
+        if len(loc) > MAX_DEPTH or self._nodes > MAX_NODES:
+            raise _DocumentTooLargeError(node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             return self._read_mapping(node, loc)
         if isinstance(node, yaml.SequenceNode):

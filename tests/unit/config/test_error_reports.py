@@ -225,3 +225,53 @@ def test_constructing_an_inconsistent_cluster_in_python_raises_config_error() ->
     with pytest.raises(ConfigError) as caught:
         Cluster.model_validate(data)
     assert [(i.path, i.line) for i in caught.value.issues] == [("spec.hosts[2]", None)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &a [*a]\n",
+        "a: &a\n  b: *a\n",
+        "".join(
+            f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
+            for previous, name in zip("abcdefg", "bcdefgh", strict=True)
+        ).replace("[*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]", "[x, x, x, x, x, x, x, x, x, x]"),
+    ],
+    ids=["self-alias", "recursive mapping", "alias bomb"],
+)
+def test_recursive_or_exploding_aliases_are_refused(text: str) -> None:
+    (issue,) = issues_of(text)
+    assert "recursive or repeated alias" in issue.message
+
+
+def test_aliases_within_reason_work() -> None:
+    text = (
+        to_yaml(base())
+        .replace("  - name: node2\n", "  - &second\n    name: node2\n")
+        .replace("    privateKeyPath: /root/.ssh/id_ed25519\n", "    privateKeyPath: &key /k\n")
+    )
+    cluster = parse_config(text)
+    assert str(cluster.spec.global_.private_key_path) == "/k"
+
+
+def test_empty_host_list_message() -> None:
+    data = base()
+    data["spec"]["hosts"] = []
+    issues = {issue.path: issue.message for issue in issues_of(to_yaml(data))}
+    assert issues["spec.hosts"] == "must not be empty"
+
+
+def test_config_error_survives_pickling() -> None:
+    import pickle
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(SAMPLE, source="cluster.yaml")
+    copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301  # our own bytes
+    assert copy.issues == caught.value.issues
+    assert str(copy) == str(caught.value)
+
+
+def test_unquoted_off_host_key_policy_means_off() -> None:
+    text = to_yaml(base()).replace("  global:\n", "  global:\n    hostKeyPolicy: off\n")
+    cluster = parse_config(text)
+    assert cluster.spec.global_.host_key_policy == "off"
