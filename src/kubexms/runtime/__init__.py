@@ -1,0 +1,21 @@
+"""The Runtime: the inventory of hosts, each with its Runner, and per-step Contexts.
+
+It realises the seed's pkg/runtime: it connects and equips hosts, holds the run's read-only
+state, and makes Contexts. It has no execution logic.
+"""
+
+from kubexms.runtime._context import Context, DataStore, MissingDataError
+from kubexms.runtime._errors import InitializationError
+from kubexms.runtime._host import Host
+from kubexms.runtime._runtime import ClusterRuntime, ConnectorFactory, new_runtime
+
+__all__ = [
+    "ClusterRuntime",
+    "ConnectorFactory",
+    "Context",
+    "DataStore",
+    "Host",
+    "InitializationError",
+    "MissingDataError",
+    "new_runtime",
+]

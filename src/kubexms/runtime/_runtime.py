@@ -1,0 +1,188 @@
+"""ClusterRuntime and new_runtime: the ignition switch that connects to every host."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+import structlog
+
+from kubexms.connector import Connector, ConnectorError, HostConnectionError
+from kubexms.runner import Runner
+from kubexms.runtime._context import Context, DataStore
+from kubexms.runtime._errors import InitializationError
+from kubexms.runtime._host import Host
+
+if TYPE_CHECKING:
+    from kubexms.config import Cluster, ResolvedHost
+
+ConnectorFactory = Callable[["ResolvedHost"], Connector]
+
+
+class ClusterRuntime:
+    """The whole run's read-only state: config, hosts in config order, inventory, logger.
+
+    It has no execution logic. Use it as an async context manager: every connection is
+    closed on exit.
+    """
+
+    def __init__(
+        self,
+        config: Cluster,
+        hosts: Sequence[Host],
+        logger: structlog.stdlib.BoundLogger,
+    ) -> None:
+        self.config = config
+        self.hosts: tuple[Host, ...] = tuple(hosts)
+        self.inventory: dict[str, Host] = {host.name: host for host in self.hosts}
+        self.logger = logger
+        self.cluster_data = DataStore("cluster data")
+        self._host_data = {host.name: DataStore(f"shared data of {host.name}") for host in hosts}
+        self._closed = False
+
+    def __iter__(self) -> Iterator[Host]:
+        return iter(self.hosts)
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
+    def host(self, name: str) -> Host:
+        """The host called ``name``; KeyError naming it otherwise."""
+        try:
+            return self.inventory[name]
+        except KeyError:
+            raise KeyError(f"no host named {name!r} in this cluster") from None
+
+    def hosts_with_role(self, role: str) -> list[Host]:
+        """Hosts having ``role``, in config order (so "the first master" never moves)."""
+        return [host for host in self.hosts if role in host.roles]
+
+    def first_with_role(self, role: str) -> Host:
+        """The first host (in config order) having ``role``."""
+        for host in self.hosts:
+            if role in host.roles:
+                return host
+        raise LookupError(f"no host has the role {role!r}")
+
+    def new_context(
+        self, host: Host, *, step: str | None = None, deadline: float | None = None
+    ) -> Context:
+        """A Context for one step on one host; ``shared_data`` is that host's own store."""
+        logger = self.logger.bind(host=host.name)
+        if step is not None:
+            logger = logger.bind(step=step)
+        return Context(
+            host=host,
+            cluster=self,
+            logger=logger,
+            shared_data=self._host_data[host.name],
+            cluster_data=self.cluster_data,
+            deadline=deadline,
+        )
+
+    async def close(self) -> None:
+        """Close every host's connection. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        await _close_all(host.runner.connector for host in self.hosts)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def _close_all(connectors: Iterator[Connector] | Sequence[Connector]) -> None:
+    # Closing is best effort: one host failing to close must not keep the others open.
+    await asyncio.gather(*(connector.close() for connector in connectors), return_exceptions=True)
+
+
+def _host_from(spec: ResolvedHost, runner: Runner) -> Host:
+    return Host(
+        name=spec.name,
+        address=spec.address,
+        internal_address=spec.internal_address,
+        port=spec.port,
+        user=spec.user,
+        roles=frozenset(spec.roles),
+        runner=runner,
+        labels=dict(spec.labels),
+        arch=spec.arch,
+    )
+
+
+async def new_runtime(
+    config: Cluster,
+    logger: structlog.stdlib.BoundLogger | None = None,
+    *,
+    connector_factory: ConnectorFactory | None = None,
+) -> ClusterRuntime:
+    """Connect to every host concurrently and return the ClusterRuntime.
+
+    All hosts connect under one overall timeout (``spec.global.connectionTimeout``) with at
+    most ``spec.global.connectConcurrency`` handshakes at once. Failures are gathered: one
+    InitializationError names every host that failed, and connections already opened are
+    closed before it is raised. Hosts keep config order whatever order they connect in.
+    """
+    from kubexms.runtime._connectors import ConnectorBuilder
+
+    log = logger if logger is not None else structlog.stdlib.get_logger("kubexms.runtime")
+    settings = config.spec.global_
+    specs = config.resolved_hosts()
+    factory = connector_factory or ConnectorBuilder(config).build
+    connectors = [factory(spec) for spec in specs]
+    handshakes = asyncio.Semaphore(settings.connect_concurrency)
+    timeout = float(settings.connection_timeout)
+
+    async def connect(connector: Connector) -> None:
+        async with handshakes:
+            await connector.connect()
+
+    tasks = [asyncio.ensure_future(connect(connector)) for connector in connectors]
+    pending: set[asyncio.Future[None]] = set()
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+    errors: list[ConnectorError] = []
+    unexpected: BaseException | None = None
+    for spec, task in zip(specs, tasks, strict=True):
+        if task in pending:
+            errors.append(
+                HostConnectionError(
+                    spec.name,
+                    f"did not connect to {spec.address}:{spec.port} within the "
+                    f"connection timeout of {timeout:g}s",
+                )
+            )
+            continue
+        error = task.exception()
+        if isinstance(error, ConnectorError):
+            errors.append(error)
+        elif error is not None and unexpected is None:
+            unexpected = error
+
+    if errors or unexpected is not None:
+        await _close_all(connectors)
+        if unexpected is not None:
+            raise unexpected
+        log.warning("runtime.initialization_failed", failed=[error.host for error in errors])
+        raise InitializationError(errors)
+
+    hosts = [
+        _host_from(spec, Runner(connector))
+        for spec, connector in zip(specs, connectors, strict=True)
+    ]
+    log.debug("runtime.ready", hosts=len(hosts))
+    return ClusterRuntime(config, hosts, log)
