@@ -1,0 +1,57 @@
+"""How CLI commands obtain a cluster: from -f, or the local machine when none is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from kubexms.cli._config import report_config_error
+from kubexms.config import Cluster, ConfigError, load_config, parse_config
+from kubexms.runtime import ClusterRuntime, InitializationError, new_runtime
+
+err_console = Console(stderr=True)
+
+# The embedded default: this machine alone, through the local connector (no SSH to itself).
+LOCAL_CLUSTER_YAML = """\
+apiVersion: kubexms.io/v1alpha1
+kind: Cluster
+metadata:
+  name: local
+spec:
+  hosts:
+    - name: localhost
+      address: 127.0.0.1
+      connector: local
+  roleGroups:
+    master: [localhost]
+    etcd: [localhost]
+    worker: [localhost]
+"""
+
+
+def load_cluster(file: Path | None) -> Cluster:
+    """The cluster in ``file``, or the local machine; exits 1 with the issues on bad input."""
+    try:
+        if file is None:
+            return parse_config(LOCAL_CLUSTER_YAML, source="<local default>")
+        return load_config(file)
+    except ConfigError as error:
+        report_config_error(error)
+        raise typer.Exit(1) from None
+
+
+async def open_runtime(cluster: Cluster) -> ClusterRuntime:
+    """Connect to every host; on failure print each failed host and exit 1."""
+    try:
+        return await new_runtime(cluster)
+    except InitializationError as error:
+        err_console.print(
+            f"[red]error:[/] could not reach {len(error.exceptions)} of "
+            f"{len(cluster.resolved_hosts())} hosts:",
+            highlight=False,
+        )
+        for cause in error.exceptions:
+            err_console.print(f"  - {cause}", highlight=False, markup=False)
+        raise typer.Exit(1) from None

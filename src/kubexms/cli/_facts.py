@@ -1,0 +1,108 @@
+"""`kubexms facts`: what each host is, gathered concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from kubexms.cli._cluster import err_console, load_cluster, open_runtime
+from kubexms.connector import ConnectorError
+from kubexms.runner import FactsParseError, HostFacts
+from kubexms.runtime import Host
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+FactsOrError = HostFacts | str
+
+
+async def _gather(file: Path | None, only: list[str] | None) -> dict[str, FactsOrError]:
+    cluster = load_cluster(file)
+    async with await open_runtime(cluster) as runtime:
+        hosts = [runtime.host(name) for name in only] if only else list(runtime.hosts)
+        limit = asyncio.Semaphore(cluster.spec.global_.concurrency)
+
+        async def one(host: Host) -> FactsOrError:
+            async with limit:
+                try:
+                    return await host.runner.facts()
+                except (ConnectorError, FactsParseError) as error:
+                    return str(error)
+
+        results = await asyncio.gather(*(one(host) for host in hosts))
+        return {host.name: result for host, result in zip(hosts, results, strict=True)}
+
+
+def _as_data(results: dict[str, FactsOrError]) -> dict[str, Any]:
+    return {
+        name: (facts.as_dict() if isinstance(facts, HostFacts) else {"error": facts})
+        for name, facts in results.items()
+    }
+
+
+def _table(results: dict[str, FactsOrError]) -> Table:
+    table = Table(title="Host facts")
+    for column in ("host", "os", "kernel", "arch", "hostname", "cpus", "memory"):
+        table.add_column(column, justify="right" if column in ("cpus", "memory") else "left")
+    for column in ("init", "packages", "ipv4"):
+        table.add_column(column)
+    for name, facts in results.items():
+        if isinstance(facts, HostFacts):
+            table.add_row(
+                name,
+                f"{facts.os_id} {facts.os_version}".strip(),
+                facts.kernel,
+                facts.arch,
+                facts.hostname,
+                str(facts.cpus),
+                f"{facts.memory_mib} MiB",
+                facts.init_system,
+                facts.package_manager or "-",
+                facts.default_ipv4 or "-",
+            )
+        else:
+            table.add_row(name, f"[red]{facts}[/]", *[""] * 8)
+    return table
+
+
+def facts(
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Cluster file. Default: this machine, locally."),
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.table,
+    hosts: Annotated[
+        str | None, typer.Option("--hosts", help="Comma-separated host names (default: all).")
+    ] = None,
+) -> None:
+    """Gather and print each host's facts: OS, kernel, arch, CPUs, memory, init, IPv4."""
+    only = [name.strip() for name in hosts.split(",") if name.strip()] if hosts else None
+    try:
+        results = asyncio.run(_gather(file, only))
+    except KeyError as error:
+        err_console.print(f"[red]error:[/] {error.args[0]}", highlight=False)
+        raise typer.Exit(2) from None
+    if output is OutputFormat.table:
+        # Off a terminal, rich would squeeze the table into 80 columns; give it room instead.
+        Console(width=None if sys.stdout.isatty() else 240).print(_table(results))
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps(_as_data(results), indent=2))
+    else:
+        typer.echo(yaml.safe_dump(_as_data(results), sort_keys=False), nl=False)
+    failed = [name for name, result in results.items() if not isinstance(result, HostFacts)]
+    if failed:
+        err_console.print(f"[red]facts failed on:[/] {', '.join(failed)}", highlight=False)
+        raise typer.Exit(1)
