@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import yaml
 
 from kubexms.config import load_config
@@ -53,22 +53,17 @@ async def test_three_distinct_failures_are_named_in_one_error(fleet: Fleet, tmp_
     hosts[1]["port"] = 2
     # A key the host has never seen.
     stranger_key = tmp_path / "stranger"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger_key)], check=True
-    )
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(str(stranger_key))
     hosts[2]["privateKeyPath"] = str(stranger_key)
     # known_hosts that pins another key for the third host's address.
-    other_host_key = tmp_path / "other_host_key"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_host_key)], check=True
-    )
+    other_host_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
     forged = tmp_path / "known_hosts"
     address = hosts[3]["address"]
     lines = []
     for line in fleet.known_hosts_path.read_text().splitlines():
         names = line.split(" ", 1)[0].split(",")
         if address in names or f"[{address}]:22" in names:
-            key_type, key = other_host_key.with_suffix(".pub").read_text().split()[:2]
+            key_type, key = other_host_key.split()[:2]
             line = f"{line.split(' ', 1)[0]} {key_type} {key}"
         lines.append(line)
     forged.write_text("\n".join(lines) + "\n")
@@ -83,7 +78,7 @@ async def test_three_distinct_failures_are_named_in_one_error(fleet: Fleet, tmp_
         raise AssertionError("new_runtime should have failed")
 
     assert caught.failed_hosts == [unreachable, wrong_key, wrong_host_key]
-    by_host = {error.host: error for error in caught.exceptions}
+    by_host = {error.host: error for error in caught.errors}
     assert isinstance(by_host[unreachable], HostConnectionError)
     assert isinstance(by_host[wrong_key], AuthenticationError)
     assert isinstance(by_host[wrong_host_key], HostKeyError)

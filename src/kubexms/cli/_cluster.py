@@ -48,10 +48,10 @@ async def open_runtime(cluster: Cluster) -> ClusterRuntime:
         return await new_runtime(cluster)
     except InitializationError as error:
         err_console.print(
-            f"[red]error:[/] could not reach {len(error.exceptions)} of "
+            f"[red]error:[/] could not reach {len(error.errors)} of "
             f"{len(cluster.resolved_hosts())} hosts:",
             highlight=False,
         )
-        for cause in error.exceptions:
+        for cause in error.errors:
             err_console.print(f"  - {cause}", highlight=False, markup=False)
         raise typer.Exit(1) from None

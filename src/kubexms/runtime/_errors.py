@@ -32,9 +32,14 @@ class InitializationError(ExceptionGroup[ConnectorError]):
         return InitializationError(excs)
 
     @property
+    def errors(self) -> list[ConnectorError]:
+        """One typed error per failed host, in config order."""
+        return [error for error in self.exceptions if isinstance(error, ConnectorError)]
+
+    @property
     def failed_hosts(self) -> list[str]:
         """Names of the hosts that failed, in config order."""
-        return [error.host for error in self.exceptions if isinstance(error, ConnectorError)]
+        return [error.host for error in self.errors]
 
     def __str__(self) -> str:
         return self.message

@@ -142,7 +142,7 @@ async def test_every_failure_is_gathered_and_opened_connections_are_closed() -> 
         await new_runtime(cluster, connector_factory=factory)
     error = caught.value
     assert error.failed_hosts == ["node02", "node04", "node06"]
-    assert [type(e) for e in error.exceptions] == [
+    assert [type(e) for e in error.errors] == [
         HostConnectionError,
         AuthenticationError,
         HostKeyError,
@@ -164,7 +164,7 @@ async def test_a_host_that_hangs_fails_at_the_overall_timeout() -> None:
     with pytest.raises(InitializationError) as caught:
         await new_runtime(cluster, connector_factory=factory)
     assert asyncio.get_running_loop().time() - started < 5
-    (only,) = caught.value.exceptions
+    (only,) = caught.value.errors
     assert isinstance(only, HostConnectionError)
     assert only.host == "node03"
     assert "connection timeout" in str(only)
