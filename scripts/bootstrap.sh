@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything kubexms and its tests need on a fresh Debian machine: the Debian packages
+# the simulated fleet uses (when run as root) and a virtualenv with kubexms in it (.venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    mapfile -t packages < <(grep -Ev '^\s*(#|$)' .ci/fleet-packages.txt)
+    missing=()
+    for package in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$package")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "bootstrap: installing Debian packages: ${missing[*]}"
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+else
+    echo "bootstrap: not root; skipping Debian packages (the sandbox needs root anyway)"
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "bootstrap: ready; run .venv/bin/kubexms --help"
