@@ -33,15 +33,21 @@ class HostKeyError(ConnectorError):
     """The host's key is unknown or does not match known_hosts. Never retried."""
 
 
+class SudoError(AuthenticationError):
+    """sudo refused to elevate: wrong or missing password, or the user may not use sudo."""
+
+
 class CommandTimeoutError(ConnectorError):
     """A command ran past its timeout; the remote process has been killed."""
 
     retryable = True
 
-    def __init__(self, host: str, command: str, timeout: float) -> None:
-        super().__init__(host, f"command timed out after {timeout:g}s and was killed: {command}")
+    def __init__(self, host: str, command: str, timeout: float, *, killed: bool = True) -> None:
+        outcome = "was killed" if killed else "could NOT be confirmed killed"
+        super().__init__(host, f"command timed out after {timeout:g}s and {outcome}: {command}")
         self.command = command
         self.timeout = timeout
+        self.killed = killed
 
 
 class CommandFailedError(ConnectorError):
@@ -55,3 +61,7 @@ class CommandFailedError(ConnectorError):
             message += f"\n  {detail}"
         super().__init__(host, message)
         self.result = result
+
+
+class FileTransferError(ConnectorError):
+    """A put or get could not be completed (missing path, permissions, disk full)."""
