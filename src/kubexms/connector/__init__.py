@@ -6,9 +6,14 @@ from kubexms.connector._errors import (
     CommandFailedError,
     CommandTimeoutError,
     ConnectorError,
+    FileTransferError,
     HostConnectionError,
     HostKeyError,
+    SudoError,
 )
+from kubexms.connector._local import LocalConnector
+from kubexms.connector._ssh import SSHConnector
+from kubexms.connector._ssh_settings import HostKeyPolicy, SSHClientSettings, SSHEndpoint
 
 __all__ = [
     "AuthenticationError",
@@ -17,6 +22,13 @@ __all__ = [
     "CommandTimeoutError",
     "Connector",
     "ConnectorError",
+    "FileTransferError",
     "HostConnectionError",
     "HostKeyError",
+    "HostKeyPolicy",
+    "LocalConnector",
+    "SSHClientSettings",
+    "SSHConnector",
+    "SSHEndpoint",
+    "SudoError",
 ]
