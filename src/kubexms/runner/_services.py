@@ -111,7 +111,8 @@ class Services:
         )
 
     async def enable(self, name: str) -> Change:
-        """Enable the unit at boot (does not start it)."""
+        """Enable the unit at boot (does not start it). A unit without an ``[Install]``
+        section (``static``) cannot be enabled and is reported unchanged."""
         unit = quote(unit_name(name))
         body = (
             f"systemctl is-enabled --quiet -- {unit} || "

@@ -1,0 +1,264 @@
+"""`kubexms exec`: run one command on many hosts at once, output grouped per host.
+
+Unlike the other commands it does not need every host up: it connects to each host on its
+own (``new_runtime`` fails the whole run when any host is unreachable), runs the command on
+those it reached, and reports the unreachable ones as failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from kubexms.cli._cluster import err_console, load_cluster
+from kubexms.config import Cluster, ResolvedHost
+from kubexms.connector import CommandTimeoutError, Connector, ConnectorError
+from kubexms.runtime._connectors import ConnectorBuilder
+
+DEFAULT_CONCURRENCY = 256
+
+
+class ExecOutput(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class HostOutcome:
+    """What happened on one host: the command's result, or why it could not run."""
+
+    host: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.exit_code == 0
+
+
+def select_hosts(
+    cluster: Cluster, *, role: str | None, names: Sequence[str] | None
+) -> list[ResolvedHost]:
+    """The hosts to run on, in config order; ValueError naming an unknown role or host."""
+    hosts = cluster.resolved_hosts()
+    if names:
+        known = {host.name for host in hosts}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(f"no host named {', '.join(unknown)} in this cluster")
+        wanted = set(names)
+        hosts = [host for host in hosts if host.name in wanted]
+    if role is not None:
+        hosts = [host for host in hosts if role in host.roles]
+        if not hosts:
+            raise ValueError(f"no host has the role {role!r}")
+    return hosts
+
+
+async def fan_out(
+    cluster: Cluster,
+    hosts: Sequence[ResolvedHost],
+    command: str,
+    *,
+    sudo: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout: float | None = None,
+    connector_factory: Callable[[ResolvedHost], Connector] | None = None,
+    on_done: Callable[[HostOutcome], None] | None = None,
+) -> list[HostOutcome]:
+    """Connect to each host and run ``command``; one outcome per host, in the given order.
+
+    At most ``concurrency`` hosts are worked on at once and at most
+    ``spec.global.connectConcurrency`` handshakes run at once; each handshake is bounded by
+    ``connectionTimeout``. A host that cannot be reached is an outcome with ``error``.
+    """
+    settings = cluster.spec.global_
+    factory = connector_factory or ConnectorBuilder(cluster).build
+    workers = asyncio.Semaphore(max(1, concurrency))
+    handshakes = asyncio.Semaphore(settings.connect_concurrency)
+    connect_timeout = float(settings.connection_timeout)
+    command_timeout = timeout if timeout is not None else float(settings.command_timeout)
+
+    async def one(host: ResolvedHost) -> HostOutcome:
+        started = time.monotonic()
+        async with workers:
+            try:
+                connector = factory(host)
+            except ValueError as error:
+                return HostOutcome(host.name, None, "", "", 0.0, f"{host.name}: {error}")
+            try:
+                async with handshakes:
+                    await asyncio.wait_for(connector.connect(), connect_timeout)
+                result = await connector.run(command, sudo=sudo, timeout=command_timeout)
+                outcome = HostOutcome(
+                    host.name, result.exit_code, result.stdout, result.stderr, result.duration
+                )
+            except TimeoutError:
+                outcome = _failed(host, started, f"did not connect within {connect_timeout:g}s")
+            except CommandTimeoutError as error:
+                outcome = _failed(host, started, error.reason)
+            except ConnectorError as error:
+                outcome = _failed(host, started, error.reason)
+            finally:
+                await connector.close()
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(host) for host in hosts)))
+
+
+def _failed(host: ResolvedHost, started: float, reason: str) -> HostOutcome:
+    return HostOutcome(host.name, None, "", "", time.monotonic() - started, reason)
+
+
+def group_outcomes(outcomes: Sequence[HostOutcome]) -> list[tuple[list[str], HostOutcome]]:
+    """Hosts with identical results folded together, groups in order of first appearance."""
+    groups: dict[tuple[int | None, str, str, str | None], list[HostOutcome]] = {}
+    for outcome in outcomes:
+        key = (outcome.exit_code, outcome.stdout, outcome.stderr, outcome.error)
+        groups.setdefault(key, []).append(outcome)
+    return [([o.host for o in members], members[0]) for members in groups.values()]
+
+
+def render_text(outcomes: Sequence[HostOutcome], console: Console) -> None:
+    for names, outcome in group_outcomes(outcomes):
+        label = ", ".join(names)
+        count = f" ({len(names)} hosts)" if len(names) > 1 else ""
+        if outcome.error is not None:
+            console.rule(f"[red]{label}{count}: unreachable[/]", align="left", style="red")
+            console.print(outcome.error, markup=False, highlight=False)
+            continue
+        colour = "green" if outcome.exit_code == 0 else "red"
+        console.rule(
+            f"[{colour}]{label}{count}: exit {outcome.exit_code}[/]", align="left", style=colour
+        )
+        if outcome.stdout:
+            console.print(outcome.stdout, end="", markup=False, highlight=False, soft_wrap=True)
+            if not outcome.stdout.endswith("\n"):
+                console.print()
+        if outcome.stderr:
+            console.print("[dim]stderr:[/]")
+            console.print(outcome.stderr, end="", markup=False, highlight=False, soft_wrap=True)
+            if not outcome.stderr.endswith("\n"):
+                console.print()
+
+
+def render_json(outcomes: Sequence[HostOutcome]) -> str:
+    failed = [outcome.host for outcome in outcomes if not outcome.ok]
+    data = {
+        "hosts": {
+            outcome.host: {k: v for k, v in asdict(outcome).items() if k != "host"}
+            for outcome in outcomes
+        },
+        "failed": failed,
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+async def _run_with_progress(
+    cluster: Cluster,
+    hosts: Sequence[ResolvedHost],
+    command: str,
+    *,
+    sudo: bool,
+    concurrency: int,
+    timeout: float | None,
+) -> list[HostOutcome]:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    failed = 0
+    with progress:
+        task = progress.add_task("running", total=len(hosts))
+
+        def done(outcome: HostOutcome) -> None:
+            nonlocal failed
+            failed += 0 if outcome.ok else 1
+            description = f"{outcome.host} done" + (f", {failed} failed" if failed else "")
+            progress.update(task, advance=1, description=description)
+
+        return await fan_out(
+            cluster,
+            hosts,
+            command,
+            sudo=sudo,
+            concurrency=concurrency,
+            timeout=timeout,
+            on_done=done,
+        )
+
+
+def exec_command(
+    command: Annotated[
+        list[str], typer.Argument(help="The command (after --), run by the host's shell.")
+    ],
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Cluster file. Default: this machine, locally."),
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="Only hosts in this role group.")
+    ] = None,
+    hosts: Annotated[
+        str | None, typer.Option("--hosts", help="Comma-separated host names (default: all).")
+    ] = None,
+    sudo: Annotated[bool, typer.Option("--sudo", help="Run the command as root.")] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Hosts worked on at once.")
+    ] = DEFAULT_CONCURRENCY,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.1, help="Seconds per host (default: commandTimeout)."),
+    ] = None,
+    output: Annotated[ExecOutput, typer.Option("--output", "-o")] = ExecOutput.text,
+) -> None:
+    """Run COMMAND on many hosts at once; outputs grouped per host, identical ones folded.
+
+    Exits 1 if the command failed or could not run on any host, and lists those hosts.
+    """
+    text = " ".join(command).strip()
+    if not text:
+        err_console.print("[red]error:[/] no command given (put it after --)")
+        raise typer.Exit(2)
+    cluster = load_cluster(file)
+    names = [name.strip() for name in hosts.split(",") if name.strip()] if hosts else None
+    try:
+        selected = select_hosts(cluster, role=role, names=names)
+    except ValueError as error:
+        err_console.print(f"[red]error:[/] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    outcomes = asyncio.run(
+        _run_with_progress(
+            cluster, selected, text, sudo=sudo, concurrency=concurrency, timeout=timeout
+        )
+    )
+    if output is ExecOutput.json:
+        typer.echo(render_json(outcomes))
+    else:
+        render_text(outcomes, Console())
+    failed = [outcome.host for outcome in outcomes if not outcome.ok]
+    if failed:
+        err_console.print(
+            f"[red]failed on {len(failed)} of {len(outcomes)} hosts:[/] {', '.join(failed)}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
