@@ -128,6 +128,12 @@ def check_kernel() -> None:
 def check_directory(directory: Path) -> None:
     """Raise if the fleet directory cannot hold overlay upper layers."""
     resolved = str(directory.resolve())
+    # The path goes into overlayfs mount options, where "," and ":" are separators.
+    if any(character in resolved for character in ",:\n\t "):
+        raise SandboxError(
+            f"the fleet directory {resolved!r} contains a comma, colon or whitespace; "
+            "overlayfs cannot take such paths, choose another directory"
+        )
     for layered in LAYERED_DIRECTORIES:
         if resolved == layered or resolved.startswith(layered + "/"):
             raise SandboxError(
