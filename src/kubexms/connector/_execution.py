@@ -25,7 +25,7 @@ EXIT_GRACE = 5.0
 _SUDO_REFUSALS = re.compile(
     r"incorrect password|try again|password is required|no password was provided|"
     r"a terminal is required|not in the sudoers|may not run sudo|not allowed to (run|execute)|"
-    r"authentication failure",
+    r"authentication failure|must have a tty",
     re.IGNORECASE,
 )
 
@@ -121,7 +121,8 @@ async def run_with_deadline(
 
 def unstarted_error(host: str, *, elevated: bool, exit_code: int, stderr: str) -> ConnectorError:
     """The payload never printed its marker: sudo or the shell refused to start it."""
-    detail = " ".join(stderr.strip().splitlines()[-3:]) or f"exit code {exit_code}, no output"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    detail = " ".join(lines[-3:]) or f"exit code {exit_code}, no output"
     if elevated and _SUDO_REFUSALS.search(stderr):
         return SudoError(host, f"sudo refused to run the command: {detail}")
     if elevated:

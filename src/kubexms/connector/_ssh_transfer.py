@@ -76,7 +76,8 @@ class SFTPTransfer:
         """Run a transfer script elevated (a no-op elevation for root)."""
         result = await self._connector.run(script, sudo=True)
         if not result.ok:
-            detail = " ".join(result.stderr.strip().splitlines()[-3:])
+            lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+            detail = " ".join(lines[-3:]) or f"exit code {result.exit_code}"
             raise FileTransferError(self._name, f"could not {action}: {detail}")
 
     async def _staging(self, sftp: asyncssh.SFTPClient, token: str) -> str:
@@ -161,7 +162,7 @@ class SFTPTransfer:
                 await self._upload(sftp, source, tmp)
             except FileTransferError:
                 parent = posixpath.dirname(tmp)
-                if await sftp.isdir(parent):
+                if await self._guard(f"inspect {parent}", sftp.isdir(parent)):
                     raise
                 await self._guard(f"create {parent}", sftp.makedirs(parent, exist_ok=True))
                 await self._upload(sftp, source, tmp)

@@ -90,6 +90,7 @@ def test_sftp_errors() -> None:
         "sudo: no password was provided\n",
         "deployer is not in the sudoers file.  This incident will be reported.\n",
         "Sorry, user ops may not run sudo on node1.\n",
+        "sudo: sorry, you must have a tty to run sudo\n",
     ],
 )
 def test_sudo_refusals_are_sudo_errors(stderr: str) -> None:
