@@ -134,27 +134,32 @@ def group_outcomes(outcomes: Sequence[HostOutcome]) -> list[tuple[list[str], Hos
     return [([o.host for o in members], members[0]) for members in groups.values()]
 
 
+def _header(console: Console, label: str, colour: str) -> None:
+    # Printed whole (soft wrap): a long host list must not be cut to the terminal width.
+    console.print(f"[bold {colour}]==>[/] [{colour}]{label}[/]", soft_wrap=True, highlight=False)
+
+
+def _body(console: Console, text: str) -> None:
+    console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+    if not text.endswith("\n"):
+        console.print()
+
+
 def render_text(outcomes: Sequence[HostOutcome], console: Console) -> None:
+    """Each group of identical results once, under the names of its hosts."""
     for names, outcome in group_outcomes(outcomes):
-        label = ", ".join(names)
-        count = f" ({len(names)} hosts)" if len(names) > 1 else ""
+        label = ", ".join(names) + (f" ({len(names)} hosts)" if len(names) > 1 else "")
         if outcome.error is not None:
-            console.rule(f"[red]{label}{count}: unreachable[/]", align="left", style="red")
-            console.print(outcome.error, markup=False, highlight=False)
+            _header(console, f"{label}: unreachable", "red")
+            _body(console, outcome.error)
             continue
         colour = "green" if outcome.exit_code == 0 else "red"
-        console.rule(
-            f"[{colour}]{label}{count}: exit {outcome.exit_code}[/]", align="left", style=colour
-        )
+        _header(console, f"{label}: exit {outcome.exit_code}", colour)
         if outcome.stdout:
-            console.print(outcome.stdout, end="", markup=False, highlight=False, soft_wrap=True)
-            if not outcome.stdout.endswith("\n"):
-                console.print()
+            _body(console, outcome.stdout)
         if outcome.stderr:
             console.print("[dim]stderr:[/]")
-            console.print(outcome.stderr, end="", markup=False, highlight=False, soft_wrap=True)
-            if not outcome.stderr.endswith("\n"):
-                console.print()
+            _body(console, outcome.stderr)
 
 
 def render_json(outcomes: Sequence[HostOutcome]) -> str:
