@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,12 +26,40 @@ if TYPE_CHECKING:
 _BLOCK = 1 << 20
 
 
+_DigestKey = tuple[str, int, int, int, int]
+_digests: dict[_DigestKey, str] = {}
+_digests_lock = threading.Lock()
+_computing: dict[_DigestKey, threading.Lock] = {}
+_DIGESTS_KEPT = 4096
+
+
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_BLOCK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The file's sha256, computed once per file version however many hosts it goes to.
+
+    Uploading one file to 50 hosts at once asks for its digest 50 times concurrently: the
+    first caller computes it, the others wait for that result. A file counts as unchanged
+    while its device, inode, size and mtime are.
+    """
+    info = path.stat()
+    key = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    with _digests_lock:
+        if key in _digests:
+            return _digests[key]
+        computing = _computing.setdefault(key, threading.Lock())
+    with computing:
+        with _digests_lock:
+            if key in _digests:
+                return _digests[key]
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(_BLOCK):
+                digest.update(chunk)
+        with _digests_lock:
+            if len(_digests) >= _DIGESTS_KEPT:
+                _digests.pop(next(iter(_digests)))
+            _digests[key] = digest.hexdigest()
+            _computing.pop(key, None)
+            return _digests[key]
 
 
 def local_manifest(root: Path) -> dict[str, tuple[str, int]]:
