@@ -117,13 +117,44 @@ async def test_root_by_password(fleet: Fleet) -> None:
         assert (await root.run("id -un")).stdout == "root\n"
 
 
-async def test_ops_has_passwordless_sudo(fleet: Fleet) -> None:
-    async with _connector(fleet, 2, "ops") as ops:
+async def test_ops_by_inline_key_has_passwordless_sudo(fleet: Fleet) -> None:
+    inline = fleet.private_key_path.read_text()
+    async with _connector(fleet, 2, "ops", private_key=inline) as ops:
         assert (await ops.run("id -un")).stdout == "ops\n"
         result = await ops.run("id -u; cat", sudo=True, stdin=b"\x00\xffbytes")
         assert result.stdout.encode("utf-8", "replace").endswith(b"bytes")
         assert result.stdout.startswith("0\n")
         assert (await ops.run("test -r /etc/shadow", sudo=False)).exit_code != 0
+
+
+async def test_agent_is_used_without_key_or_password(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket_path = tmp_path / "agent.sock"
+    agent = await asyncio.create_subprocess_exec(
+        "ssh-agent", "-D", "-a", str(socket_path), stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            if socket_path.exists():
+                break
+            await asyncio.sleep(0.05)
+        agent_env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        add = await asyncio.create_subprocess_exec(
+            "ssh-add", "-q", str(fleet.private_key_path), env=agent_env
+        )
+        assert await add.wait() == 0
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* to fall back on
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
+        endpoint = SSHEndpoint(fleet.hosts[0].address, 22, "ops")
+        async with SSHConnector(fleet.hosts[0].name, endpoint, _settings(fleet)) as via_agent:
+            assert (await via_agent.run("id -un")).stdout == "ops\n"
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        with pytest.raises(AuthenticationError, match="No password or private key is configured"):
+            await SSHConnector(fleet.hosts[0].name, endpoint, _settings(fleet)).connect()
+    finally:
+        agent.kill()
+        await agent.wait()
 
 
 async def test_deployer_sudo_password_never_shows(

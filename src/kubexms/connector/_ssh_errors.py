@@ -15,12 +15,12 @@ from kubexms.connector._errors import (
     HostKeyError,
 )
 
-_UNREACHABLE = {
-    errno.EHOSTUNREACH: "the host is unreachable",
-    errno.ENETUNREACH: "the network is unreachable",
-    errno.ECONNRESET: "the connection was reset",
-    errno.ETIMEDOUT: "the connection timed out",
-    errno.EPIPE: "the connection was closed",
+_SOCKET_FAILURES = {
+    errno.EHOSTUNREACH: "cannot reach {target}: the host is unreachable",
+    errno.ENETUNREACH: "cannot reach {target}: the network is unreachable",
+    errno.ECONNRESET: "{target} reset the connection",
+    errno.ETIMEDOUT: "the connection to {target} timed out",
+    errno.EPIPE: "the connection to {target} was closed",
 }
 
 
@@ -67,8 +67,8 @@ def connection_error(
             host, f"the address of {target} could not be resolved: {reason}."
         )
     if isinstance(exc, OSError):
-        what = _UNREACHABLE.get(exc.errno or 0, reason)
-        return HostConnectionError(host, f"cannot reach {target}: {what}.")
+        template = _SOCKET_FAILURES.get(exc.errno or 0, "cannot reach {target}: {reason}")
+        return HostConnectionError(host, template.format(target=target, reason=reason) + ".")
     return ConnectorError(host, f"SSH to {target} failed: {reason}.")
 
 
