@@ -8,6 +8,7 @@ changes: ``files``, ``templates``, ``archives``, ``packages``, ``services``, ``s
 
 from kubexms.runner._archives import ArchiveFormat, Archives
 from kubexms.runner._change import Change, SysctlChange
+from kubexms.runner._downloads import download
 from kubexms.runner._errors import (
     ChecksumMismatchError,
     KernelModuleMissingError,
@@ -52,6 +53,7 @@ __all__ = [
     "TemplateError",
     "Templates",
     "UnsupportedHostError",
+    "download",
     "parse_facts",
     "render_template",
 ]
