@@ -18,7 +18,9 @@ import asyncssh
 import pytest
 import pytest_asyncio
 import yaml
+from typer.testing import CliRunner
 
+from kubexms.cli import _sandbox as sandbox_cli
 from kubexms.sandbox import (
     MAX_HOSTS,
     Fleet,
@@ -499,6 +501,47 @@ async def test_a_failed_start_removes_what_it_made(
     assert not exists(scratch / "fleet.json")
 
 
+@needs_root
+async def test_down_cleans_up_after_the_starting_process_was_killed(scratch: Path) -> None:
+    before = look_at_machine()
+    starter = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import asyncio, pathlib, sys\n"
+        "from kubexms.sandbox import fleet_up\n"
+        "asyncio.run(fleet_up(4, pathlib.Path(sys.argv[1]), init='systemd'))",
+        str(scratch),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        # Kill it once its hosts are launched, in the middle of their boot.
+        for _ in range(600):
+            if exists(scratch / "fleet.json"):
+                hosts = read_json(scratch / "fleet.json")["hosts"]
+                if all(host["launcher"] for host in hosts):
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the hosts were never launched")
+    finally:
+        starter.kill()
+        await starter.wait()
+    state = read_json(scratch / "fleet.json")
+    assert state["phase"] == "starting"
+    launchers = {(h["launcher"]["pid"], h["launcher"]["start_time"]) for h in state["hosts"]}
+
+    await fleet_down(scratch)
+    after = look_at_machine()
+    assert not ({h["netns"] for h in state["hosts"]} & after.netns)
+    assert state["bridge"] not in after.links
+    assert state["subnet"] not in after.unreachable_routes
+    assert not any(exists(p) for p in state["cgroups"])
+    assert after.mounts - before.mounts <= {"/run/netns"}
+    assert not still_running(launchers)
+    assert processes_using(scratch) == []
+
+
 # --- refusals and plain rules (no root needed for most) -------------------------------------
 
 
@@ -516,10 +559,30 @@ async def test_directory_under_a_layered_path_is_refused() -> None:
     assert not exists("/var/tmp/kubexms-fleet")
 
 
-@pytest.mark.skipif(ROOT, reason="checks the message a non-root user gets")
-async def test_not_root_is_a_clear_error(tmp_path: Path) -> None:
+async def test_not_root_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(SandboxError, match="needs root"):
-        await fleet_up(1, tmp_path)
+        await fleet_up(1, tmp_path / "fleet")
+    with pytest.raises(SandboxError, match="needs root"):
+        await fleet_down(tmp_path / "fleet")
+    for args in (["up", "3"], ["down"], ["status"]):
+        result = CliRunner().invoke(sandbox_cli.app, [*args, "--dir", str(tmp_path / "fleet")])
+        assert result.exit_code == 1
+        assert "needs root" in result.output
+        assert "Traceback" not in result.output
+    assert not exists(tmp_path / "fleet")
+
+
+def test_cli_reports_a_sandbox_error_without_traceback(tmp_path: Path) -> None:
+    if not ROOT:
+        pytest.skip("the message below is about the fleet, which root reaches")
+    result = CliRunner().invoke(sandbox_cli.app, ["up", "0", "--dir", str(tmp_path / "f")])
+    assert result.exit_code == 1
+    assert "host count must be between 1" in result.output
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(sandbox_cli.app, ["status", "--dir", str(tmp_path / "f")])
+    assert result.exit_code == 1
+    assert "no fleet in" in result.output
 
 
 def test_status_without_a_fleet_is_a_clear_error(tmp_path: Path) -> None:

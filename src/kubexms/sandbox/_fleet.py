@@ -136,10 +136,12 @@ async def fleet_up(count: int, directory: Path, *, init: InitKind | None = None)
         try:
             await _bring_up(directory, state, network)
         except BaseException as exc:
-            _log.error("sandbox.up_failed", directory=str(directory), error=str(exc))
+            _log.error("sandbox.up_failed", directory=str(directory), error=str(exc) or repr(exc))
             with contextlib.suppress(Exception):
                 fresh = read_state(directory)
                 await teardown(directory, fresh if fresh is not None else state)
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only if empty
             raise
         _log.info(
             "sandbox.up",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import stat
@@ -16,7 +17,15 @@ from kubexms.sandbox._errors import SandboxError
 from kubexms.sandbox._inotify import release_inotify
 from kubexms.sandbox._model import CLIENT_KEY_FILE, CLUSTER_FILE, KNOWN_HOSTS_FILE
 from kubexms.sandbox._network import remove_network
-from kubexms.sandbox._process import ProcessIdentity, send_signal, wait_gone
+from kubexms.sandbox._process import (
+    ProcessIdentity,
+    child_pids,
+    identify,
+    is_alive,
+    pid_namespace,
+    send_signal,
+    wait_gone,
+)
 from kubexms.sandbox._state import STATE_FILE, FleetState, write_state
 
 __all__ = ["HOSTS_DIR", "SEED_DIR", "teardown"]
@@ -31,10 +40,56 @@ _KILL_WAIT = 10.0
 _log = structlog.get_logger("kubexms.sandbox")
 
 
+def _find_unrecorded_inits(state: FleetState) -> list[ProcessIdentity]:
+    """PID 1 of hosts whose start was interrupted before their init was recorded."""
+    found: list[ProcessIdentity] = []
+    for host in state.hosts:
+        if host.init is not None or host.launcher is None:
+            continue
+        launcher = host.launcher.identity()
+        if not is_alive(launcher):
+            continue
+        namespace = pid_namespace(launcher.pid)
+        for child in child_pids(launcher.pid):
+            identity = identify(child)
+            if identity is not None and pid_namespace(child) not in (None, namespace):
+                found.append(identity)
+    return found
+
+
+def _pids_in_cgroups(state: FleetState) -> set[int]:
+    pids: set[int] = set()
+    for host in state.hosts:
+        for top in host.cgroups:
+            for current, _, files in os.walk(top):
+                if "cgroup.procs" in files:
+                    with contextlib.suppress(OSError):
+                        text = Path(current, "cgroup.procs").read_text()
+                        pids.update(int(pid) for pid in text.split())
+    return pids
+
+
+async def _sweep_cgroups(state: FleetState) -> list[str]:
+    """Kill what is left in the hosts' cgroups: only ever descendants of our launchers."""
+    deadline = asyncio.get_running_loop().time() + _KILL_WAIT
+    while True:
+        pids = _pids_in_cgroups(state)
+        if not pids:
+            return []
+        if asyncio.get_running_loop().time() >= deadline:
+            return [f"process {pid} (in the fleet's cgroups)" for pid in sorted(pids)]
+        for pid in pids:
+            identity = identify(pid)
+            if identity is not None:
+                send_signal(identity, signal.SIGKILL)
+        await asyncio.sleep(0.1)
+
+
 async def _stop_processes(state: FleetState) -> list[str]:
     launchers = [h.launcher.identity() for h in state.hosts if h.launcher is not None]
     inits = [h.init.identity() for h in state.hosts if h.init is not None]
-    if state.init == "systemd":
+    inits += _find_unrecorded_inits(state)
+    if state.init == "systemd" and state.phase == "running":
         # nspawn turns SIGTERM into an orderly halt of the host's systemd.
         for identity in launchers:
             send_signal(identity, signal.SIGTERM)
@@ -43,17 +98,19 @@ async def _stop_processes(state: FleetState) -> list[str]:
         if stubborn:
             _log.warning("sandbox.halt_timeout", hosts=len(stubborn), grace_seconds=grace)
     else:
+        # A host that never finished starting has nothing to halt in order.
         stubborn = launchers
     # unshare ignores SIGTERM while it waits; SIGKILL makes --kill-child take the host's PID 1
-    # (and with it the whole PID namespace) down. A host PID 1 left over is killed directly.
+    # (and with it the whole PID namespace) down. A killed nspawn leaves its host's PID 1
+    # behind, so every host PID 1 still there is killed directly, which ends its namespace.
     for identity in stubborn:
         send_signal(identity, signal.SIGKILL)
     await wait_gone(stubborn, _KILL_WAIT)
-    leftover_inits = await wait_gone(inits, 1.0)
-    for identity in leftover_inits:
+    for identity in inits:
         send_signal(identity, signal.SIGKILL)
     remaining: list[ProcessIdentity] = await wait_gone([*launchers, *inits], _KILL_WAIT)
-    return [f"process {identity.pid}" for identity in remaining]
+    left = [f"process {identity.pid}" for identity in remaining]
+    return left + await _sweep_cgroups(state)
 
 
 def _mounts_under(directory: Path) -> list[Path]:
