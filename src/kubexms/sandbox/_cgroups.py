@@ -17,7 +17,13 @@ from pathlib import Path
 
 from kubexms.sandbox._errors import SandboxError
 
-__all__ = ["Hierarchy", "create_host_cgroups", "discover_hierarchies", "remove_cgroup_trees"]
+__all__ = [
+    "Hierarchy",
+    "create_fleet_cgroups",
+    "create_host_cgroups",
+    "discover_hierarchies",
+    "remove_cgroup_trees",
+]
 
 _CGROUP_ROOT = "/sys/fs/cgroup"
 # Mount options of a v1 hierarchy that are not controllers (or name=) selectors.
@@ -94,6 +100,16 @@ def _make_cgroup(path: Path, *, cpuset: bool) -> None:
             (path / knob).write_text(value)
 
 
+def create_fleet_cgroups(hierarchies: Sequence[Hierarchy], prefix: str) -> None:
+    """Create the directory that will hold the fleet's hosts in every hierarchy."""
+    for hierarchy in hierarchies:
+        fleet = fleet_cgroup(hierarchy, prefix)
+        try:
+            _make_cgroup(fleet, cpuset="cpuset" in hierarchy.selectors)
+        except OSError as exc:
+            raise SandboxError(f"cannot create the cgroup {fleet}: {exc.strerror}") from exc
+
+
 def create_host_cgroups(hierarchies: Sequence[Hierarchy], prefix: str, host: str) -> list[Path]:
     """Create a host's cgroup in every hierarchy; return their directories."""
     created: list[Path] = []
@@ -101,7 +117,6 @@ def create_host_cgroups(hierarchies: Sequence[Hierarchy], prefix: str, host: str
         cpuset = "cpuset" in hierarchy.selectors
         fleet = fleet_cgroup(hierarchy, prefix)
         try:
-            _make_cgroup(fleet, cpuset=cpuset)
             host_dir = fleet / host
             _make_cgroup(host_dir, cpuset=cpuset)
         except OSError as exc:

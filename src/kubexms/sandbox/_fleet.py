@@ -15,7 +15,12 @@ from pathlib import Path
 import structlog
 
 from kubexms.sandbox._boot import launch_argv, write_boot_scripts
-from kubexms.sandbox._cgroups import create_host_cgroups, discover_hierarchies, fleet_cgroup
+from kubexms.sandbox._cgroups import (
+    create_fleet_cgroups,
+    create_host_cgroups,
+    discover_hierarchies,
+    fleet_cgroup,
+)
 from kubexms.sandbox._cluster_file import cluster_document, render_cluster_file
 from kubexms.sandbox._command import TOOL_ENV
 from kubexms.sandbox._errors import SandboxError
@@ -203,8 +208,9 @@ async def _bring_up(directory: Path, state: FleetState, network: FleetNetwork) -
     pairs = [(h.name, h.address) for h in state.hosts]
     accounts = await build_seed(seed, hosts=pairs, passwords=state.passwords)
 
-    known_hosts: list[tuple[list[str], str]] = []
-    for host in state.hosts:
+    create_fleet_cgroups(hierarchies, state.prefix)
+
+    def prepare(host: HostState) -> str:
         paths = HostPaths(directory / HOSTS_DIR / host.name)
         host_key = generate_key(f"root@{host.name}")
         prepare_host(
@@ -228,7 +234,14 @@ async def _bring_up(directory: Path, state: FleetState, network: FleetNetwork) -
             cgroups=cgroups,
             hierarchies=hierarchies,
         )
-        known_hosts.append(([host.name, host.address], host_key.public))
+        return host_key.public
+
+    # Mostly mkdir and small writes, whose latency threads overlap well.
+    public_keys = await asyncio.gather(*(asyncio.to_thread(prepare, h) for h in state.hosts))
+    known_hosts = [
+        ([host.name, host.address], public)
+        for host, public in zip(state.hosts, public_keys, strict=True)
+    ]
     (directory / KNOWN_HOSTS_FILE).write_text(known_hosts_text(known_hosts))
     document = cluster_document(
         hosts=pairs,
