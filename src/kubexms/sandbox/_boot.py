@@ -8,7 +8,7 @@ namespace, so nothing of it appears in the machine's mount table), then execs th
 * minimal: ``unshare --pid --uts --ipc --cgroup --fork --kill-child`` in the host's network
   namespace, running ``init.sh`` as PID 1, which mounts /proc (read-only /proc/sys except
   /proc/sys/net), /sys, the host's cgroup tree, a minimal /dev, fresh /tmp and /run, pivots
-  into the host's root and execs ``tini -- sshd``.
+  into the host's root and execs ``tini -- sshd`` without CAP_SYS_MODULE.
 """
 
 from __future__ import annotations
@@ -169,7 +169,8 @@ def _init_script(paths: HostPaths, *, name: str, hierarchies: Sequence[Hierarchy
         "cd /",
         f"umount -l /{OLD_ROOT}",
         f"rmdir /{OLD_ROOT}",
-        "exec /usr/bin/tini -- /usr/sbin/sshd -D -e",
+        # Like a systemd host: every capability but loading kernel modules.
+        "exec /usr/bin/setpriv --bounding-set -sys_module -- /usr/bin/tini -- /usr/sbin/sshd -D -e",
         "",
     ]
     return "\n".join(lines)

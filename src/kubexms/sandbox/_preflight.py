@@ -44,7 +44,7 @@ _COMMON_TOOLS: dict[str, str] = {
 }
 _INIT_TOOLS: dict[InitKind, dict[str, str]] = {
     "systemd": {"systemd-nspawn": "systemd-container"},
-    "minimal": {"tini": "tini", "pivot_root": "util-linux"},
+    "minimal": {"tini": "tini", "pivot_root": "util-linux", "setpriv": "util-linux"},
 }
 _SYSTEMD_BINARY = Path("/lib/systemd/systemd")
 
