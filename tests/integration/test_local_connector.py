@@ -32,7 +32,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 USER = "kxlocaltest"
-PYTHON = Path(os.path.realpath(sys.executable))
+# The venv's own interpreter (not its target), so the venv's site-packages stay in use.
+PYTHON = Path(sys.executable)
+SOURCE_ROOT = Path(kubexms.__file__).parents[1]
 
 SCENARIO = textwrap.dedent(
     """
@@ -104,19 +106,28 @@ def _namespace_script(root: Path, uid: int, python: Path) -> str:
         f"mount --bind {etc / name} /etc/{name}"
         for name in ("passwd", "group", "shadow", "sudoers")
     )
-    prefix = Path(sys.prefix)
+    # /root is hidden behind a tmpfs (the user must not see root's home), so whatever the
+    # interpreter, the virtualenv and the source tree need from under /root is bound back in.
+    needed = dict.fromkeys(Path(p) for p in (sys.base_prefix, sys.prefix, SOURCE_ROOT))
+    keep = [path for path in needed if path.is_relative_to("/root")]
+    stage = "\n".join(
+        f"mkdir -p {root}/keep{index}\nmount --bind {path} {root}/keep{index}"
+        for index, path in enumerate(keep)
+    )
+    restore = "\n".join(
+        f"mkdir -p {path}\nmount --bind {root}/keep{index} {path}"
+        for index, path in enumerate(keep)
+    )
     return textwrap.dedent(
         f"""\
         set -e
-        mkdir -p {root}/prefix
-        mount --bind {prefix} {root}/prefix
+        {textwrap.indent(stage, " " * 8).lstrip()}
         mount -t tmpfs -o mode=0755 tmpfs /root
-        mkdir -p {prefix}
-        mount --bind {root}/prefix {prefix}
+        {textwrap.indent(restore, " " * 8).lstrip()}
         {binds}
         exec setpriv --reuid={uid} --regid={uid} --clear-groups -- \\
           env -i HOME={root}/home PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \\
-          PYTHONPATH={Path(kubexms.__file__).parents[1]} \\
+          PYTHONPATH={SOURCE_ROOT} \\
           {python} {root}/scenario.py {root}/work {root}/locked
         """
     )
