@@ -487,7 +487,7 @@ async def test_a_failed_start_removes_what_it_made(
         started.append(host.launcher)
         raise SandboxError(f"injected failure while waiting for {host.name}")
 
-    monkeypatch.setattr(fleet_internals, "_await_ready", readiness_fails)
+    monkeypatch.setattr(fleet_internals, "await_ready", readiness_fails)
     with pytest.raises(SandboxError, match="injected failure"):
         await fleet_up(3, scratch, init="minimal")
     assert started, "the hosts were started before the failure"

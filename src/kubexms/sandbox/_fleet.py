@@ -24,7 +24,6 @@ from kubexms.sandbox._cgroups import (
 from kubexms.sandbox._cluster_file import cluster_document, render_cluster_file
 from kubexms.sandbox._command import TOOL_ENV
 from kubexms.sandbox._errors import SandboxError
-from kubexms.sandbox._exec import exec_in_host
 from kubexms.sandbox._host_files import HostPaths, prepare_host
 from kubexms.sandbox._inotify import reserve_inotify
 from kubexms.sandbox._keys import generate_key, known_hosts_text, write_private_file
@@ -52,14 +51,9 @@ from kubexms.sandbox._preflight import (
     check_tools,
     choose_init,
 )
-from kubexms.sandbox._probe import ports_open, wait_for_port
-from kubexms.sandbox._process import (
-    child_pids,
-    identify,
-    is_alive,
-    pid_namespace,
-    spawn_detached,
-)
+from kubexms.sandbox._probe import ports_open
+from kubexms.sandbox._process import is_alive, spawn_detached
+from kubexms.sandbox._readiness import SSH_PORT, await_init, await_ready
 from kubexms.sandbox._seed import DEPLOYER_USER, build_seed
 from kubexms.sandbox._state import FleetState, HostState, ProcessRecord, read_state, write_state
 from kubexms.sandbox._teardown import HOSTS_DIR, SEED_DIR, teardown
@@ -67,7 +61,6 @@ from kubexms.sandbox._teardown import HOSTS_DIR, SEED_DIR, teardown
 __all__ = ["DEFAULT_DIRECTORY", "fleet_down", "fleet_status", "fleet_up", "load_fleet"]
 
 DEFAULT_DIRECTORY = Path("~/.kubexms/sandbox")
-SSH_PORT = 22
 _BOOT_TIMEOUT_BASE = 60.0
 _BOOT_TIMEOUT_PER_HOST = 1.5
 
@@ -263,81 +256,11 @@ async def _bring_up(directory: Path, state: FleetState, network: FleetNetwork) -
 
     timeout = _BOOT_TIMEOUT_BASE + _BOOT_TIMEOUT_PER_HOST * len(state.hosts)
     deadline = asyncio.get_running_loop().time() + timeout
-    await asyncio.gather(*(_await_init(directory, host, deadline) for host in state.hosts))
+    await asyncio.gather(*(await_init(directory, host, deadline) for host in state.hosts))
     write_state(directory, state)
-    await asyncio.gather(*(_await_ready(directory, state, host, deadline) for host in state.hosts))
+    await asyncio.gather(*(await_ready(directory, state, host, deadline) for host in state.hosts))
     state.phase = "running"
     write_state(directory, state)
-
-
-def _console_tail(directory: Path, host: HostState, lines: int = 15) -> str:
-    log = HostPaths(directory / HOSTS_DIR / host.name).console_log
-    try:
-        text = log.read_text(errors="replace").strip().splitlines()
-    except FileNotFoundError:
-        return "(no output)"
-    return "\n".join(text[-lines:]) or "(no output)"
-
-
-async def _await_init(directory: Path, host: HostState, deadline: float) -> None:
-    """Wait for the host's PID 1 to appear: a child of the launcher in a new PID namespace."""
-    assert host.launcher is not None
-    launcher = host.launcher.identity()
-    loop = asyncio.get_running_loop()
-    own_namespace = pid_namespace(launcher.pid)
-    while True:
-        if not is_alive(launcher):
-            raise SandboxError(
-                f"host {host.name} failed to start; its console said:\n"
-                f"{_console_tail(directory, host)}"
-            )
-        for child in child_pids(launcher.pid):
-            namespace = pid_namespace(child)
-            identity = identify(child)
-            if namespace is not None and namespace != own_namespace and identity is not None:
-                host.init = ProcessRecord.of(identity)
-                return
-        if loop.time() >= deadline:
-            raise SandboxError(f"host {host.name} did not start its init in time")
-        await asyncio.sleep(0.05)
-
-
-async def _await_ready(
-    directory: Path, state: FleetState, host: HostState, deadline: float
-) -> None:
-    """Wait until the host's sshd accepts connections and (systemd) its boot has finished."""
-    assert host.init is not None
-    loop = asyncio.get_running_loop()
-    init = host.init.identity()
-    if not await wait_for_port(host.address, SSH_PORT, timeout=max(1.0, deadline - loop.time())):
-        raise SandboxError(
-            f"host {host.name} ({host.address}) did not open port {SSH_PORT} in time; "
-            f"its console said:\n{_console_tail(directory, host)}"
-        )
-    if state.init != "systemd":
-        return
-    remaining = max(1.0, deadline - loop.time())
-    try:
-        code, out, err = await asyncio.wait_for(
-            exec_in_host(host.name, init, "systemctl is-system-running --wait"), remaining
-        )
-    except TimeoutError:
-        raise SandboxError(f"host {host.name} did not finish booting in time") from None
-    status = out.strip()
-    if status == "degraded":
-        _, failed, _ = await exec_in_host(
-            host.name, init, "systemctl list-units --state=failed --no-legend --plain"
-        )
-        _log.warning(
-            "sandbox.host_degraded",
-            host=host.name,
-            failed_units=[line.split()[0] for line in failed.splitlines() if line.strip()],
-        )
-    elif status != "running":
-        raise SandboxError(
-            f"host {host.name} did not boot: systemctl is-system-running says "
-            f"{status or err.strip()!r} (exit {code})"
-        )
 
 
 async def fleet_down(directory: Path) -> None:
