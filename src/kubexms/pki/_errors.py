@@ -1,0 +1,7 @@
+"""The one error type of the PKI: bad settings or a PKI directory that cannot be used."""
+
+from __future__ import annotations
+
+
+class PkiError(Exception):
+    """Something to fix before certificates can be made or read; the message says what."""
