@@ -93,7 +93,10 @@ def parse_kubeconfig(data: bytes) -> KubeconfigContents:
         raise ValueError(f"not YAML: {error}") from None
     if not isinstance(document, dict):
         raise ValueError("not a kubeconfig")
-    context = _entry(document.get("contexts"), str(document.get("current-context")), "context")
+    current = document.get("current-context")
+    if not isinstance(current, str) or not current:
+        raise ValueError("no current-context")
+    context = _entry(document.get("contexts"), current, "context")
     cluster = _entry(document.get("clusters"), str(context.get("cluster")), "cluster")
     user = _entry(document.get("users"), str(context.get("user")), "user")
     server = cluster.get("server")
