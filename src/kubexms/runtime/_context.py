@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import structlog
 
@@ -14,6 +14,38 @@ from kubexms.runtime._host import Host
 
 if TYPE_CHECKING:
     from kubexms.runtime._runtime import ClusterRuntime
+
+
+T = TypeVar("T")
+
+
+class DataKey(Generic[T]):
+    """A typed name for a value in a DataStore: ``JOIN_TOKEN = DataKey("join-token", str)``.
+
+    Storing through a key checks the value's type (``kind``), and reading through it gives a
+    value of that type to the type checker. Keys compare by name.
+    """
+
+    __slots__ = ("kind", "name")
+
+    def __init__(self, name: str, kind: type[T]) -> None:
+        if not name:
+            raise ValueError("a data key needs a name")
+        self.name = name
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"DataKey({self.name!r}, {getattr(self.kind, '__name__', self.kind)})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DataKey) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+def _key_name(key: str | DataKey[Any]) -> str:
+    return key.name if isinstance(key, DataKey) else key
 
 
 class MissingDataError(KeyError):
@@ -39,19 +71,40 @@ class DataStore:
         self.name = name
         self._values: dict[str, Any] = {}
 
-    def set(self, key: str, value: Any) -> None:
-        self._values[key] = value
+    @overload
+    def set(self, key: DataKey[T], value: T) -> None: ...
+    @overload
+    def set(self, key: str, value: Any) -> None: ...
+    def set(self, key: str | DataKey[Any], value: Any) -> None:
+        """Store ``value``; through a DataKey, a value of another type raises TypeError."""
+        if isinstance(key, DataKey) and not isinstance(value, key.kind):
+            raise TypeError(
+                f"{self.name}: {key.name!r} holds {key.kind.__name__}, not {type(value).__name__}"
+            )
+        self._values[_key_name(key)] = value
 
-    def get(self, key: str) -> Any:
+    @overload
+    def get(self, key: DataKey[T]) -> T: ...
+    @overload
+    def get(self, key: str) -> Any: ...
+    def get(self, key: str | DataKey[Any]) -> Any:
+        """The value of ``key``; MissingDataError naming the key if no step wrote it."""
+        name = _key_name(key)
         try:
-            return self._values[key]
+            return self._values[name]
         except KeyError:
-            raise MissingDataError(self.name, key) from None
+            raise MissingDataError(self.name, name) from None
 
-    def get_or(self, key: str, default: Any) -> Any:
-        return self._values.get(key, default)
+    @overload
+    def get_or(self, key: DataKey[T], default: T) -> T: ...
+    @overload
+    def get_or(self, key: str, default: Any) -> Any: ...
+    def get_or(self, key: str | DataKey[Any], default: Any) -> Any:
+        return self._values.get(_key_name(key), default)
 
     def __contains__(self, key: object) -> bool:
+        if isinstance(key, DataKey):
+            return key.name in self._values
         return key in self._values
 
     def keys(self) -> list[str]:
