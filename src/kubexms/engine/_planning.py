@@ -1,0 +1,159 @@
+"""Task, Module and Pipeline: they only plan, turning steps and hosts into one graph.
+
+A Task is steps (run in order) on the hosts its selector picks; a Module orders its tasks
+(in sequence by default, or as parallel branches with explicit ``after`` edges); a Pipeline
+runs its modules in order. ``Pipeline.plan`` returns the ExecutionGraph or raises PlanError:
+an exception in any planner fails planning, never yields an empty plan that "succeeds".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from kubexms.config import Cluster
+from kubexms.engine._errors import PlanError
+from kubexms.engine._graph import ExecutionGraph, Fragment, Node, compose, sequence_order
+from kubexms.engine._inventory import HostSelector, Inventory
+from kubexms.engine._step import Step
+
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not _SEGMENT.fullmatch(name):
+        raise PlanError(
+            f"{kind} name {name!r} is not usable in a node id (letters, digits, '.', '_', '-'; "
+            "no '/')"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class PlanContext:
+    """What planners read: the cluster file and its hosts in config order."""
+
+    config: Cluster
+    inventory: Inventory
+
+    @classmethod
+    def for_cluster(cls, config: Cluster) -> PlanContext:
+        return cls(config, Inventory.from_cluster(config))
+
+
+class Task:
+    """Steps, run in order, on the hosts ``hosts`` selects (in config order)."""
+
+    def __init__(self, name: str, steps: Sequence[Step], hosts: HostSelector) -> None:
+        self.name = name
+        self.steps = list(steps)
+        self.hosts = hosts
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r}, {len(self.steps)} steps on {self.hosts.describe()})"
+
+    def plan(self, ctx: PlanContext, prefix: str) -> Fragment:
+        """A chain of one node per step; empty when the selector picks no host."""
+        _check_name("task", self.name)
+        hosts = tuple(self.hosts.select(ctx.inventory))
+        if not hosts:
+            return Fragment()
+        nodes = []
+        for step in self.steps:
+            if not isinstance(step, Step):
+                raise PlanError(f"task {self.name}: {step!r} is not a Step")
+            _check_name("step", step.name)
+            nodes.append(
+                Node(f"{prefix}/{self.name}/{step.name}", step, hosts, self.hosts.describe())
+            )
+        return Fragment.chain(nodes)
+
+
+class Module:
+    """A component's tasks, ordered.
+
+    By default tasks run one after another. With ``parallel=True`` they are independent
+    branches, except where ``after`` says a task waits for others (``{"b": ["a"]}``).
+    Subclasses override :meth:`tasks` to build tasks from the cluster file.
+    """
+
+    name: str = ""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        tasks: Sequence[Task] = (),
+        *,
+        parallel: bool = False,
+        after: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        if name is not None:
+            self.name = name
+        self._tasks = list(tasks)
+        self.parallel = parallel
+        self.after = dict(after or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        """The tasks of this module for the cluster being planned."""
+        return self._tasks
+
+    def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
+        """Which task waits for which (task name -> names it runs after)."""
+        if self.parallel:
+            return self.after
+        return sequence_order([task.name for task in tasks])
+
+    def plan(self, ctx: PlanContext, prefix: str) -> Fragment:
+        _check_name("module", self.name)
+        where = f"module {self.name}"
+        try:
+            tasks = list(self.tasks(ctx))
+            units = [(task.name, task.plan(ctx, f"{prefix}/{self.name}")) for task in tasks]
+            return compose(units, self.ordering(tasks), what=where)
+        except PlanError as error:
+            raise PlanError(f"{where}: {error}") from None
+        except Exception as error:
+            raise PlanError(f"{where}: planning failed: {type(error).__name__}: {error}") from error
+
+
+class Pipeline:
+    """Modules in order; ``plan`` builds the whole execution graph."""
+
+    name: str = ""
+
+    def __init__(self, name: str | None = None, modules: Sequence[Module] = ()) -> None:
+        if name is not None:
+            self.name = name
+        self._modules = list(modules)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    def modules(self, ctx: PlanContext) -> Sequence[Module]:
+        """The modules of this pipeline for the cluster being planned, in order."""
+        return self._modules
+
+    def plan(self, config: Cluster, inventory: Inventory | None = None) -> ExecutionGraph:
+        """Plan the pipeline for ``config``; PlanError on any problem (nothing has run)."""
+        where = f"pipeline {self.name or '?'}"
+        try:
+            _check_name("pipeline", self.name)
+            ctx = PlanContext(config, inventory or Inventory.from_cluster(config))
+            modules = list(self.modules(ctx))
+            units = [(module.name, module.plan(ctx, self.name)) for module in modules]
+            fragment = compose(units, sequence_order([m.name for m in modules]), what=where)
+            graph = ExecutionGraph(self.name, fragment.nodes, fragment.deps)
+        except PlanError as error:
+            message = str(error)
+            raise PlanError(
+                message if message.startswith(where) else f"{where}: {message}"
+            ) from None
+        except Exception as error:
+            raise PlanError(f"{where}: planning failed: {type(error).__name__}: {error}") from error
+        if not graph.nodes:
+            raise PlanError(f"{where}: the plan has no steps; there is nothing to run")
+        return graph

@@ -1,0 +1,104 @@
+"""One run of a plan against real hosts: checkpoint, host locks, the engine, clean-up.
+
+The order matters: the resume decision is read-only and comes first (a bad ``--resume`` fails
+before touching any host); then every target host is locked (a refused run must not clobber
+the running one's checkpoint); only then is the checkpoint written and the engine started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubexms.engine._checkpoint import (
+    CheckpointKey,
+    checkpoint_path,
+    config_fingerprint,
+    resume_point,
+)
+from kubexms.engine._events import EventBus
+from kubexms.engine._executor import Engine
+from kubexms.engine._graph import ExecutionGraph
+from kubexms.engine._inventory import CONTROL_HOST
+from kubexms.engine._lock import LOCK_PATH, HostLocks, LockHolder
+from kubexms.engine._options import EngineOptions, RunResult
+from kubexms.runtime import ClusterRuntime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """How the user asked for the run. ``command`` is recorded in the host locks."""
+
+    command: str
+    resume: bool = False
+    force: bool = False
+    break_lock: bool = False
+
+
+@dataclass(slots=True)
+class SessionReport:
+    """The run's result and what happened around it."""
+
+    result: RunResult
+    checkpoint: Path
+    resumed_pairs: int = 0
+    broken_locks: dict[str, str] = field(default_factory=dict)
+    unreleased_locks: dict[str, str] = field(default_factory=dict)
+
+
+async def run_plan(
+    graph: ExecutionGraph,
+    runtime: ClusterRuntime,
+    request: RunRequest,
+    *,
+    options: EngineOptions,
+    events: EventBus,
+    run_id: str,
+    work_dir: Path,
+    lock_path: str = LOCK_PATH,
+) -> SessionReport:
+    """Run ``graph`` with checkpointing and host locks.
+
+    Raises CheckpointError (bad ``--resume``) or HostLockError (hosts held by another run)
+    before anything changes. On success the checkpoint is removed (nothing is left to
+    resume); on failure it stays for ``--resume``.
+    """
+    key = CheckpointKey(graph.pipeline, config_fingerprint(runtime.config), graph.fingerprint())
+    start = resume_point(
+        checkpoint_path(work_dir, graph.pipeline), key, resume=request.resume, force=request.force
+    )
+    holder = LockHolder.this_process(run_id, request.command, runtime.config.name)
+    hosts = [runtime.host(name) for name in graph.hosts() if name != CONTROL_HOST]
+    locks = HostLocks(
+        hosts,
+        holder,
+        break_stale=request.break_lock,
+        concurrency=options.concurrency,
+        path=lock_path,
+    )
+    await locks.acquire()
+    try:
+        writer = start.open_writer()
+        engine = Engine(
+            runtime,
+            options,
+            events,
+            checkpoint=writer,
+            completed=start.completed,
+            run_id=run_id,
+        )
+        try:
+            result = await engine.run(graph)
+        finally:
+            writer.close()
+        if result.succeeded:
+            writer.discard()
+    finally:
+        await locks.release()
+    return SessionReport(
+        result=result,
+        checkpoint=start.path,
+        resumed_pairs=len(start.completed),
+        broken_locks=dict(locks.broken),
+        unreleased_locks=dict(locks.release_errors),
+    )
