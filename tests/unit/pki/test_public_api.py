@@ -1,0 +1,49 @@
+"""The PKI's public surface, pinned: changing it is a decision, not an accident."""
+
+from __future__ import annotations
+
+import kubexms.pki
+
+
+def test_exported_names() -> None:
+    assert sorted(kubexms.pki.__all__) == [
+        "Action",
+        "Authorities",
+        "CLUSTER_ADMINS",
+        "CertKind",
+        "CertProfile",
+        "CertificateExpiry",
+        "CertificateSpec",
+        "ETCD_CA",
+        "FRONT_PROXY_CA",
+        "HOST_CERT_DIRECTORIES",
+        "HOST_KUBECONFIG_DIRECTORY",
+        "KUBERNETES_CA",
+        "KeyType",
+        "KubeconfigContents",
+        "KubeconfigSpec",
+        "LOCAL_API_SERVER",
+        "PkiEntry",
+        "PkiError",
+        "PkiOptions",
+        "PkiPlan",
+        "PkiReport",
+        "SYSTEM_MASTERS",
+        "SYSTEM_NODES",
+        "apiserver_sans",
+        "authority_of",
+        "control_plane_url",
+        "default_pki_directory",
+        "generate_pki",
+        "host_expirations",
+        "host_scan_script",
+        "local_authorities",
+        "local_expirations",
+        "parse_host_scan",
+        "parse_kubeconfig",
+        "pki_options",
+        "plan_pki",
+        "render_kubeconfig",
+    ]
+    for name in kubexms.pki.__all__:
+        assert getattr(kubexms.pki, name) is not None
