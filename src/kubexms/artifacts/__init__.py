@@ -1,0 +1,105 @@
+"""Artifacts: every binary and manifest a cluster needs, prepared and verified on the control
+machine, then placed on exactly the hosts that need them.
+
+- ``load_bom`` / ``default_bom``: the bill of materials (``data/bom.yaml``): per component its
+  release URL pattern, published checksum file, and sha256 pinned from named sources.
+- ``plan_artifacts(cluster, host_arches)``: what this cluster needs, per architecture;
+  ``host_architectures(cluster)`` finds the architectures (``arch:``, facts, or ``--arch``).
+- ``download_artifacts(plan, store, settings)``: parallel, resumable, verified, atomic.
+- ``create_bundle`` / ``import_bundle``: the offline bundle, verified whole before use.
+- ``distribute(runtime, plan, store)``: upload to hosts by role and architecture.
+"""
+
+from kubexms.artifacts._arches import check_arches, host_architectures
+from kubexms.artifacts._bom import (
+    ARCHES,
+    NOARCH,
+    Bom,
+    ComponentSpec,
+    Pin,
+    Source,
+    default_bom,
+    load_bom,
+    minor_of,
+    normalize_version,
+    parse_bom,
+)
+from kubexms.artifacts._bundle import create_bundle, import_bundle, verify_store
+from kubexms.artifacts._checksums import parse_checksum_file
+from kubexms.artifacts._distribute import (
+    DistributionFailedError,
+    Placement,
+    distribute,
+    remote_path_of,
+)
+from kubexms.artifacts._download import DownloadFailedError, DownloadResult, download_artifacts
+from kubexms.artifacts._errors import (
+    ArtifactError,
+    BomError,
+    BundleError,
+    ChecksumMismatchError,
+    ChecksumUnavailableError,
+    DistributionError,
+    DownloadError,
+)
+from kubexms.artifacts._fetch import fetch_to, part_path
+from kubexms.artifacts._manifest import MANIFEST_NAME, Manifest, ManifestEntry
+from kubexms.artifacts._plan import OVERRIDE_SOURCE, Artifact, ArtifactPlan, plan_artifacts
+from kubexms.artifacts._settings import (
+    DEFAULT_REMOTE_DIR,
+    ArtifactSettings,
+    ComponentOverride,
+    artifact_settings,
+    parse_artifact_settings,
+)
+from kubexms.artifacts._store import ArtifactStore, sha256_of
+
+__all__ = [
+    "ARCHES",
+    "DEFAULT_REMOTE_DIR",
+    "MANIFEST_NAME",
+    "NOARCH",
+    "OVERRIDE_SOURCE",
+    "Artifact",
+    "ArtifactError",
+    "ArtifactPlan",
+    "ArtifactSettings",
+    "ArtifactStore",
+    "Bom",
+    "BomError",
+    "BundleError",
+    "ChecksumMismatchError",
+    "ChecksumUnavailableError",
+    "ComponentOverride",
+    "ComponentSpec",
+    "DistributionError",
+    "DistributionFailedError",
+    "DownloadError",
+    "DownloadFailedError",
+    "DownloadResult",
+    "Manifest",
+    "ManifestEntry",
+    "Pin",
+    "Placement",
+    "Source",
+    "artifact_settings",
+    "check_arches",
+    "create_bundle",
+    "default_bom",
+    "distribute",
+    "download_artifacts",
+    "fetch_to",
+    "host_architectures",
+    "import_bundle",
+    "load_bom",
+    "minor_of",
+    "normalize_version",
+    "parse_artifact_settings",
+    "parse_bom",
+    "parse_checksum_file",
+    "part_path",
+    "plan_artifacts",
+    "remote_path_of",
+    "sha256_of",
+    "verify_store",
+]
