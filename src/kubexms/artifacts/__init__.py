@@ -5,7 +5,8 @@ machine, then placed on exactly the hosts that need them.
   release URL pattern, published checksum file, and sha256 pinned from named sources.
 - ``plan_artifacts(cluster, host_arches)``: what this cluster needs, per architecture;
   ``host_architectures(cluster)`` finds the architectures (``arch:``, facts, or ``--arch``).
-- ``download_artifacts(plan, store, settings)``: parallel, resumable, verified, atomic.
+- ``download_artifacts(plan, store, settings)``: parallel, resumable, verified, atomic;
+  ``prepare_artifacts`` does that, or imports ``spec.artifacts.offlineBundle`` instead.
 - ``create_bundle`` / ``import_bundle``: the offline bundle, verified whole before use.
 - ``distribute(runtime, plan, store)``: upload to hosts by role and architecture.
 """
@@ -32,7 +33,12 @@ from kubexms.artifacts._distribute import (
     distribute,
     remote_path_of,
 )
-from kubexms.artifacts._download import DownloadFailedError, DownloadResult, download_artifacts
+from kubexms.artifacts._download import (
+    DownloadFailedError,
+    DownloadResult,
+    download_artifacts,
+    prepare_artifacts,
+)
 from kubexms.artifacts._errors import (
     ArtifactError,
     BomError,
@@ -99,6 +105,7 @@ __all__ = [
     "parse_checksum_file",
     "part_path",
     "plan_artifacts",
+    "prepare_artifacts",
     "remote_path_of",
     "sha256_of",
     "verify_store",

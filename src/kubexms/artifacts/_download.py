@@ -182,3 +182,49 @@ async def download_artifacts(
     if failures:
         raise DownloadFailedError(failures)
     return results
+
+
+async def prepare_artifacts(
+    plan: ArtifactPlan,
+    store: ArtifactStore,
+    settings: ArtifactSettings,
+    *,
+    retries: int = 3,
+    timeout: float = 60.0,
+    progress: ProgressFactory | None = None,
+) -> list[DownloadResult]:
+    """What a pipeline calls: the plan's artifacts in ``store``, verified, online or offline.
+
+    With ``settings.offline_bundle`` the bundle is imported (verified whole) and nothing is
+    downloaded; an artifact the plan needs that the bundle and store lack is then an error
+    naming it. Without it this is `download_artifacts`.
+    """
+    if settings.offline_bundle is None:
+        return await download_artifacts(
+            plan, store, settings, retries=retries, timeout=timeout, progress=progress
+        )
+    from kubexms.artifacts._bundle import import_bundle
+
+    await asyncio.to_thread(import_bundle, settings.offline_bundle, store)
+    manifest = store.manifest()
+    results: list[DownloadResult] = []
+    missing: list[str] = []
+    for artifact in plan.artifacts:
+        entry = manifest.entry(artifact.key)
+        valid = entry is not None and entry.file == artifact.file
+        if valid and entry is not None and artifact.sha256 not in (None, entry.sha256):
+            valid = False
+        if not valid or entry is None or not await asyncio.to_thread(store.is_valid, entry):
+            missing.append(artifact.describe())
+            continue
+        results.append(
+            DownloadResult(
+                artifact, store.path_of(entry), entry.sha256, entry.checksum_source, False
+            )
+        )
+    if missing:
+        raise ArtifactError(
+            f"the offline bundle {settings.offline_bundle} lacks {', '.join(missing)}; build it "
+            f"with `kubexms artifact bundle -f <this cluster.yaml>` on a connected machine"
+        )
+    return results

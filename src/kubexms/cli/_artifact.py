@@ -31,12 +31,12 @@ from kubexms.artifacts import (
     artifact_settings,
     check_arches,
     create_bundle,
-    download_artifacts,
     host_architectures,
     import_bundle,
     load_bom,
     parse_artifact_settings,
     plan_artifacts,
+    prepare_artifacts,
 )
 from kubexms.cli._cluster import err_console, load_cluster
 from kubexms.config import Cluster
@@ -169,7 +169,10 @@ def download(
     retries: Annotated[int, typer.Option("--retries", min=0, max=20)] = 3,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
 ) -> None:
-    """Download and verify every artifact the cluster needs into its work dir."""
+    """Download and verify every artifact the cluster needs into its work dir.
+
+    With spec.artifacts.offlineBundle set, that bundle is imported (verified) instead.
+    """
     cluster = _require_cluster(file)
     try:
         settings = _settings(cluster, settings_file, mirror)
@@ -178,7 +181,7 @@ def download(
         plan = asyncio.run(_plan(cluster, settings, bom, arch, _only(only), detect=True))
         show = not no_progress and sys.stderr.isatty()
         results = asyncio.run(
-            download_artifacts(
+            prepare_artifacts(
                 plan, store, settings, retries=retries, progress=_progress if show else None
             )
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kubexms.artifacts import (
+    ArtifactError,
     ArtifactStore,
     BundleError,
     Manifest,
@@ -20,6 +21,7 @@ from kubexms.artifacts import (
     import_bundle,
     parse_artifact_settings,
     plan_artifacts,
+    prepare_artifacts,
     sha256_of,
     verify_store,
 )
@@ -236,3 +238,23 @@ async def test_bundling_refuses_missing_or_changed_files(
         create_bundle(store, tmp_path / "y.tar.gz", plan=full)
     with pytest.raises(BundleError, match="holds no artifacts"):
         create_bundle(ArtifactStore(tmp_path / "empty"), tmp_path / "z.tar.gz")
+
+
+async def test_an_offline_bundle_setting_imports_instead_of_downloading(
+    server: ArtifactServer, etcd_release: EtcdRelease, one_node: Cluster, tmp_path: Path
+) -> None:
+    store, plan = await _filled_store(server, etcd_release, one_node)
+    bundle = tmp_path / "offline.tar.gz"
+    create_bundle(store, bundle, plan=plan)  # type: ignore[arg-type]
+    served = len(server.requests)
+    settings = parse_artifact_settings({"offlineBundle": str(bundle)})
+    target = ArtifactStore(tmp_path / "air-gapped")
+
+    results = await prepare_artifacts(plan, target, settings)  # type: ignore[arg-type]
+
+    assert {result.artifact.component for result in results} == {"etcd", "crictl"}
+    assert len(server.requests) == served  # nothing fetched
+    assert verify_store(target) == []
+    full = plan_artifacts(one_node, {"n1": ("amd64",)})
+    with pytest.raises(ArtifactError, match=r"lacks kubeadm v1\.31\.4 \(amd64\)"):
+        await prepare_artifacts(full, ArtifactStore(tmp_path / "other"), settings)

@@ -49,6 +49,7 @@ EXPECTED = {
     "parse_checksum_file",
     "part_path",
     "plan_artifacts",
+    "prepare_artifacts",
     "remote_path_of",
     "sha256_of",
     "verify_store",
