@@ -9,7 +9,10 @@ organization on the etcd client certificates).
 from __future__ import annotations
 
 import base64
+import json
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -206,3 +209,22 @@ def test_secrets_are_private_and_certificates_readable(pki_dir: Path) -> None:
         else:
             assert mode == 0o644, path
     assert not [p for p in pki_dir.rglob(".*")], "no temporary files are left behind"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("name", ["admin", "kubelet-node4"])
+def test_kubectl_reads_the_kubeconfig(pki_dir: Path, name: str) -> None:
+    done = subprocess.run(
+        ["kubectl", "--kubeconfig", str(pki_dir / "kubeconfig" / f"{name}.conf"), "config", "view",
+         "--minify", "--raw", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    view = json.loads(done.stdout)
+    common_name = KUBECONFIGS[name][0]
+    assert view["current-context"] == f"{common_name}@kubernetes"
+    assert view["users"][0]["name"] == common_name
+    assert view["clusters"][0]["cluster"]["server"] == KUBECONFIGS[name][2]
