@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from kubexms.engine._graph import ExecutionGraph, Node
+from kubexms.engine._inventory import CONTROL_HOST
 from kubexms.engine._options import RunResult
 
 _HOSTS_SHOWN = 6
@@ -38,25 +39,36 @@ def _task_after(graph: ExecutionGraph) -> dict[str, list[str]]:
     return after
 
 
-def _findings(result: RunResult | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def _findings(
+    graph: ExecutionGraph, result: RunResult | None
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """node -> hosts that would change, node -> "host: error", hosts in config order."""
     would: dict[str, list[str]] = {}
     failed: dict[str, list[str]] = {}
-    if result is not None:
-        for node, host in result.would_change:
-            would.setdefault(node, []).append(host)
-        for failure in result.failures:
-            failed.setdefault(failure.node, []).append(f"{failure.host}: {failure.error}")
+    if result is None:
+        return would, failed
+    position = {name: index for index, name in enumerate(graph.hosts())}
+    for node, host in sorted(result.would_change, key=lambda pair: position.get(pair[1], 0)):
+        would.setdefault(node, []).append(host)
+    for failure in sorted(result.failures, key=lambda failure: position.get(failure.host, 0)):
+        failed.setdefault(failure.node, []).append(f"{failure.host}: {failure.error}")
     return would, failed
+
+
+def cluster_hosts(graph: ExecutionGraph) -> list[str]:
+    """The cluster hosts the plan touches (the control machine is not one of them)."""
+    return [name for name in graph.hosts() if name != CONTROL_HOST]
 
 
 def plan_tree(graph: ExecutionGraph, result: RunResult | None = None) -> Tree:
     """The plan as a rich Tree; with a dry run's result, what would change and what fails."""
+    hosts = len(cluster_hosts(graph))
     tree = Tree(
-        f"[bold]{escape(graph.pipeline)}[/] ({len(graph)} steps, {len(graph.hosts())} hosts, "
+        f"[bold]{escape(graph.pipeline)}[/] ({len(graph)} steps, {hosts} hosts, "
         f"{graph.pair_count()} step-host pairs)"
     )
     after = _task_after(graph)
-    would, failed = _findings(result)
+    would, failed = _findings(graph, result)
     modules: dict[str, Tree] = {}
     tasks: dict[str, Tree] = {}
     for node in graph:
@@ -88,7 +100,7 @@ def plan_tree(graph: ExecutionGraph, result: RunResult | None = None) -> Tree:
 
 def plan_document(graph: ExecutionGraph, result: RunResult | None = None) -> dict[str, Any]:
     """The plan as JSON-able data (``-o json``); with a dry run's findings per node."""
-    would, failed = _findings(result)
+    would, failed = _findings(graph, result)
     nodes = graph.describe()
     if result is not None:
         for node in nodes:

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from kubexms.engine._events import PAIR_RESULTS, Event, EventKind
 from kubexms.engine._graph import ExecutionGraph
+from kubexms.engine._inventory import CONTROL_HOST
 
 _ACTIVE_SHOWN = 12
 _FAILURES_SHOWN = 8
@@ -127,7 +128,7 @@ class PlainView:
     def __init__(self, graph: ExecutionGraph, console: Console) -> None:
         self.state = _ViewState(graph)
         self._console = console
-        self._hosts = len(graph.hosts())
+        self._hosts = len([name for name in graph.hosts() if name != CONTROL_HOST])
 
     def _say(self, text: str, style: str = "") -> None:
         self._console.print(escape(text), style=style or None, highlight=False, soft_wrap=True)

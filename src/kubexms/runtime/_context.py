@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 class DataKey(Generic[T]):
@@ -96,7 +97,7 @@ class DataStore:
             raise MissingDataError(self.name, name) from None
 
     @overload
-    def get_or(self, key: DataKey[T], default: T) -> T: ...
+    def get_or(self, key: DataKey[T], default: D) -> T | D: ...
     @overload
     def get_or(self, key: str, default: Any) -> Any: ...
     def get_or(self, key: str | DataKey[Any], default: Any) -> Any:
