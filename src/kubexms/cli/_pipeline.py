@@ -1,0 +1,323 @@
+"""Commands that run pipelines (``kubexms init os``) and show plans (``kubexms plan``).
+
+Every run: plan (a PlanError fails the command before anything connects), connect, lock the
+hosts, execute with a checkpoint, and report through one event stream: a live view on a
+terminal (plain lines otherwise), a JSON-lines log in the work dir, and a summary table (or
+JSON with ``-o json``). ``--log-format json`` streams the events as JSON lines to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from kubexms.cli._cluster import err_console, load_cluster, open_runtime
+from kubexms.config import Cluster
+from kubexms.engine import (
+    CONTROL_HOST,
+    CheckpointError,
+    Engine,
+    EngineOptions,
+    EventBus,
+    ExecutionGraph,
+    HostLockError,
+    JsonLinesLog,
+    LiveView,
+    Pipeline,
+    PlainView,
+    PlanError,
+    RetryPolicy,
+    RunRequest,
+    RunResult,
+    SummaryCollector,
+    plan_document,
+    plan_tree,
+    run_log_path,
+    run_plan,
+    summary_table,
+)
+from kubexms.hostprep import OSPrepOptions, PackageSource
+from kubexms.pipelines import InitOSPipeline
+
+init_app = typer.Typer(help="Prepare hosts for Kubernetes.", no_args_is_help=True)
+plan_app = typer.Typer(
+    help="Show what a command would do (modules, tasks, steps, hosts); change nothing.",
+    no_args_is_help=True,
+)
+
+
+class Output(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class PlanOutput(StrEnum):
+    tree = "tree"
+    json = "json"
+
+
+class LogFormat(StrEnum):
+    console = "console"
+    json = "json"
+
+
+FileOption = Annotated[
+    Path, typer.Option("--file", "-f", help="The cluster file.", show_default=False)
+]
+PackagesDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--packages-dir",
+        help="Install OS packages offline from the .deb/.rpm files in this directory on this "
+        "machine (every package there not yet on a host is installed).",
+    ),
+]
+DownloadOption = Annotated[
+    bool,
+    typer.Option(
+        "--download-packages",
+        help="First apt-get download the packages and their dependencies on this machine "
+        "(into --packages-dir, or <workDir>/packages/deb), then install them offline.",
+    ),
+]
+TimezoneOption = Annotated[
+    str | None,
+    typer.Option("--timezone", help="Set every host's timezone (e.g. UTC); default: leave it."),
+]
+
+
+def init_os_pipeline(
+    cluster: Cluster, packages_dir: Path | None, download: bool, timezone: str | None
+) -> InitOSPipeline:
+    """The init-os pipeline for these options. Packages come from the hosts' repositories
+    unless a directory (or a download into one) is asked for."""
+    if download:
+        source = PackageSource.offline(
+            packages_dir or cluster.work_dir / "packages" / "deb", download=True
+        )
+    elif packages_dir is not None:
+        if not packages_dir.is_dir():
+            err_console.print(f"[red]error:[/] --packages-dir {packages_dir} is not a directory")
+            raise typer.Exit(2)
+        source = PackageSource.offline(packages_dir)
+    else:
+        source = PackageSource.repositories()
+    return InitOSPipeline(OSPrepOptions(packages=source, timezone=timezone))
+
+
+def plan_or_exit(pipeline: Pipeline, cluster: Cluster) -> ExecutionGraph:
+    try:
+        return pipeline.plan(cluster)
+    except PlanError as error:
+        err_console.print(f"[red]error:[/] cannot plan: {error}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+
+
+def _console(*, stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Off a terminal rich would wrap at 80 columns; give long lines room instead.
+    return Console(file=stream, width=None if stream.isatty() else 200, highlight=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """What the user asked for, for one pipeline run."""
+
+    command: str
+    dry_run: bool
+    request: RunRequest
+    options: EngineOptions
+    output: Output
+    log_format: LogFormat
+
+
+def _report_plan(graph: ExecutionGraph, result: RunResult | None, output: str) -> None:
+    if output == "json":
+        typer.echo(json.dumps(plan_document(graph, result), indent=2))
+    else:
+        _console().print(plan_tree(graph, result))
+
+
+async def _execute(
+    cluster: Cluster, graph: ExecutionGraph, settings: RunSettings, events: EventBus, run_id: str
+) -> RunResult:
+    async with await open_runtime(cluster) as runtime:
+        if settings.dry_run:
+            return await Engine(runtime, settings.options, events, run_id=run_id).dry_run(graph)
+        report = await run_plan(
+            graph,
+            runtime,
+            settings.request,
+            options=settings.options,
+            events=events,
+            run_id=run_id,
+            work_dir=cluster.work_dir,
+        )
+    for host, holder in report.broken_locks.items():
+        err_console.print(f"broke the stale lock on {host}, held by {holder}", markup=False)
+    for host, error in report.unreleased_locks.items():
+        err_console.print(
+            f"[yellow]warning:[/] the lock on {host} could not be released ({error}); the "
+            "next run there needs --break-lock",
+            highlight=False,
+        )
+    return report.result
+
+
+def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings) -> None:
+    """Run (or dry-run) ``graph`` with every consumer of its events; exit 1 on failure."""
+    run_id = secrets.token_hex(6)
+    log_path = run_log_path(cluster.work_dir, graph.pipeline, run_id)
+    log = JsonLinesLog.open(log_path, run_id=run_id)
+    hosts = [name for name in graph.hosts() if name != CONTROL_HOST]
+    collector = SummaryCollector(hosts)
+    events = EventBus(log, collector)
+    machine_output = settings.output is Output.json or settings.log_format is LogFormat.json
+    view: LiveView | PlainView | None = None
+    if settings.log_format is LogFormat.json:
+        events.subscribe(JsonLinesLog(sys.stdout, run_id=run_id))
+    elif sys.stdout.isatty() and not machine_output:
+        view = LiveView(graph, _console())
+    else:
+        view = PlainView(graph, _console(stderr=machine_output))
+    if view is not None:
+        events.subscribe(view)
+    try:
+        if isinstance(view, LiveView):
+            with view:
+                result = asyncio.run(_execute(cluster, graph, settings, events, run_id))
+        else:
+            result = asyncio.run(_execute(cluster, graph, settings, events, run_id))
+    except (CheckpointError, HostLockError) as error:
+        err_console.print(f"[red]error:[/] {error}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted; run again with --resume to continue", highlight=False)
+        raise typer.Exit(130) from None
+    finally:
+        log.close()
+    summary = collector.summary
+    summary.log = str(log_path)
+    if settings.output is Output.json:
+        typer.echo(json.dumps(summary.as_dict(), indent=None if machine_output else 2))
+    elif settings.log_format is not LogFormat.json:
+        if settings.dry_run:
+            _report_plan(graph, result, "tree")
+        _console().print(summary_table(summary))
+        _console().print(f"event log: {log_path}", markup=False)
+    if not result.succeeded:
+        hint = "" if settings.dry_run else "; fix the cause and rerun with --resume"
+        failed = ", ".join(result.failed_hosts)
+        err_console.print(f"[red]{settings.command} failed on {failed}[/]{hint}", highlight=False)
+        raise typer.Exit(1)
+
+
+def init_os(
+    file: FileOption,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the plan and what would change; change nothing."),
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a failed run, skipping completed steps.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --resume: resume even if the config changed.")
+    ] = False,
+    continue_on_error: Annotated[
+        bool,
+        typer.Option("--continue-on-error", help="Keep going on healthy hosts after a failure."),
+    ] = False,
+    break_lock: Annotated[
+        bool, typer.Option("--break-lock", help="Take over host locks left by a run that is gone.")
+    ] = False,
+    packages_dir: PackagesDirOption = None,
+    download_packages: DownloadOption = False,
+    timezone: TimezoneOption = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, help="Hosts worked on at once (default: config)."),
+    ] = None,
+    upload_concurrency: Annotated[
+        int | None, typer.Option("--upload-concurrency", min=1, help="Uploads at once.")
+    ] = None,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, help="Retries after a lost connection or timeout.")
+    ] = 2,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option("--log-format", help="json: stream the run's events to stdout as JSON lines."),
+    ] = LogFormat.console,
+) -> None:
+    """Check every host (preflight) and prepare its OS for Kubernetes.
+
+    Hostname, /etc/hosts, swap off, kernel modules, sysctl, OS packages and timezone; each
+    step is skipped where the host already has it, so running it again changes nothing.
+    """
+    cluster = load_cluster(file)
+    graph = plan_or_exit(
+        init_os_pipeline(cluster, packages_dir, download_packages, timezone), cluster
+    )
+    changes: dict[str, object] = {"retry": RetryPolicy(retries=retries)}
+    if concurrency is not None:
+        changes["concurrency"] = concurrency
+    if upload_concurrency is not None:
+        changes["upload_concurrency"] = upload_concurrency
+    options = EngineOptions.from_config(cluster, continue_on_error=continue_on_error, **changes)
+    settings = RunSettings(
+        command="kubexms init os",
+        dry_run=dry_run,
+        request=RunRequest("kubexms init os", resume=resume, force=force, break_lock=break_lock),
+        options=options,
+        output=output,
+        log_format=log_format,
+    )
+    run_pipeline(cluster, graph, settings)
+
+
+def plan_init_os(
+    file: FileOption,
+    output: Annotated[PlanOutput, typer.Option("--output", "-o", help="tree or json.")] = (
+        PlanOutput.tree
+    ),
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Connect and run the prechecks: show what would change."),
+    ] = False,
+    packages_dir: PackagesDirOption = None,
+    download_packages: DownloadOption = False,
+    timezone: TimezoneOption = None,
+) -> None:
+    """The plan of 'kubexms init os': modules, tasks, steps and their hosts."""
+    cluster = load_cluster(file)
+    graph = plan_or_exit(
+        init_os_pipeline(cluster, packages_dir, download_packages, timezone), cluster
+    )
+    if not check:
+        _report_plan(graph, None, output.value)
+        return
+    run_id = secrets.token_hex(6)
+    engine_options = EngineOptions.from_config(cluster)
+
+    async def dry() -> RunResult:
+        async with await open_runtime(cluster) as runtime:
+            return await Engine(runtime, engine_options, run_id=run_id).dry_run(graph)
+
+    result = asyncio.run(dry())
+    _report_plan(graph, result, output.value)
+    if not result.succeeded:
+        raise typer.Exit(1)
+
+
+init_app.command("os")(init_os)
+plan_app.command("init-os")(plan_init_os)

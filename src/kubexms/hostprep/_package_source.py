@@ -1,0 +1,133 @@
+"""Where OS packages come from: the hosts' own repositories, or package files on this machine.
+
+Air-gapped hosts cannot reach a mirror, so the files come from a directory on the control
+machine (``--packages-dir``), filled by hand (an offline bundle) or by ``apt-get download``
+on this machine (``--download-packages``, which then also records the platform it
+downloaded for, so a host of another release is refused rather than given wrong files).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+PLATFORM_FILE = "PLATFORM.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """An OS release and architecture, as host facts name them."""
+
+    os_id: str
+    os_version: str
+    arch: str
+
+    def __str__(self) -> str:
+        return f"{self.os_id} {self.os_version} {self.arch}"
+
+    @classmethod
+    def read(cls, directory: Path) -> Platform | None:
+        try:
+            data = json.loads((directory / PLATFORM_FILE).read_text())
+            return cls(str(data["os_id"]), str(data["os_version"]), str(data["arch"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class PackageSource:
+    """``repository``: the hosts install from their configured repositories (they need a
+    mirror). ``directory``: package files in ``directory`` on this machine are uploaded and
+    installed offline; with ``download`` this machine fills it first (``apt-get download``)."""
+
+    kind: Literal["repository", "directory"] = "repository"
+    directory: Path | None = None
+    download: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind == "directory" and self.directory is None:
+            raise ValueError("a directory package source needs its directory")
+        if self.download and self.kind != "directory":
+            raise ValueError("downloading needs a directory to download into")
+
+    @classmethod
+    def repositories(cls) -> PackageSource:
+        return cls()
+
+    @classmethod
+    def offline(cls, directory: Path, *, download: bool = False) -> PackageSource:
+        return cls("directory", directory.expanduser().absolute(), download)
+
+    def describe(self) -> str:
+        if self.kind == "repository":
+            return "the hosts' own package repositories"
+        how = "downloaded on this machine into " if self.download else "package files in "
+        return f"{how}{self.directory}"
+
+
+@dataclass(frozen=True, slots=True)
+class DebFile:
+    """A .deb named the Debian way: ``name_version_arch.deb`` (``:`` in versions as %3a)."""
+
+    path: Path
+    name: str
+    version: str
+    arch: str
+
+    @classmethod
+    def parse(cls, path: Path) -> DebFile | None:
+        parts = path.name.removesuffix(".deb").split("_")
+        if not path.name.endswith(".deb") or len(parts) != 3 or not all(parts):
+            return None
+        name, version, arch = parts
+        return cls(path, name, version.replace("%3a", ":"), arch)
+
+
+class PackageDirectoryError(Exception):
+    """The package directory cannot serve a host."""
+
+
+def debs_for(directory: Path, arch: str) -> dict[str, DebFile]:
+    """Package name -> the one .deb for ``arch`` (or ``all``) in ``directory``.
+
+    Two files for one package (two versions) are an error naming both: which to install
+    would be a guess.
+    """
+    if not directory.is_dir():
+        raise PackageDirectoryError(f"the package directory {directory} does not exist")
+    found: dict[str, DebFile] = {}
+    for path in sorted(directory.glob("*.deb")):
+        deb = DebFile.parse(path)
+        if deb is None or deb.arch not in (arch, "all"):
+            continue
+        if deb.name in found:
+            raise PackageDirectoryError(
+                f"{directory} holds two files for package {deb.name}: "
+                f"{found[deb.name].path.name} and {path.name}; keep one"
+            )
+        found[deb.name] = deb
+    return found
+
+
+def rpms_in(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise PackageDirectoryError(f"the package directory {directory} does not exist")
+    return sorted(directory.glob("*.rpm"))
+
+
+def closure_names(apt_cache_output: str) -> list[str]:
+    """Package names from ``apt-cache depends --recurse``: its unindented lines, minus
+    virtual packages (shown as ``<name>``)."""
+    names: dict[str, None] = {}
+    for line in apt_cache_output.splitlines():
+        if line and not line[0].isspace() and not line.startswith("<"):
+            names[line.strip()] = None
+    return list(names)
+
+
+def missing_from(names: Iterable[str], available: Iterable[str]) -> list[str]:
+    have = set(available)
+    return [name for name in names if name not in have]

@@ -1,0 +1,208 @@
+"""Preflight checks: read-only verdicts on whether a host can become a Kubernetes node.
+
+Each is a Check: it only reads the host, raises CheckFailedError saying what is wrong and
+what is needed, and runs in dry runs too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from kubexms.engine import Check, CheckFailedError, DataKey
+from kubexms.hostprep import KernelModule, absent_modules, absent_modules_script
+from kubexms.preflight._requirements import (
+    MIN_KERNEL,
+    SUPPORTED_ARCHES,
+    SUPPORTED_OS,
+    Minimums,
+    parse_version,
+)
+from kubexms.runtime import Context
+
+CLOCK_OFFSET: DataKey[float] = DataKey("preflight.clock-offset", float)
+"""Seconds a host's clock is ahead of the control machine's (per host, in shared_data)."""
+
+
+class Reachable(Check):
+    """Commands run on the host, as root (directly or through sudo)."""
+
+    name = "reachable"
+    description = "commands run, and run as root"
+
+    async def verify(self, ctx: Context) -> None:
+        result = await ctx.runner.script("id -u")
+        uid = result.stdout.strip()
+        if uid != "0":
+            raise CheckFailedError(
+                ctx.host.name,
+                self.name,
+                f"commands run as uid {uid or '?'}, not root; log in as root or as a user "
+                "allowed to use sudo",
+            )
+
+
+class SupportedOS(Check):
+    """A supported distribution and kernel, on amd64 or arm64, booted with systemd."""
+
+    name = "os"
+    description = "supported OS, kernel, architecture, systemd, package manager"
+
+    async def verify(self, ctx: Context) -> None:
+        facts = await ctx.runner.facts(refresh=True)
+        problems = []
+        minimum = SUPPORTED_OS.get(facts.os_id)
+        if minimum is None:
+            known = ", ".join(sorted(SUPPORTED_OS))
+            problems.append(
+                f"{facts.os_name or facts.os_id or 'this OS'} is not supported ({known})"
+            )
+        elif parse_version(facts.os_version) < parse_version(minimum):
+            problems.append(f"{facts.os_id} {facts.os_version} is too old (need {minimum}+)")
+        if parse_version(facts.kernel) < parse_version(MIN_KERNEL):
+            problems.append(f"kernel {facts.kernel} is too old (need {MIN_KERNEL}+)")
+        if facts.arch not in SUPPORTED_ARCHES:
+            problems.append(f"architecture {facts.machine} is not amd64 or arm64")
+        if facts.init_system != "systemd":
+            problems.append(f"init is {facts.init_system}, not systemd (the kubelet needs it)")
+        if facts.package_manager not in ("apt", "dnf", "yum"):
+            problems.append("no apt, dnf or yum to install packages with")
+        if problems:
+            raise CheckFailedError(ctx.host.name, self.name, "; ".join(problems))
+
+
+class Resources(Check):
+    """Enough CPUs and memory for the host's roles."""
+
+    name = "resources"
+
+    def __init__(self, minimums: Mapping[str, Minimums], default: Minimums) -> None:
+        self.minimums = dict(minimums)
+        self.default = default
+        self.description = "CPUs and memory for the host's roles"
+
+    def params(self) -> Mapping[str, object]:
+        return {
+            "by_role": {role: m.as_dict() for role, m in self.minimums.items()},
+            "default": self.default.as_dict(),
+        }
+
+    def needs(self, roles: frozenset[str]) -> Minimums:
+        found = [self.minimums[role] for role in roles if role in self.minimums]
+        return Minimums.strictest([self.default, *found])
+
+    async def verify(self, ctx: Context) -> None:
+        facts = await ctx.runner.facts()
+        need = self.needs(ctx.host.roles)
+        problems = []
+        if facts.cpus < need.cpus:
+            problems.append(f"{facts.cpus} CPU(s), need {need.cpus}")
+        if facts.memory_mib < need.memory_mib:
+            problems.append(f"{facts.memory_mib} MiB of memory, need {need.memory_mib} MiB")
+        if problems:
+            roles = ", ".join(sorted(ctx.host.roles)) or "no role"
+            raise CheckFailedError(
+                ctx.host.name, self.name, f"{' and '.join(problems)} (roles: {roles})"
+            )
+
+
+class KernelModulesAvailable(Check):
+    """Every needed kernel module is loaded, built in, or loadable."""
+
+    name = "kernel-modules"
+
+    def __init__(self, modules: Sequence[KernelModule]) -> None:
+        self.modules = list(modules)
+        self.description = f"kernel modules available: {', '.join(m.name for m in self.modules)}"
+
+    def params(self) -> Mapping[str, object]:
+        return {"modules": [module.name for module in self.modules]}
+
+    async def verify(self, ctx: Context) -> None:
+        names = [module.name for module in self.modules]
+        result = await ctx.runner.must_run(absent_modules_script(names, or_loadable=True))
+        absent = set(absent_modules(result.stdout))
+        missing = [module for module in self.modules if module.name in absent]
+        if missing:
+            detail = "; ".join(f"{module.name} ({module.reason})" for module in missing)
+            raise CheckFailedError(
+                ctx.host.name,
+                self.name,
+                f"kernel module(s) neither loaded, built in, nor loadable: {detail}",
+            )
+
+
+# Listening TCP sockets (state 0A) of the host's network namespace, local port in hex.
+_LISTENING = r"""awk '$4 == "0A" { n = split($2, a, ":"); print a[n] }' \
+  /proc/net/tcp /proc/net/tcp6 2>/dev/null"""
+
+
+class PortsFree(Check):
+    """Nothing listens yet on the ports the host's Kubernetes roles will use."""
+
+    name = "ports"
+
+    def __init__(self, ports: Mapping[str, Sequence[int]]) -> None:
+        self.ports = {role: sorted(set(found)) for role, found in ports.items()}
+        self.description = "ports Kubernetes will use are free"
+
+    def params(self) -> Mapping[str, object]:
+        return {"by_role": self.ports}
+
+    def needs(self, roles: frozenset[str]) -> list[int]:
+        return sorted({port for role in roles for port in self.ports.get(role, [])})
+
+    async def verify(self, ctx: Context) -> None:
+        wanted = self.needs(ctx.host.roles)
+        if not wanted:
+            return
+        result = await ctx.runner.must_run(_LISTENING)
+        listening = {int(value, 16) for value in result.stdout.split() if value}
+        taken = [port for port in wanted if port in listening]
+        if taken:
+            raise CheckFailedError(
+                ctx.host.name,
+                self.name,
+                f"TCP port(s) {', '.join(map(str, taken))} already in use; Kubernetes "
+                f"({', '.join(sorted(ctx.host.roles))}) needs them",
+            )
+
+
+class ClockSkew(Check):
+    """The host's clock agrees with the control machine's, so with every other host's.
+
+    Each host may be off by at most half of ``max_skew`` (after allowing for the time the
+    question took), so no two machines differ by more than ``max_skew``: certificates and
+    etcd leases depend on it.
+    """
+
+    name = "clock"
+
+    def __init__(self, max_skew: float) -> None:
+        self.max_skew = max_skew
+        self.description = f"clocks within {max_skew:g}s of each other"
+
+    def params(self) -> Mapping[str, object]:
+        return {"max_skew_seconds": self.max_skew}
+
+    async def verify(self, ctx: Context) -> None:
+        before = time.time()
+        result = await ctx.runner.must_run("date +%s.%N")
+        after = time.time()
+        try:
+            remote = float(result.stdout.strip())
+        except ValueError:
+            raise CheckFailedError(
+                ctx.host.name, self.name, f"cannot read the clock: {result.stdout.strip()!r}"
+            ) from None
+        offset = remote - (before + after) / 2
+        uncertainty = (after - before) / 2
+        ctx.shared_data.set(CLOCK_OFFSET, offset)
+        if abs(offset) - uncertainty > self.max_skew / 2:
+            direction = "ahead of" if offset > 0 else "behind"
+            raise CheckFailedError(
+                ctx.host.name,
+                self.name,
+                f"clock is {abs(offset):.1f}s {direction} this machine's (at most "
+                f"{self.max_skew / 2:g}s allowed); synchronise clocks (NTP/chrony)",
+            )
