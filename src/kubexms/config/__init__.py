@@ -5,6 +5,7 @@ in a `ConfigError`, each `ConfigIssue` naming its field path (``spec.hosts[2].po
 """
 
 from kubexms.config._addons import Addon
+from kubexms.config._artifacts import ArtifactOverride, Artifacts
 from kubexms.config._cluster import API_VERSION, KIND, Cluster, Metadata, Spec
 from kubexms.config._errors import ConfigError, ConfigIssue
 from kubexms.config._etcd import Etcd, ExternalEtcd
@@ -31,6 +32,8 @@ __all__ = [
     "ROLES",
     "Addon",
     "ApiServer",
+    "ArtifactOverride",
+    "Artifacts",
     "Bastion",
     "Cluster",
     "Component",

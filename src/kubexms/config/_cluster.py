@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from kubexms.config._addons import Addon
+from kubexms.config._artifacts import Artifacts
 from kubexms.config._base import ConfigModel
 from kubexms.config._checks import SpecParts, spec_problems
 from kubexms.config._errors import ConfigError, Loc, issues_at
@@ -41,6 +42,7 @@ class Spec(ConfigModel):
     network: Network = Field(default_factory=Network)
     registry: Registry = Field(default_factory=Registry)
     addons: Annotated[list[Addon], NoneAsEmpty] = Field(default_factory=list)
+    artifacts: Artifacts = Field(default_factory=Artifacts)
 
     def parts(self) -> SpecParts:
         """All of this spec, for the cross-field checks."""

@@ -138,6 +138,17 @@ spec:
   #   chart: metrics-server
   #   repo: https://kubernetes-sigs.github.io/metrics-server/
   #   version: 3.12.2
+
+  # Binaries (kubeadm, etcd, containerd, ...) are downloaded on this machine, checked against
+  # pinned sha256s, and sent to the hosts that need them. All optional.
+  artifacts:
+    # mirror: file:///srv/kubexms-artifacts  # a copy of another machine's artifacts/ directory
+    urlRewrites: {}           # upstream URL prefix -> proxy, e.g. {https://dl.k8s.io/: https://proxy/k8s/}
+    # offlineBundle: kubexms-artifacts.tar.gz  # import this bundle instead of downloading
+    overrides: {}             # per component: version, url, sha256: {amd64: ..., arm64: ...}
+    downloadConcurrency: 4
+    uploadConcurrency: 8
+    remoteDir: /opt/kubexms/artifacts  # where files land on hosts
   #   values: {args: [--kubelet-insecure-tls]}
   # - name: my-app
   #   type: manifest

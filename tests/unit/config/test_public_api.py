@@ -12,6 +12,8 @@ def test_public_api() -> None:
         "ROLES",
         "Addon",
         "ApiServer",
+        "ArtifactOverride",
+        "Artifacts",
         "Bastion",
         "Cluster",
         "Component",

@@ -43,6 +43,7 @@ def test_scaffold_has_every_section_and_comments() -> None:
         "network",
         "registry",
         "addons",
+        "artifacts",
     }
     assert set(spec["roleGroups"]) == {"master", "worker", "etcd", "loadbalancer", "registry"}
     # Every field of the global section is shown, set or commented out.
