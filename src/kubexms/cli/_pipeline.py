@@ -106,7 +106,9 @@ def init_os_pipeline(
         )
     elif packages_dir is not None:
         if not packages_dir.is_dir():
-            err_console.print(f"[red]error:[/] --packages-dir {packages_dir} is not a directory")
+            err_console.print(
+                f"[red]error:[/] --packages-dir {packages_dir} is not a directory", soft_wrap=True
+            )
             raise typer.Exit(2)
         source = PackageSource.offline(packages_dir)
     else:
@@ -118,7 +120,9 @@ def plan_or_exit(pipeline: Pipeline, cluster: Cluster) -> ExecutionGraph:
     try:
         return pipeline.plan(cluster)
     except PlanError as error:
-        err_console.print(f"[red]error:[/] cannot plan: {error}", highlight=False, markup=False)
+        err_console.print(
+            f"error: cannot plan: {error}", highlight=False, markup=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
 
 
@@ -198,7 +202,7 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
         else:
             result = asyncio.run(_execute(cluster, graph, settings, events, run_id))
     except (CheckpointError, HostLockError) as error:
-        err_console.print(f"[red]error:[/] {error}", highlight=False, markup=False)
+        err_console.print(f"error: {error}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err_console.print("interrupted; run again with --resume to continue", highlight=False)
