@@ -13,6 +13,7 @@ from kubexms.config._host_ranges import expand_host_pattern
 from kubexms.config._hosts import ROLES, Bastion, GlobalSettings, Host, RoleGroups
 from kubexms.config._kubernetes import (
     ApiServer,
+    Certificates,
     Component,
     ContainerRuntime,
     ControlPlaneEndpoint,
@@ -35,6 +36,7 @@ __all__ = [
     "ArtifactOverride",
     "Artifacts",
     "Bastion",
+    "Certificates",
     "Cluster",
     "Component",
     "ConfigError",

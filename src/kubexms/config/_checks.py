@@ -16,7 +16,7 @@ from kubexms.config._errors import Loc, Problem
 from kubexms.config._etcd import Etcd
 from kubexms.config._host_ranges import expand_host_pattern
 from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups, auth_methods
-from kubexms.config._kubernetes import ControlPlaneEndpoint
+from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
 from kubexms.config._network import Network
 
 _SPEC: Loc = ("spec",)
@@ -43,6 +43,7 @@ class SpecParts:
     etcd: Etcd | None
     network: Network | None
     addons: Sequence[Addon | None]
+    kubernetes: Kubernetes | None = None
 
 
 def spec_problems(parts: SpecParts) -> list[Problem]:
@@ -54,6 +55,7 @@ def spec_problems(parts: SpecParts) -> list[Problem]:
     problems += _etcd_problems(parts.etcd)
     problems += _network_problems(parts.network)
     problems += _addon_problems(parts.addons)
+    problems += _certificate_problems(parts.kubernetes)
     return problems
 
 
@@ -299,4 +301,42 @@ def _addon_problems(addons: Sequence[Addon | None]) -> list[Problem]:
             for attribute, yaml_name in _HELM_ONLY.items():
                 if attribute in addon.model_fields_set:
                     problems.append(((*loc, yaml_name), "is only for helm addons"))
+    return problems
+
+
+# kubeadm renews leaves yearly and refuses longer ones; binaries under systemd may choose.
+_KUBEADM_MAX_LEAF_DAYS = 365
+_DEFAULT_LEAF_DAYS = 365
+
+
+def _certificate_problems(kubernetes: Kubernetes | None) -> list[Problem]:
+    if kubernetes is None:
+        return []
+    certificates = kubernetes.certificates
+    loc: Loc = (*_SPEC, "kubernetes", "certificates")
+    leaf_days = certificates.leaf_validity_days or _DEFAULT_LEAF_DAYS
+    problems: list[Problem] = []
+    if kubernetes.type == "kubeadm" and leaf_days > _KUBEADM_MAX_LEAF_DAYS:
+        problems.append(
+            (
+                (*loc, "leafValidityDays"),
+                f"at most {_KUBEADM_MAX_LEAF_DAYS} days with kubernetes.type kubeadm "
+                f"(got {leaf_days}); longer leaves need type kubexm",
+            )
+        )
+    if leaf_days > certificates.ca_validity_days:
+        problems.append(
+            (
+                (*loc, "leafValidityDays"),
+                f"{leaf_days} days outlives the CAs ({certificates.ca_validity_days} days)",
+            )
+        )
+    if certificates.renew_before_days >= leaf_days:
+        problems.append(
+            (
+                (*loc, "renewBeforeDays"),
+                f"{certificates.renew_before_days} days must be shorter than the leaf "
+                f"validity ({leaf_days} days), or every run would renew every certificate",
+            )
+        )
     return problems

@@ -55,6 +55,7 @@ class Spec(ConfigModel):
             etcd=self.etcd,
             network=self.network,
             addons=self.addons,
+            kubernetes=self.kubernetes,
         )
 
 

@@ -78,6 +78,21 @@ class KubeProxy(Component):
     mode: Literal["iptables", "ipvs"] = "iptables"
 
 
+class Certificates(ConfigModel):
+    """Validity and key type of the cluster's PKI (made on the control machine)."""
+
+    ca_validity_days: int = Field(default=3650, ge=1, le=36500)
+    leaf_validity_days: int | None = Field(
+        default=None, ge=1, le=36500, description="Default 365; at most 365 with type kubeadm."
+    )
+    key_type: Literal["rsa", "ecdsa"] = Field(
+        default="rsa", description="rsa (2048 bits) or ecdsa (P-256)."
+    )
+    renew_before_days: int = Field(
+        default=30, ge=0, description="Regenerate a certificate expiring within this many days."
+    )
+
+
 class Kubernetes(ConfigModel):
     """Which Kubernetes to install and how."""
 
@@ -94,3 +109,4 @@ class Kubernetes(ConfigModel):
     scheduler: Component = Field(default_factory=Component)
     kubelet: Component = Field(default_factory=Component)
     kube_proxy: KubeProxy = Field(default_factory=KubeProxy)
+    certificates: Certificates = Field(default_factory=Certificates)

@@ -11,7 +11,7 @@ from kubexms.config._addons import Addon
 from kubexms.config._checks import SpecParts
 from kubexms.config._etcd import Etcd
 from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups
-from kubexms.config._kubernetes import ControlPlaneEndpoint
+from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
 from kubexms.config._network import Network
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -49,6 +49,7 @@ def salvage_spec_parts(spec: Mapping[object, object]) -> SpecParts:
         etcd=_section(spec, "etcd", Etcd),
         network=_section(spec, "network", Network),
         addons=[_valid(Addon, raw) for raw in addon_list],
+        kubernetes=_section(spec, "kubernetes", Kubernetes),
     )
 
 

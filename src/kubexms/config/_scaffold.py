@@ -102,6 +102,11 @@ spec:
     kubeProxy:
       mode: iptables          # iptables | ipvs
       extraArgs: {}
+    certificates:             # the PKI kubexms makes on this machine
+      caValidityDays: 3650
+      # leafValidityDays: 365 # default 365; at most 365 with type kubeadm
+      keyType: rsa            # rsa (2048 bits) | ecdsa (P-256)
+      renewBeforeDays: 30     # renew certificates expiring within this many days
 
   etcd:
     type: kubexm              # kubexm (binaries under systemd on etcd hosts) |

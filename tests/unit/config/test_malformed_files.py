@@ -244,6 +244,29 @@ CASES: list[tuple[str, Callable[[Data], None], str]] = [
         "spec.kubernetes.kubeProxy.mode",
     ),
     (
+        "kubeadm leaf certificates longer than a year",
+        _section("kubernetes", {"certificates": {"leafValidityDays": 730}}),
+        "spec.kubernetes.certificates.leafValidityDays",
+    ),
+    (
+        "leaf certificates outliving the CAs",
+        _section(
+            "kubernetes",
+            {"type": "kubexm", "certificates": {"caValidityDays": 100, "leafValidityDays": 200}},
+        ),
+        "spec.kubernetes.certificates.leafValidityDays",
+    ),
+    (
+        "renewal window as long as the certificates",
+        _section("kubernetes", {"certificates": {"renewBeforeDays": 365}}),
+        "spec.kubernetes.certificates.renewBeforeDays",
+    ),
+    (
+        "unknown certificate key type",
+        _section("kubernetes", {"certificates": {"keyType": "dsa"}}),
+        "spec.kubernetes.certificates.keyType",
+    ),
+    (
         "container runtime type",
         _section("kubernetes", {"containerRuntime": {"type": "docker"}}),
         "spec.kubernetes.containerRuntime.type",

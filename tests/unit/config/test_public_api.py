@@ -15,6 +15,7 @@ def test_public_api() -> None:
         "ArtifactOverride",
         "Artifacts",
         "Bastion",
+        "Certificates",
         "Cluster",
         "Component",
         "ConfigError",
