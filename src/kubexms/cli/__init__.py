@@ -9,7 +9,7 @@ import typer
 
 from kubexms import __version__
 from kubexms._logging_setup import configure_logging
-from kubexms.cli import _config, _facts, _sandbox
+from kubexms.cli import _artifact, _certs, _config, _exec, _facts, _sandbox
 
 app = typer.Typer(
     name="kubexms",
@@ -23,7 +23,14 @@ create_app = typer.Typer(help="Create files kubexms works from.", no_args_is_hel
 app.add_typer(_config.app, name="config", help="Validate the cluster file; print its schema.")
 app.add_typer(_sandbox.app, name="sandbox", help="A simulated fleet of hosts on this machine.")
 app.add_typer(create_app, name="create")
+app.add_typer(
+    _artifact.app, name="artifact", help="Download, bundle and import the binaries a cluster needs."
+)
+app.add_typer(
+    _certs.app, name="certs", help="Generate the cluster's PKI; check certificate expiry."
+)
 app.command("facts")(_facts.facts)
+app.command("exec")(_exec.exec_command)
 
 
 @create_app.command("config")
