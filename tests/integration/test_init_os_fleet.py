@@ -1,0 +1,282 @@
+"""`kubexms init os` on five hosts of the simulated fleet, end to end.
+
+The hosts are ``fleet.hosts[-8:-3]`` (other tests use the first four and the last two); their
+hostnames already equal their names, which init os keeps. Packages come the air-gapped way:
+downloaded on this machine (``--download-packages``), uploaded and installed offline. The
+tests run in order and build on each other: a first run (a concurrent second run is refused
+by the host locks), a second run that changes nothing, then a run that loses one host's sshd
+in the middle and is resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from kubexms.sandbox import Fleet
+
+pytestmark = pytest.mark.fleet
+
+# Runs the commands on their own, whether or not the root CLI registers them yet.
+_CLI = (
+    "import typer; from kubexms.cli._pipeline import init_app, plan_app; "
+    "from kubexms._logging_setup import configure_logging; "
+    "configure_logging('warning', 'console'); "
+    "app = typer.Typer(add_completion=False); "
+    "app.add_typer(init_app, name='init'); app.add_typer(plan_app, name='plan'); app()"
+)
+PACKAGES = ["conntrack", "socat", "ipset", "ebtables", "ethtool", "iptables"]
+LOCK = "/run/lock/kubexms.lock"
+RUN_TIMEOUT = 1200.0
+
+
+@dataclass
+class InitOS:
+    fleet: Fleet
+    hosts: list[str]
+    cluster: Path
+    work: Path
+    debs: Path
+
+    def args(self, *extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            _CLI,
+            "init",
+            "os",
+            "-f",
+            str(self.cluster),
+            "--download-packages",
+            "--packages-dir",
+            str(self.debs),
+            "--timezone",
+            "UTC",
+            *extra,
+        ]
+
+    async def start(self, *extra: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *self.args(*extra),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
+    async def run(self, *extra: str) -> tuple[int, str, str]:
+        return await finish(await self.start(*extra))
+
+    async def on(self, host: str, command: str) -> str:
+        code, out, err = await self.fleet.host_exec(host, command)
+        assert code == 0, f"{host}: {command!r} exited {code}: {err}"
+        return out
+
+    def logs(self) -> set[Path]:
+        return set((self.work / "runs").glob("*.jsonl"))
+
+
+async def finish(process: asyncio.subprocess.Process) -> tuple[int, str, str]:
+    out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def events(path: Path) -> list[dict[str, Any]]:
+    found = []
+    for line in path.read_text().splitlines():
+        try:
+            found.append(json.loads(line))
+        except ValueError:  # the last line may still be being written
+            break
+    return found
+
+
+def summary(stdout: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(stdout)
+    return document
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def init_os(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> InitOS:
+    if len(fleet.hosts) < 9:
+        pytest.skip("needs a fleet of at least 9 hosts (5 of its own, others for other tests)")
+    if fleet.hosts[0].init != "systemd":
+        pytest.skip("init os prepares systemd hosts")
+    directory = tmp_path_factory.mktemp("init-os")
+    chosen = fleet.hosts[-8:-3]
+    document: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
+    by_name = {host["name"]: host for host in document["spec"]["hosts"]}
+    names = [host.name for host in chosen]
+    document["metadata"]["name"] = "init-os-test"
+    document["spec"]["hosts"] = [by_name[name] for name in names]
+    document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names[:1], "worker": names[1:]}
+    document["spec"]["global"]["workDir"] = str(directory / "work")
+    cluster = directory / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump(document))
+    return InitOS(fleet, names, cluster, directory / "work", directory / "debs")
+
+
+async def wait_for(probe: Any, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await probe():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_first_run_prepares_every_host_and_a_second_run_is_locked_out(
+    init_os: InitOS,
+) -> None:
+    first = await init_os.start("-o", "json")
+    master = init_os.hosts[0]
+
+    async def locked() -> bool:
+        code, _, _ = await init_os.fleet.host_exec(master, f"test -s {LOCK}")
+        return code == 0 or first.returncode is not None
+
+    await wait_for(locked, "the first run to lock the hosts")
+    code, _, err = await init_os.run("-o", "json")
+    assert code == 1, err
+    assert "locked by another run" in err
+    assert f"pid {first.pid}" in err
+    assert "running 'kubexms init os' for cluster init-os-test" in err
+    assert all(host in err for host in init_os.hosts)
+
+    code, out, err = await finish(first)
+    assert code == 0, err
+    result = summary(out)
+    assert result["outcome"] == "succeeded"
+    for host in init_os.hosts:
+        counts = result["hosts"][host]
+        assert counts["failed"] == 0
+        assert counts["changed"] > 0, counts
+
+    spec = yaml.safe_load(init_os.cluster.read_text())["spec"]
+    expected_block = [f"{h['internalAddress']} {h['name']}" for h in spec["hosts"]]
+    for host in init_os.hosts:
+        assert (await init_os.on(host, "hostname")).strip() == host
+        hosts_file = (await init_os.on(host, "cat /etc/hosts")).splitlines()
+        block = hosts_file[
+            hosts_file.index("# BEGIN kubexms") + 1 : hosts_file.index("# END kubexms")
+        ]
+        assert [" ".join(line.split()) for line in block] == expected_block
+        assert (await init_os.on(host, "awk 'NR > 1' /proc/swaps")) == ""
+        modules = await init_os.on(host, "cat /etc/modules-load.d/kubexms.conf")
+        assert modules == "overlay\nbr_netfilter\n"
+        sysctl = await init_os.on(host, "cat /etc/sysctl.d/99-kubexms.conf")
+        assert "net.ipv4.ip_forward = 1" in sysctl
+        assert "kernel.panic = 10" in sysctl  # persisted; read-only here, applied at boot
+        assert (await init_os.on(host, "cat /proc/sys/net/ipv4/ip_forward")).strip() == "1"
+        status = await init_os.on(
+            host, "dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' " + " ".join(PACKAGES)
+        )
+        assert sorted(line.split()[0] for line in status.splitlines() if " ii" in line) == sorted(
+            PACKAGES
+        )
+        assert (await init_os.on(host, "readlink /etc/localtime")).strip() == (
+            "/usr/share/zoneinfo/UTC"
+        )
+        code, _, _ = await init_os.fleet.host_exec(host, f"test -e {LOCK}")
+        assert code != 0, f"{host} still holds the lock after the run"
+    assert not (init_os.work / "checkpoints" / "init-os.jsonl").exists()
+
+
+async def test_second_run_changes_nothing(init_os: InitOS) -> None:
+    code, out, err = await init_os.run("-o", "json")
+    assert code == 0, err
+    result = summary(out)
+    for host in init_os.hosts:
+        assert result["hosts"][host]["changed"] == 0, result["hosts"][host]
+        assert result["hosts"][host]["unchanged"] == 13
+    outcomes = {
+        event["event"]
+        for event in events(Path(result["log"]))
+        if event["event"] in ("changed", "unchanged", "skipped", "failed")
+    }
+    assert outcomes == {"unchanged"}
+
+    code, out, err = await init_os.run("--dry-run", "-o", "json")
+    assert code == 0, err
+    dry = summary(out)
+    assert dry["dry_run"] is True
+    assert all(counts["would_change"] == 0 for counts in dry["hosts"].values())
+
+
+async def test_lost_host_fails_the_run_and_resume_finishes_it(init_os: InitOS) -> None:
+    victim = init_os.hosts[2]
+    # Give the run real work, so it is still going when the host goes away.
+    for host in init_os.hosts:
+        await init_os.on(host, "dpkg -r socat >/dev/null && rm -f /etc/sysctl.d/99-kubexms.conf")
+    before = init_os.logs()
+    first = await init_os.start("-o", "json")
+
+    def log() -> Path | None:
+        new = init_os.logs() - before
+        return next(iter(new)) if new else None
+
+    async def victim_checked() -> bool:
+        path = log()
+        if path is None:
+            return first.returncode is not None
+        return any(
+            e["event"] == "unchanged"
+            and e.get("host") == victim
+            and e.get("node") == "init-os/preflight/checks/clock"
+            for e in events(path)
+        )
+
+    await wait_for(victim_checked, f"{victim} to pass preflight")
+    # Stop sshd and end the sessions it already serves (ssh.service keeps them otherwise).
+    await init_os.on(victim, "systemctl stop ssh && loginctl terminate-user root")
+    try:
+        code, out, err = await finish(first)
+    finally:
+        await init_os.on(victim, "systemctl start ssh")
+    assert code == 1, out
+    assert f"init os failed on {victim}" in err
+    failed_run = summary(out)
+    assert failed_run["failed_hosts"] == [victim]
+    assert failed_run["hosts"][victim]["errors"]
+    first_log = log()
+    assert first_log is not None
+    completed = {
+        (e["node"], e["host"]) for e in events(first_log) if e["event"] in ("changed", "unchanged")
+    }
+    assert completed
+
+    # The victim's lock could not be released while it was unreachable: it is stale now.
+    code, _, err = await init_os.run("--resume", "-o", "json")
+    assert code == 1
+    assert f"{victim}: locked by" in err
+    assert "that process is gone, so the lock is stale" in err
+    assert "--break-lock" in err
+
+    before = init_os.logs()
+    code, out, err = await init_os.run("--resume", "--break-lock", "-o", "json")
+    assert code == 0, err
+    assert summary(out)["outcome"] == "succeeded"
+    (second_log,) = init_os.logs() - before
+    second = events(second_log)
+    started = {(e["node"], e["host"]) for e in second if e["event"] == "started"}
+    assert started.isdisjoint(completed), started & completed
+    resumed = {
+        (e["node"], e["host"])
+        for e in second
+        if e["event"] == "skipped" and "earlier run" in e.get("detail", "")
+    }
+    assert resumed == completed
+    finished = {(e["node"], e["host"]) for e in second if e["event"] in ("changed", "unchanged")}
+    plan_pairs = len(init_os.hosts) * 13 + 1  # 13 steps per host, one download
+    assert len(finished | completed) == plan_pairs
+    assert not (init_os.work / "checkpoints" / "init-os.jsonl").exists()
+    socat = await init_os.on(victim, "dpkg-query -W -f='${db:Status-Abbrev}' socat")
+    assert socat.startswith("ii")
