@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kubexms.cli._cluster import err_console, load_cluster, open_runtime
 from kubexms.config import Cluster
@@ -216,8 +217,12 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
     elif settings.log_format is not LogFormat.json:
         if settings.dry_run:
             _report_plan(graph, result, "tree")
-        _console().print(summary_table(summary))
-        _console().print(f"event log: {log_path}", markup=False)
+        console = _console()
+        console.print(summary_table(summary))
+        for name, host in summary.hosts.items():
+            for failure in host.errors:
+                console.print(f"[red]{name}[/]: {escape(failure)}", soft_wrap=True)
+        console.print(f"event log: {log_path}", markup=False)
     if not result.succeeded:
         hint = "" if settings.dry_run else "; fix the cause and rerun with --resume"
         failed = ", ".join(result.failed_hosts)

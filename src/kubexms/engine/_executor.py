@@ -116,7 +116,7 @@ class _Run:
                     "pipeline": self.graph.pipeline,
                     "dry_run": self.dry_run,
                     "nodes": len(self.graph),
-                    "hosts": len(self.graph.hosts()),
+                    "hosts": len([h for h in self.graph.hosts() if h != CONTROL_HOST]),
                     "pairs": self.graph.pair_count(),
                     "resumed_pairs": len(self.engine.completed),
                 },

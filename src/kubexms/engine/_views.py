@@ -41,7 +41,7 @@ class _ViewState:
             self.totals[node.module] += len(node.hosts)
         self.done: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
-        self.active: dict[str, str] = {}  # host -> node it works on now
+        self.active: dict[str, list[str]] = {}  # host -> nodes it works on now, latest last
         self.failures: deque[str] = deque(maxlen=_FAILURES_SHOWN)
         self.counts: Counter[str] = Counter()
 
@@ -49,13 +49,16 @@ class _ViewState:
         if event.host is None or event.node is None:
             return
         if event.kind is EventKind.STARTED:
-            self.active[event.host] = event.node
+            self.active.setdefault(event.host, []).append(event.node)
         elif event.kind in PAIR_RESULTS:
             module = self.module_of.get(event.node, "?")
             self.done[module] += 1
             self.counts[event.kind.value] += 1
-            if self.active.get(event.host) == event.node:
-                del self.active[event.host]
+            running = self.active.get(event.host, [])
+            if event.node in running:
+                running.remove(event.node)
+                if not running:
+                    del self.active[event.host]
             if event.kind is EventKind.FAILED:
                 self.failed[module] += 1
                 self.failures.append(
@@ -84,8 +87,9 @@ class _LiveRenderable:
         parts: list[Table | Text] = [bars]
         if state.active:
             active = Table.grid(padding=(0, 1))
-            for host, node in list(state.active.items())[:_ACTIVE_SHOWN]:
-                active.add_row(Text(host, style="cyan"), Text(node.split("/", 1)[-1]))
+            for host, nodes in list(state.active.items())[:_ACTIVE_SHOWN]:
+                doing = ", ".join(node.split("/", 1)[-1] for node in nodes)
+                active.add_row(Text(host, style="cyan"), Text(doing))
             hidden = len(state.active) - _ACTIVE_SHOWN
             if hidden > 0:
                 active.add_row(Text(f"... and {hidden} more hosts", style="dim"), Text(""))
@@ -107,6 +111,10 @@ class LiveView:
 
     def __call__(self, event: Event) -> None:
         self.state.update(event)
+
+    def renderable(self) -> _LiveRenderable:
+        """What the view shows now (rendered again on every refresh)."""
+        return _LiveRenderable(self.state)
 
     def __enter__(self) -> Self:
         self._live.start()

@@ -1,0 +1,66 @@
+"""Public surfaces of hostprep, preflight and pipelines, pinned."""
+
+from __future__ import annotations
+
+import kubexms.hostprep
+import kubexms.pipelines
+import kubexms.preflight
+
+
+def test_hostprep_names() -> None:
+    assert sorted(kubexms.hostprep.__all__) == [
+        "ApplySysctl",
+        "BASE_MODULES",
+        "DisableSwap",
+        "DownloadPackages",
+        "HostsFileBlock",
+        "IPVS_MODULES",
+        "InstallPackages",
+        "KUBERNETES_SYSCTL",
+        "KernelModule",
+        "LoadKernelModules",
+        "MODULES_FILE",
+        "OSPrepModule",
+        "OSPrepOptions",
+        "PackageDirectoryError",
+        "PackageSource",
+        "Platform",
+        "SYSCTL_FILE",
+        "SetHostname",
+        "SetTimezone",
+        "absent_modules",
+        "absent_modules_script",
+        "kernel_modules",
+        "required_packages",
+    ]
+
+
+def test_preflight_names() -> None:
+    assert sorted(kubexms.preflight.__all__) == [
+        "CLOCK_OFFSET",
+        "ClockSkew",
+        "DEFAULT_MINIMUMS",
+        "KernelModulesAvailable",
+        "MAX_CLOCK_SKEW",
+        "MIN_KERNEL",
+        "Minimums",
+        "PortsFree",
+        "PreflightModule",
+        "ROLE_MINIMUMS",
+        "Reachable",
+        "Resources",
+        "SUPPORTED_OS",
+        "SupportedOS",
+        "parse_version",
+        "ports_by_role",
+    ]
+
+
+def test_pipelines_names() -> None:
+    assert kubexms.pipelines.__all__ == ["InitOSPipeline"]
+
+
+def test_every_exported_name_exists() -> None:
+    for module in (kubexms.hostprep, kubexms.preflight, kubexms.pipelines):
+        for name in module.__all__:
+            assert getattr(module, name) is not None
