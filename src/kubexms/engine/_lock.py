@@ -149,6 +149,7 @@ class HostLocks:
         self._limit = asyncio.Semaphore(concurrency)
         self._held: list[Host] = []
         self.broken: dict[str, str] = {}  # host -> the holder whose stale lock was broken
+        self._breakable = False  # some refusal is a lock whose holder may be gone
         self.release_errors: dict[str, str] = {}
 
     async def acquire(self) -> None:
@@ -157,7 +158,7 @@ class HostLocks:
         refusals = {host.name: why for host, why in zip(self.hosts, results, strict=True) if why}
         if refusals:
             await self.release()
-            raise HostLockError(refusals, breakable=not self.break_stale)
+            raise HostLockError(refusals, breakable=self._breakable and not self.break_stale)
 
     async def _acquire(self, host: Host) -> str | None:
         async with self._limit:
@@ -176,6 +177,7 @@ class HostLocks:
             if holder is None:
                 return f"{self.path} holds something kubexms cannot read: {content[:200]!r}"
             if not self.break_stale:
+                self._breakable = self._breakable or holder.is_gone() is not False
                 return f"locked by {holder.describe()}"
             if holder.is_gone() is False:
                 return f"locked by {holder.describe()}; it still runs, so it is not broken"

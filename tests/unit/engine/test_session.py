@@ -163,6 +163,7 @@ async def test_second_run_is_refused_by_the_lock(runtime: ClusterRuntime, tmp_pa
     assert f"pid {os.getpid()}" in message
     assert "running 'kubexms init os'" in message
     assert "here: locked by" in message
+    assert "Wait for that run to finish" in message  # it runs: breaking it is no advice
     # --break-lock does not break the lock of a holder that still runs.
     with pytest.raises(HostLockError, match="it still runs"):
         await run(runtime, files, RunRequest("second", break_lock=True), Recorder(), lock)
