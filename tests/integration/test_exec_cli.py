@@ -22,19 +22,13 @@ pytestmark = pytest.mark.fleet
 SIZE = 20
 STOPPED = (3, 11)  # indexes of the hosts powered off
 
-# Runs the exec command function on its own, whether or not the root CLI registers it yet,
-# with logging set up as the root CLI does (warnings, to stderr).
-_CLI = (
-    "import typer; from kubexms.cli._exec import exec_command; "
-    "from kubexms._logging_setup import configure_logging; "
-    "configure_logging('warning', 'console'); "
-    "app = typer.Typer(add_completion=False); app.command()(exec_command); app()"
-)
-
 
 def kubexms_exec(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", _CLI, *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "kubexms", "exec", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
