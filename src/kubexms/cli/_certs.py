@@ -31,7 +31,7 @@ from kubexms.pki import (
     local_expirations,
 )
 from kubexms.runner import Runner
-from kubexms.runtime._connectors import ConnectorBuilder
+from kubexms.runtime import ConnectorBuilder
 
 app = typer.Typer(
     help="Certificates: generate the cluster's PKI, check when certificates expire.",

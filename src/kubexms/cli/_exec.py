@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kubexms.cli._cluster import err_console, load_cluster
 from kubexms.config import Cluster, ResolvedHost
 from kubexms.connector import CommandTimeoutError, Connector, ConnectorError
-from kubexms.runtime._connectors import ConnectorBuilder
+from kubexms.runtime import ConnectorBuilder
 
 DEFAULT_CONCURRENCY = 256
 

@@ -4,6 +4,7 @@ It realises the seed's pkg/runtime: it connects and equips hosts, holds the run'
 state, and makes Contexts. It has no execution logic.
 """
 
+from kubexms.runtime._connectors import ConnectorBuilder
 from kubexms.runtime._context import Context, DataStore, MissingDataError
 from kubexms.runtime._errors import InitializationError
 from kubexms.runtime._host import Host
@@ -11,6 +12,7 @@ from kubexms.runtime._runtime import ClusterRuntime, ConnectorFactory, new_runti
 
 __all__ = [
     "ClusterRuntime",
+    "ConnectorBuilder",
     "ConnectorFactory",
     "Context",
     "DataStore",

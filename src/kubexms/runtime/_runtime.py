@@ -11,6 +11,7 @@ import structlog
 
 from kubexms.connector import Connector, ConnectorError, HostConnectionError
 from kubexms.runner import Runner
+from kubexms.runtime._connectors import ConnectorBuilder
 from kubexms.runtime._context import Context, DataStore
 from kubexms.runtime._errors import InitializationError
 from kubexms.runtime._host import Host
@@ -133,8 +134,6 @@ async def new_runtime(
     InitializationError names every host that failed, and connections already opened are
     closed before it is raised. Hosts keep config order whatever order they connect in.
     """
-    from kubexms.runtime._connectors import ConnectorBuilder
-
     log = logger if logger is not None else structlog.stdlib.get_logger("kubexms.runtime")
     settings = config.spec.global_
     specs = config.resolved_hosts()

@@ -61,9 +61,11 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _connector(port: int, tmp_path: Path, **settings: float) -> SSHConnector:
+def _connector(port: int, tmp_path: Path, *, connect_timeout: float = 30.0) -> SSHConnector:
     endpoint = SSHEndpoint("127.0.0.1", port, "root", password="unused")
-    options = SSHClientSettings(known_hosts_path=tmp_path / "known_hosts", **settings)
+    options = SSHClientSettings(
+        known_hosts_path=tmp_path / "known_hosts", connect_timeout=connect_timeout
+    )
     return SSHConnector("node1", endpoint, options)
 
 
