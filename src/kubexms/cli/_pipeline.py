@@ -225,8 +225,10 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
         console.print(f"event log: {log_path}", markup=False)
     if not result.succeeded:
         hint = "" if settings.dry_run else "; fix the cause and rerun with --resume"
-        failed = ", ".join(result.failed_hosts)
-        err_console.print(f"[red]{settings.command} failed on {failed}[/]{hint}", highlight=False)
+        failed = ", ".join(name for name, host in summary.hosts.items() if host.failed)
+        err_console.print(
+            f"[red]{settings.command} failed on {failed}[/]{hint}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1)
 
 

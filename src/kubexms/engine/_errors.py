@@ -14,7 +14,7 @@ class CheckFailedError(Exception):
     """A preflight check found the host unfit; ``host`` and ``check`` name where and what."""
 
     def __init__(self, host: str, check: str, message: str) -> None:
-        super().__init__(f"{host}: {check}: {message}")
+        super().__init__(f"{host}: {message}")
         self.host = host
         self.check = check
         self.reason = message

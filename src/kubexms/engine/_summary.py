@@ -115,7 +115,14 @@ class SummaryCollector:
         if event.kind is not EventKind.SKIPPED:
             host.last = event.time if host.last is None else max(host.last, event.time)
         if event.kind is EventKind.FAILED:
-            host.errors.append(f"{event.node}: {event.error}")
+            # Errors name their host already; here the host is the row, so say it once.
+            error = event.error.removeprefix(f"{event.host}: ")
+            host.errors.append(f"{event.node}: {error}")
+
+
+def _short(text: str, limit: int = 100) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -139,6 +146,6 @@ def summary_table(summary: RunSummary) -> Table:
             Text(str(host.failed), style="red" if host.failed else ""),
             str(host.skipped),
             f"{host.seconds:.1f}s",
-            Text(host.errors[0] if host.errors else "", style="red"),
+            Text(_short(host.errors[0]) if host.errors else "", style="red"),
         )
     return table

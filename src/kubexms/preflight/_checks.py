@@ -124,7 +124,10 @@ class KernelModulesAvailable(Check):
         absent = set(absent_modules(result.stdout))
         missing = [module for module in self.modules if module.name in absent]
         if missing:
-            detail = "; ".join(f"{module.name} ({module.reason})" for module in missing)
+            by_reason: dict[str, list[str]] = {}
+            for module in missing:
+                by_reason.setdefault(module.reason, []).append(module.name)
+            detail = "; ".join(f"{', '.join(names)} ({why})" for why, names in by_reason.items())
             raise CheckFailedError(
                 ctx.host.name,
                 self.name,

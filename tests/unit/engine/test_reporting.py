@@ -47,7 +47,7 @@ async def test_summary_counts_per_host_and_json() -> None:
     node1, node2, node3 = (document["hosts"][name] for name in ("node1", "node2", "node3"))
     assert (node1["changed"], node1["unchanged"], node1["failed"]) == (2, 0, 0)
     assert (node2["changed"], node2["failed"]) == (1, 1)
-    assert node2["errors"][0].startswith("p/m/t/b: node2: command exited 4")
+    assert node2["errors"][0].startswith("p/m/t/b: command exited 4")
     assert (node3["changed"], node3["unchanged"]) == (1, 1)
     json.dumps(document)  # JSON-able as it is
     out, buffer = console()
