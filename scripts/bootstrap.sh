@@ -11,9 +11,12 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
             || missing+=("$package")
     done
+    # Package lists are needed to install, and also by `apt-get download` (offline packages).
+    if [ "${#missing[@]}" -gt 0 ] || ! compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null; then
+        apt-get update -q
+    fi
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "bootstrap: installing Debian packages: ${missing[*]}"
-        apt-get update -q
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
     fi
 else

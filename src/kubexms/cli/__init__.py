@@ -9,7 +9,7 @@ import typer
 
 from kubexms import __version__
 from kubexms._logging_setup import configure_logging
-from kubexms.cli import _artifact, _certs, _config, _exec, _facts, _sandbox
+from kubexms.cli import _artifact, _certs, _config, _exec, _facts, _pipeline, _sandbox
 
 app = typer.Typer(
     name="kubexms",
@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 create_app = typer.Typer(help="Create files kubexms works from.", no_args_is_help=True)
 
+app.add_typer(_pipeline.init_app, name="init", help="Prepare hosts for Kubernetes.")
+app.add_typer(_pipeline.plan_app, name="plan", help="Show what a command would do; change nothing.")
 app.add_typer(_config.app, name="config", help="Validate the cluster file; print its schema.")
 app.add_typer(_sandbox.app, name="sandbox", help="A simulated fleet of hosts on this machine.")
 app.add_typer(create_app, name="create")

@@ -49,7 +49,7 @@ from kubexms.engine._session import RunRequest, SessionReport, run_plan
 from kubexms.engine._step import Check, ReversibleStep, Step
 from kubexms.engine._summary import HostSummary, RunSummary, SummaryCollector, summary_table
 from kubexms.engine._views import LiveView, PlainView
-from kubexms.runtime._context import DataKey
+from kubexms.runtime import DataKey
 
 __all__ = [
     "CONTROL_HOST",

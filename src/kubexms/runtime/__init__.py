@@ -5,7 +5,7 @@ state, and makes Contexts. It has no execution logic.
 """
 
 from kubexms.runtime._connectors import ConnectorBuilder
-from kubexms.runtime._context import Context, DataStore, MissingDataError
+from kubexms.runtime._context import Context, DataKey, DataStore, MissingDataError
 from kubexms.runtime._errors import InitializationError
 from kubexms.runtime._host import Host
 from kubexms.runtime._runtime import ClusterRuntime, ConnectorFactory, new_runtime
@@ -15,6 +15,7 @@ __all__ = [
     "ConnectorBuilder",
     "ConnectorFactory",
     "Context",
+    "DataKey",
     "DataStore",
     "Host",
     "InitializationError",
