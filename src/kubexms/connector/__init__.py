@@ -1,4 +1,4 @@
-"""Connectors: transport to one host (local subprocesses or SSH)."""
+"""Connectors: transport to one host (local subprocesses, SSH, or in memory for tests)."""
 
 from kubexms.connector._base import CommandResult, Connector
 from kubexms.connector._errors import (
@@ -12,6 +12,7 @@ from kubexms.connector._errors import (
     SudoError,
 )
 from kubexms.connector._local import LocalConnector
+from kubexms.connector._memory import MemoryConnector
 from kubexms.connector._ssh import SSHConnector
 from kubexms.connector._ssh_settings import HostKeyPolicy, SSHClientSettings, SSHEndpoint
 
@@ -27,6 +28,7 @@ __all__ = [
     "HostKeyError",
     "HostKeyPolicy",
     "LocalConnector",
+    "MemoryConnector",
     "SSHClientSettings",
     "SSHConnector",
     "SSHEndpoint",

@@ -1,87 +1,22 @@
 """Run pipelines without machines: in-memory hosts for unit tests and benchmarks.
 
-``MemoryConnector`` answers each command from a handler (default: exit 0, no output) and
-records what it was asked; ``memory_runtime`` builds a ClusterRuntime of such hosts from a
-cluster file; ``cluster_of`` makes a cluster file of any size without YAML.
+``MemoryConnector`` (from ``kubexms.connector``) answers each command from a handler (default:
+exit 0, no output) and records what it was asked; ``memory_runtime`` builds a ClusterRuntime of
+such hosts from a cluster file; ``cluster_of`` makes a cluster file of any size without YAML.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from kubexms.config import Cluster, ResolvedHost
-from kubexms.connector import CommandResult, Connector, FileTransferError
+from kubexms.connector import Connector, MemoryConnector
+from kubexms.connector._memory import Answer, Handler
 from kubexms.runtime import ClusterRuntime, new_runtime
 
-Answer = CommandResult | tuple[int, str] | str
-"""What a handler returns: a whole result, (exit code, stdout), or stdout (exit 0)."""
-Handler = Callable[[str, str, bytes], Answer]
-"""handler(host name, command, stdin) -> Answer; raising a ConnectorError simulates failure."""
-
-
-def _ok(host: str, command: str, stdin: bytes) -> Answer:
-    return ""
-
-
-class MemoryConnector(Connector):
-    """A host that lives in memory. ``delay`` seconds pass (asynchronously) per command."""
-
-    def __init__(self, name: str, handler: Handler | None = None, *, delay: float = 0.0) -> None:
-        self.name = name
-        self.handler = handler or _ok
-        self.delay = delay
-        self.commands: list[str] = []
-        self.files: dict[str, bytes] = {}
-        self.connected = False
-
-    async def connect(self) -> None:
-        self.connected = True
-
-    async def close(self) -> None:
-        self.connected = False
-
-    async def run(
-        self,
-        command: str,
-        *,
-        sudo: bool = False,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | bytes | None = None,
-        cwd: str | None = None,
-    ) -> CommandResult:
-        self.commands.append(command)
-        data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
-        started = time.monotonic()
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        answer = self.handler(self.name, command, data)
-        if isinstance(answer, CommandResult):
-            return answer
-        code, out = (0, answer) if isinstance(answer, str) else answer
-        return CommandResult(command, code, out, "", time.monotonic() - started)
-
-    async def put(
-        self,
-        source: Path | bytes,
-        remote_path: str,
-        *,
-        mode: int | None = None,
-        owner: str | None = None,
-    ) -> None:
-        if isinstance(source, bytes):
-            self.files[remote_path] = source
-        else:
-            self.files[remote_path] = await asyncio.to_thread(source.read_bytes)
-
-    async def get(self, remote_path: str, local_path: Path) -> None:
-        if remote_path not in self.files:
-            raise FileTransferError(self.name, f"no such file: {remote_path}")
-        await asyncio.to_thread(local_path.write_bytes, self.files[remote_path])
+__all__ = ["Answer", "Handler", "MemoryConnector", "cluster_of", "memory_runtime"]
 
 
 def cluster_of(

@@ -24,6 +24,7 @@ def test_public_names_are_pinned_and_sorted() -> None:
         "HostKeyError",
         "HostKeyPolicy",
         "LocalConnector",
+        "MemoryConnector",
         "SSHClientSettings",
         "SSHConnector",
         "SSHEndpoint",

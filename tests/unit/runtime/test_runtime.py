@@ -4,80 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 
 from kubexms.config import Cluster, ResolvedHost, parse_config
 from kubexms.connector import (
     AuthenticationError,
-    CommandResult,
     Connector,
     HostConnectionError,
     HostKeyError,
+    MemoryConnector,
 )
 from kubexms.runtime import InitializationError, MissingDataError, new_runtime
 
 
-class MemoryConnector(Connector):
-    """A connector that only pretends to connect, with a chosen delay and outcome."""
+class GaugedConnector(MemoryConnector):
+    """Counts how many connects are in progress at once."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        delay: float = 0.0,
-        error: BaseException | None = None,
-        gauge: ConcurrencyGauge | None = None,
-    ) -> None:
-        self.name = name
-        self.delay = delay
-        self.error = error
+    def __init__(self, name: str, gauge: ConcurrencyGauge, *, connect_delay: float) -> None:
+        super().__init__(name, connect_delay=connect_delay)
         self.gauge = gauge
-        self.connected = False
-        self.closed = 0
 
     async def connect(self) -> None:
-        if self.gauge is not None:
-            self.gauge.enter()
+        self.gauge.enter()
         try:
-            await asyncio.sleep(self.delay)
-            if self.error is not None:
-                raise self.error
-            self.connected = True
+            await super().connect()
         finally:
-            if self.gauge is not None:
-                self.gauge.leave()
-
-    async def run(
-        self,
-        command: str,
-        *,
-        sudo: bool = False,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | bytes | None = None,
-        cwd: str | None = None,
-    ) -> CommandResult:
-        return CommandResult(command, 0, f"ran on {self.name}", "", 0.0)
-
-    async def put(
-        self,
-        source: Path | bytes,
-        remote_path: str,
-        *,
-        mode: int | None = None,
-        owner: str | None = None,
-    ) -> None:
-        raise NotImplementedError
-
-    async def get(self, remote_path: str, local_path: Path) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        self.closed += 1
-        self.connected = False
+            self.gauge.leave()
 
 
 class ConcurrencyGauge:
@@ -116,7 +69,7 @@ async def test_hosts_keep_config_order_whatever_order_they_connect_in() -> None:
         rng = random.Random(seed)
 
         def factory(spec: ResolvedHost, rng: random.Random = rng) -> Connector:
-            return MemoryConnector(spec.name, delay=rng.uniform(0, 0.02))
+            return MemoryConnector(spec.name, connect_delay=rng.uniform(0, 0.02))
 
         async with await new_runtime(cluster, connector_factory=factory) as runtime:
             assert [host.name for host in runtime.hosts] == expected
@@ -135,7 +88,7 @@ async def test_every_failure_is_gathered_and_opened_connections_are_closed() -> 
     }
 
     def factory(spec: ResolvedHost) -> Connector:
-        made[spec.name] = MemoryConnector(spec.name, error=causes.get(spec.name))
+        made[spec.name] = MemoryConnector(spec.name, connect_error=causes.get(spec.name))
         return made[spec.name]
 
     with pytest.raises(InitializationError) as caught:
@@ -149,7 +102,9 @@ async def test_every_failure_is_gathered_and_opened_connections_are_closed() -> 
     ]
     assert "3 hosts" in str(error)
     assert all(name in str(error) for name in ("node02", "node04", "node06"))
-    assert all(connector.closed >= 1 and not connector.connected for connector in made.values())
+    assert all(
+        connector.close_count >= 1 and not connector.connected for connector in made.values()
+    )
 
 
 async def test_a_host_that_hangs_fails_at_the_overall_timeout() -> None:
@@ -157,7 +112,7 @@ async def test_a_host_that_hangs_fails_at_the_overall_timeout() -> None:
     made: list[MemoryConnector] = []
 
     def factory(spec: ResolvedHost) -> Connector:
-        made.append(MemoryConnector(spec.name, delay=30 if spec.name == "node03" else 0))
+        made.append(MemoryConnector(spec.name, connect_delay=30 if spec.name == "node03" else 0))
         return made[-1]
 
     started = asyncio.get_running_loop().time()
@@ -168,7 +123,7 @@ async def test_a_host_that_hangs_fails_at_the_overall_timeout() -> None:
     assert isinstance(only, HostConnectionError)
     assert only.host == "node03"
     assert "connection timeout" in str(only)
-    assert all(connector.closed for connector in made)
+    assert all(connector.close_count for connector in made)
 
 
 async def test_simultaneous_handshakes_are_bounded() -> None:
@@ -176,7 +131,7 @@ async def test_simultaneous_handshakes_are_bounded() -> None:
     gauge = ConcurrencyGauge()
 
     def factory(spec: ResolvedHost) -> Connector:
-        return MemoryConnector(spec.name, delay=0.005, gauge=gauge)
+        return GaugedConnector(spec.name, gauge, connect_delay=0.005)
 
     async with await new_runtime(cluster, connector_factory=factory) as runtime:
         assert len(runtime) == 40
@@ -189,12 +144,12 @@ async def test_an_unexpected_error_propagates_after_closing_everything() -> None
 
     def factory(spec: ResolvedHost) -> Connector:
         error = RuntimeError("bug") if spec.name == "node02" else None
-        made.append(MemoryConnector(spec.name, error=error))
+        made.append(MemoryConnector(spec.name, connect_error=error))
         return made[-1]
 
     with pytest.raises(RuntimeError, match="bug"):
         await new_runtime(cluster, connector_factory=factory)
-    assert all(connector.closed for connector in made)
+    assert all(connector.close_count for connector in made)
 
 
 async def test_exiting_the_runtime_closes_every_connection_once() -> None:
@@ -209,7 +164,7 @@ async def test_exiting_the_runtime_closes_every_connection_once() -> None:
     async with runtime:
         assert all(connector.connected for connector in made)
     await runtime.close()
-    assert [connector.closed for connector in made] == [1, 1, 1, 1]
+    assert [connector.close_count for connector in made] == [1, 1, 1, 1]
 
 
 async def test_shared_data_lives_per_host_and_cluster_data_across_hosts() -> None:
@@ -230,4 +185,5 @@ async def test_shared_data_lives_per_host_and_cluster_data_across_hosts() -> Non
         with pytest.raises(MissingDataError, match=r"'cert_path'.*no earlier step"):
             other.shared_data.get("cert_path")
         result = await other.runner.run("true")
-        assert result.stdout == "ran on node02"
+        assert result.ok
+        assert runtime.inventory["node02"].runner.connector is other.host.runner.connector
