@@ -39,6 +39,7 @@ from kubexms.artifacts import (
     prepare_artifacts,
 )
 from kubexms.cli._cluster import err_console, load_cluster
+from kubexms.cli._console import output_console
 from kubexms.config import Cluster
 
 app = typer.Typer(
@@ -276,4 +277,4 @@ def list_(
             source,
             artifact.url,
         )
-    Console(width=None if sys.stdout.isatty() else 240).print(table)
+    output_console().print(table)

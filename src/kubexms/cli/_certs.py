@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from kubexms.cli._cluster import err_console, load_cluster
+from kubexms.cli._console import output_console
 from kubexms.cli._exec import select_hosts
 from kubexms.config import Cluster, ResolvedHost
 from kubexms.connector import ConnectorError
@@ -87,7 +87,7 @@ def generate(file: FileOption = None, directory: DirOption = None) -> None:
         report = generate_pki(cluster, directory)
     except PkiError as error:
         raise _fail(str(error)) from None
-    Console().print(_generate_table(report))
+    output_console().print(_generate_table(report))
     counts = ", ".join(f"{len(report.with_action(action))} {action}" for action in Action)
     typer.echo(f"{counts} in {report.directory}")
 
@@ -200,7 +200,7 @@ def check_expiration(
         }
         typer.echo(json.dumps(data, indent=2))
     else:
-        Console().print(_expiry_table(certificates))
+        output_console().print(_expiry_table(certificates))
     if failed:
         err_console.print(
             f"[yellow]could not read {len(failed)} of {len(selected)} hosts:[/]", highlight=False

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kubexms.cli._cluster import err_console, load_cluster
+from kubexms.cli._console import output_console
 from kubexms.config import Cluster, ResolvedHost
 from kubexms.connector import CommandTimeoutError, Connector, ConnectorError
 from kubexms.runtime import ConnectorBuilder
@@ -259,7 +260,7 @@ def exec_command(
     if output is ExecOutput.json:
         typer.echo(render_json(outcomes))
     else:
-        render_text(outcomes, Console())
+        render_text(outcomes, output_console())
     failed = [outcome.host for outcome in outcomes if not outcome.ok]
     if failed:
         err_console.print(

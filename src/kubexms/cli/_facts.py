@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 
 from kubexms.cli._cluster import err_console, load_cluster, open_runtime
+from kubexms.cli._console import output_console
 from kubexms.connector import ConnectorError
 from kubexms.runner import FactsParseError, HostFacts
 from kubexms.runtime import Host
@@ -96,8 +95,7 @@ def facts(
         err_console.print(f"[red]error:[/] {error.args[0]}", highlight=False)
         raise typer.Exit(2) from None
     if output is OutputFormat.table:
-        # Off a terminal, rich would squeeze the table into 80 columns; give it room instead.
-        Console(width=None if sys.stdout.isatty() else 240).print(_table(results))
+        output_console().print(_table(results))
     elif output is OutputFormat.json:
         typer.echo(json.dumps(_as_data(results), indent=2))
     else:

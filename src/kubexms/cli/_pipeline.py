@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from kubexms.cli._cluster import err_console, load_cluster, open_runtime
+from kubexms.cli._console import output_console
 from kubexms.config import Cluster
 from kubexms.engine import (
     CONTROL_HOST,
@@ -127,12 +127,6 @@ def plan_or_exit(pipeline: Pipeline, cluster: Cluster) -> ExecutionGraph:
         raise typer.Exit(1) from None
 
 
-def _console(*, stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    # Off a terminal rich would wrap at 80 columns; give long lines room instead.
-    return Console(file=stream, width=None if stream.isatty() else 200, highlight=False)
-
-
 @dataclass(frozen=True, slots=True)
 class RunSettings:
     """What the user asked for, for one pipeline run."""
@@ -149,7 +143,7 @@ def _report_plan(graph: ExecutionGraph, result: RunResult | None, output: str) -
     if output == "json":
         typer.echo(json.dumps(plan_document(graph, result), indent=2))
     else:
-        _console().print(plan_tree(graph, result))
+        output_console().print(plan_tree(graph, result))
 
 
 async def _execute(
@@ -191,9 +185,9 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
     if settings.log_format is LogFormat.json:
         events.subscribe(JsonLinesLog(sys.stdout, run_id=run_id))
     elif sys.stdout.isatty() and not machine_output:
-        view = LiveView(graph, _console())
+        view = LiveView(graph, output_console())
     else:
-        view = PlainView(graph, _console(stderr=machine_output))
+        view = PlainView(graph, output_console(stderr=machine_output))
     if view is not None:
         events.subscribe(view)
     try:
@@ -217,7 +211,7 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
     elif settings.log_format is not LogFormat.json:
         if settings.dry_run:
             _report_plan(graph, result, "tree")
-        console = _console()
+        console = output_console()
         console.print(summary_table(summary))
         for name, host in summary.hosts.items():
             for failure in host.errors:
