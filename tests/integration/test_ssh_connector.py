@@ -291,6 +291,33 @@ async def test_timed_out_command_is_gone_from_the_host(fleet: Fleet, user: str, 
     assert out.strip() == "", f"still running on the host:\n{out}"
 
 
+@pytest.mark.parametrize(("user", "sudo"), [("root", False), ("deployer", True)])
+async def test_closing_right_after_a_cancelled_command_still_kills_it(
+    fleet: Fleet, user: str, sudo: bool
+) -> None:
+    # The kill of a cancelled command runs in the background over the same connection; close()
+    # must let it finish rather than cut it off and leave the command running.
+    index = 9 % len(fleet.hosts)
+    seconds = 7003 if user == "root" else 7004
+    connector = _connector(fleet, index, user, sudo_password=fleet.password("deployer"))
+    await connector.connect()
+    task = asyncio.ensure_future(connector.run(f"sleep {seconds}1", sudo=sudo))
+    name = fleet.hosts[index].name
+    for _ in range(200):
+        _, out, _ = await fleet.host_exec(name, f"pgrep -f 'sleep {seconds}[1]' || true")
+        if out.strip():
+            break
+        await asyncio.sleep(0.05)
+    assert out.strip(), "the command never started"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await connector.close()
+    code, out, _ = await fleet.host_exec(name, f"pgrep -af 'sleep {seconds}[1]' || true")
+    assert code == 0
+    assert out.strip() == "", f"still running on the host after close():\n{out}"
+
+
 async def _sha256_of(fleet: Fleet, index: int, path: str) -> str:
     return (await _host(fleet, index, f"sha256sum {path}")).split()[0]
 

@@ -29,8 +29,9 @@ _SUDO_REFUSALS = re.compile(
     re.IGNORECASE,
 )
 
-# Background kills started when a run is cancelled; kept so they are not garbage-collected.
-_background: set[asyncio.Task[bool]] = set()
+KillTasks = set[asyncio.Task[bool]]
+"""Kills a connector started in the background (its runs were cancelled); it awaits them on
+close, so closing right after a cancelled step cannot cut a kill off and leave work running."""
 
 
 class ByteReader(Protocol):
@@ -90,12 +91,13 @@ async def run_with_deadline(
     timeout: float | None,
     marker: PgidMarkerFilter,
     kill: Callable[[int | None], Awaitable[bool]],
+    pending_kills: KillTasks,
 ) -> _T:
     """Await ``work``; past ``timeout``, kill the process group and raise DeadlineExceededError.
 
     ``kill`` receives the pgid from the marker (None if it never arrived) and returns whether
     the command is known dead. If the caller is cancelled, the kill still happens in the
-    background.
+    background and is added to ``pending_kills``.
     """
     task = asyncio.ensure_future(work)
     try:
@@ -114,8 +116,8 @@ async def run_with_deadline(
         task.cancel()
         if marker.pgid is not None:
             killer = asyncio.ensure_future(kill(marker.pgid))
-            _background.add(killer)
-            killer.add_done_callback(_background.discard)
+            pending_kills.add(killer)
+            killer.add_done_callback(pending_kills.discard)
         raise
 
 
@@ -128,3 +130,9 @@ def unstarted_error(host: str, *, elevated: bool, exit_code: int, stderr: str) -
     if elevated:
         return ConnectorError(host, f"the command could not be started under sudo: {detail}")
     return ConnectorError(host, f"the command could not be started: {detail}")
+
+
+async def settle_kills(pending_kills: KillTasks, timeout: float) -> None:
+    """Wait (at most ``timeout`` seconds) for background kills to finish."""
+    if pending_kills:
+        await asyncio.wait(set(pending_kills), timeout=timeout)

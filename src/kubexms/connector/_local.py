@@ -19,11 +19,13 @@ from kubexms.connector._base import CommandResult, Connector
 from kubexms.connector._errors import CommandTimeoutError, FileTransferError
 from kubexms.connector._execution import (
     DeadlineExceededError,
+    KillTasks,
     decode,
     feed_stdin,
     read_all,
     read_stderr,
     run_with_deadline,
+    settle_kills,
     unstarted_error,
 )
 from kubexms.connector._shell import (
@@ -71,6 +73,7 @@ class LocalConnector(Connector):
         self.name = name
         self._sudo_password = sudo_password
         self._is_root = os.geteuid() == 0
+        self._pending_kills: KillTasks = set()
 
     def __repr__(self) -> str:
         return f"LocalConnector(name={self.name!r})"
@@ -79,7 +82,8 @@ class LocalConnector(Connector):
         """Nothing to open: commands start their own processes."""
 
     async def close(self) -> None:
-        """Nothing to release; safe to call any number of times."""
+        """Wait for kills of cancelled commands; safe to call any number of times."""
+        await settle_kills(self._pending_kills, _KILL_TIMEOUT)
 
     def _elevation(self, sudo: bool) -> Elevation | None:
         if not sudo or self._is_root:
@@ -146,7 +150,11 @@ class LocalConnector(Connector):
         try:
             if killable:
                 out, err, code = await run_with_deadline(
-                    work(), timeout=timeout, marker=marker, kill=kill
+                    work(),
+                    timeout=timeout,
+                    marker=marker,
+                    kill=kill,
+                    pending_kills=self._pending_kills,
                 )
             else:
                 out, err, code = await asyncio.wait_for(work(), timeout)

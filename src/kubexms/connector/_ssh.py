@@ -17,11 +17,13 @@ from kubexms.connector._bastion import BastionLease
 from kubexms.connector._errors import CommandTimeoutError, HostConnectionError
 from kubexms.connector._execution import (
     DeadlineExceededError,
+    KillTasks,
     decode,
     feed_stdin,
     read_all,
     read_stderr,
     run_with_deadline,
+    settle_kills,
     unstarted_error,
 )
 from kubexms.connector._shell import (
@@ -72,6 +74,7 @@ class SSHConnector(Connector):
         self._lock = asyncio.Lock()
         self._sessions = asyncio.Semaphore(settings.max_sessions_per_host)
         self._transfer = SFTPTransfer(self)
+        self._pending_kills: KillTasks = set()
 
     def __repr__(self) -> str:
         via = f" via {self.bastion.label}" if self.bastion else ""
@@ -108,6 +111,8 @@ class SSHConnector(Connector):
 
     async def close(self) -> None:
         """Close the connection and give back the bastion. Safe to call more than once."""
+        # Kills of cancelled commands go over this connection: let them finish first.
+        await settle_kills(self._pending_kills, _KILL_TIMEOUT)
         async with self._lock:
             await self._drop()
 
@@ -179,7 +184,11 @@ class SSHConnector(Connector):
         try:
             if killable:
                 out, err, code = await run_with_deadline(
-                    work(), timeout=timeout, marker=marker, kill=kill
+                    work(),
+                    timeout=timeout,
+                    marker=marker,
+                    kill=kill,
+                    pending_kills=self._pending_kills,
                 )
             else:
                 out, err, code = await asyncio.wait_for(work(), timeout)
