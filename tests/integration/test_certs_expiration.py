@@ -26,19 +26,12 @@ from kubexms.config import load_config
 from kubexms.pki import PkiOptions, generate_pki, local_expirations
 from kubexms.sandbox import Fleet
 
-# Runs the certs command group on its own, whether or not the root CLI registers it yet, with
-# logging set up as the root CLI does (warnings, to stderr).
-_CLI = (
-    "from kubexms.cli._certs import app; "
-    "from kubexms._logging_setup import configure_logging; "
-    "configure_logging('warning', 'console'); app()"
-)
 PLACED = ("/etc/kubernetes", "/etc/ssl/etcd")
 
 
 def kubexms_certs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", _CLI, *args],
+        [sys.executable, "-m", "kubexms", "certs", *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -26,14 +26,6 @@ from kubexms.sandbox import Fleet
 
 pytestmark = pytest.mark.fleet
 
-# Runs the commands on their own, whether or not the root CLI registers them yet.
-_CLI = (
-    "import typer; from kubexms.cli._pipeline import init_app, plan_app; "
-    "from kubexms._logging_setup import configure_logging; "
-    "configure_logging('warning', 'console'); "
-    "app = typer.Typer(add_completion=False); "
-    "app.add_typer(init_app, name='init'); app.add_typer(plan_app, name='plan'); app()"
-)
 PACKAGES = ["conntrack", "socat", "ipset", "ebtables", "ethtool", "iptables"]
 LOCK = "/run/lock/kubexms.lock"
 RUN_TIMEOUT = 1200.0
@@ -50,8 +42,8 @@ class InitOS:
     def args(self, *extra: str) -> list[str]:
         return [
             sys.executable,
-            "-c",
-            _CLI,
+            "-m",
+            "kubexms",
             "init",
             "os",
             "-f",

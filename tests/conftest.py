@@ -1,9 +1,10 @@
-"""The integration tier runs against a simulated fleet started once per test session.
+"""The integration and e2e tiers run against a simulated fleet started once per test session.
 
 ``fleet`` brings up ``KUBEXMS_TEST_FLEET_SIZE`` hosts (default 20) of the kind named by
 ``KUBEXMS_TEST_FLEET_INIT`` (systemd or minimal; default: systemd where the machine can run it)
 in a temporary directory, and removes them at the end of the session, also when the session
-fails or is interrupted. Every test in this directory carries the ``fleet`` marker.
+fails or is interrupted. Every test that uses it carries the ``fleet`` marker, so
+``pytest -m "not fleet"`` runs everything that needs no root and no fleet.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ FLEET_INIT_ENV = "KUBEXMS_TEST_FLEET_INIT"
 DEFAULT_FLEET_SIZE = 20
 NOT_ROOT_REASON = "the simulated fleet needs root (network namespaces, mounts, bridges)"
 
-_HERE = Path(__file__).parent
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if _HERE in Path(str(item.path)).parents:
+        if "fleet" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.fleet)
 
 
