@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kubexms.cli._config import report_config_error
 from kubexms.config import Cluster, ConfigError, load_config, parse_config
@@ -42,10 +43,14 @@ def load_cluster(file: Path | None) -> Cluster:
         raise typer.Exit(1) from None
 
 
-async def open_runtime(cluster: Cluster) -> ClusterRuntime:
-    """Connect to every host; on failure print each failed host and exit 1."""
+async def open_runtime(cluster: Cluster, *, allow_unreachable: bool = False) -> ClusterRuntime:
+    """Connect to every host; on failure print each failed host and exit 1.
+
+    With ``allow_unreachable`` the run goes on without the hosts that could not be reached
+    (they are named here, and fail in the run), unless none could be.
+    """
     try:
-        return await new_runtime(cluster)
+        runtime = await new_runtime(cluster, allow_unreachable=allow_unreachable)
     except InitializationError as error:
         err_console.print(
             f"[red]error:[/] could not reach {len(error.errors)} of "
@@ -55,3 +60,9 @@ async def open_runtime(cluster: Cluster) -> ClusterRuntime:
         for cause in error.errors:
             err_console.print(f"  - {cause}", highlight=False, markup=False)
         raise typer.Exit(1) from None
+    for cause in runtime.unreachable.values():
+        err_console.print(
+            f"[yellow]warning:[/] continuing without an unreachable host: {escape(str(cause))}",
+            highlight=False,
+        )
+    return runtime

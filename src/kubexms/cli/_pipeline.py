@@ -149,7 +149,8 @@ def _report_plan(graph: ExecutionGraph, result: RunResult | None, output: str) -
 async def _execute(
     cluster: Cluster, graph: ExecutionGraph, settings: RunSettings, events: EventBus, run_id: str
 ) -> RunResult:
-    async with await open_runtime(cluster) as runtime:
+    allow_unreachable = settings.options.continue_on_error
+    async with await open_runtime(cluster, allow_unreachable=allow_unreachable) as runtime:
         if settings.dry_run:
             return await Engine(runtime, settings.options, events, run_id=run_id).dry_run(graph)
         report = await run_plan(

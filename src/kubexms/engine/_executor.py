@@ -106,7 +106,8 @@ class _Run:
 
     async def execute(self) -> RunResult:
         for name in self.graph.hosts():
-            self.engine.host(name)  # every target must exist before anything runs
+            if name not in self.engine.runtime.unreachable:
+                self.engine.host(name)  # every target must exist before anything runs
         started = time.monotonic()
         self.emit(
             Event(
@@ -201,6 +202,12 @@ class _Run:
             elif not self.dry_run and host in self.dropped:
                 reason = f"{host} failed earlier, at {self.dropped[host]}"
                 outcomes[self._finish(node, host, Attempted(EventKind.SKIPPED, reason))] += 1
+            elif host in self.engine.runtime.unreachable:
+                # Left out at start-up (continue on healthy hosts): it fails at its first node.
+                unreachable = Attempted(
+                    EventKind.FAILED, error=self.engine.runtime.unreachable[host]
+                )
+                outcomes[self._finish(node, host, unreachable)] += 1
             else:
                 pending.append(host)
         if pending:

@@ -19,7 +19,6 @@ from kubexms.engine._checkpoint import (
 from kubexms.engine._events import EventBus
 from kubexms.engine._executor import Engine
 from kubexms.engine._graph import ExecutionGraph
-from kubexms.engine._inventory import CONTROL_HOST
 from kubexms.engine._lock import LOCK_PATH, HostLocks, LockHolder
 from kubexms.engine._options import EngineOptions, RunResult
 from kubexms.runtime import ClusterRuntime
@@ -68,7 +67,8 @@ async def run_plan(
         checkpoint_path(work_dir, graph.pipeline), key, resume=request.resume, force=request.force
     )
     holder = LockHolder.this_process(run_id, request.command, runtime.config.name)
-    hosts = [runtime.host(name) for name in graph.hosts() if name != CONTROL_HOST]
+    # Hosts left out at start-up cannot be locked; they fail in the run instead.
+    hosts = [runtime.inventory[name] for name in graph.hosts() if name in runtime.inventory]
     locks = HostLocks(
         hosts,
         holder,

@@ -63,13 +63,19 @@ async def memory_runtime(
     *,
     delay: float = 0.0,
     connectors: dict[str, MemoryConnector] | None = None,
+    unreachable: Mapping[str, BaseException] | None = None,
 ) -> ClusterRuntime:
-    """A ClusterRuntime whose hosts are MemoryConnectors (also put in ``connectors`` by name)."""
+    """A ClusterRuntime whose hosts are MemoryConnectors (also put in ``connectors`` by name).
+
+    Hosts named in ``unreachable`` fail to connect with that error and are left out of the
+    runtime (listed in its ``unreachable``), as for a run that continues on healthy hosts.
+    """
 
     def build(spec: ResolvedHost) -> Connector:
-        connector = MemoryConnector(spec.name, handler, delay=delay)
+        error = (unreachable or {}).get(spec.name)
+        connector = MemoryConnector(spec.name, handler, delay=delay, connect_error=error)
         if connectors is not None:
             connectors[spec.name] = connector
         return connector
 
-    return await new_runtime(config, connector_factory=build)
+    return await new_runtime(config, connector_factory=build, allow_unreachable=bool(unreachable))

@@ -34,9 +34,13 @@ class ClusterRuntime:
         config: Cluster,
         hosts: Sequence[Host],
         logger: structlog.stdlib.BoundLogger,
+        *,
+        unreachable: Sequence[ConnectorError] = (),
     ) -> None:
         self.config = config
         self.hosts: tuple[Host, ...] = tuple(hosts)
+        # Hosts of the config that failed to connect (only with allow_unreachable), by name.
+        self.unreachable: dict[str, ConnectorError] = {error.host: error for error in unreachable}
         self.inventory: dict[str, Host] = {host.name: host for host in self.hosts}
         self.logger = logger
         self.cluster_data = DataStore("cluster data")
@@ -126,6 +130,7 @@ async def new_runtime(
     logger: structlog.stdlib.BoundLogger | None = None,
     *,
     connector_factory: ConnectorFactory | None = None,
+    allow_unreachable: bool = False,
 ) -> ClusterRuntime:
     """Connect to every host concurrently and return the ClusterRuntime.
 
@@ -133,6 +138,10 @@ async def new_runtime(
     most ``spec.global.connectConcurrency`` handshakes at once. Failures are gathered: one
     InitializationError names every host that failed, and connections already opened are
     closed before it is raised. Hosts keep config order whatever order they connect in.
+
+    With ``allow_unreachable`` (a run that continues on healthy hosts), hosts that fail with a
+    ConnectorError are left out of ``hosts`` and listed in ``unreachable`` instead; it still
+    raises when no host at all could be reached.
     """
     log = logger if logger is not None else structlog.stdlib.get_logger("kubexms.runtime")
     settings = config.spec.global_
@@ -172,16 +181,24 @@ async def new_runtime(
         elif error is not None and unexpected is None:
             unexpected = error
 
-    if errors or unexpected is not None:
+    failed = {error.host for error in errors}
+    tolerated = allow_unreachable and unexpected is None and len(failed) < len(specs)
+    if (errors and not tolerated) or unexpected is not None:
         await _close_all(connectors)
         if unexpected is not None:
             raise unexpected
         log.warning("runtime.initialization_failed", failed=[error.host for error in errors])
         raise InitializationError(errors)
+    if errors:
+        await _close_all(
+            [c for spec, c in zip(specs, connectors, strict=True) if spec.name in failed]
+        )
+        log.warning("runtime.hosts_unreachable", failed=sorted(failed))
 
     hosts = [
         _host_from(spec, Runner(connector))
         for spec, connector in zip(specs, connectors, strict=True)
+        if spec.name not in failed
     ]
     log.debug("runtime.ready", hosts=len(hosts))
-    return ClusterRuntime(config, hosts, log)
+    return ClusterRuntime(config, hosts, log, unreachable=errors)

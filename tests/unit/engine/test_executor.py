@@ -104,6 +104,28 @@ async def test_continue_on_error_drops_failed_hosts_and_finishes_the_rest() -> N
     }
 
 
+async def test_continue_on_error_fails_hosts_unreachable_at_start_and_finishes_the_rest() -> None:
+    down = HostConnectionError("node2", "connection refused")
+    s = await setup(3, unreachable={"node2": down})
+    assert [host.name for host in s.runtime.hosts] == ["node1", "node3"]
+    graph = pipeline(Module("m", [task("t", "a", "b")]), Module("n", [task("u", "c")])).plan(
+        s.config
+    )
+    result = await s.engine(continue_on_error=True).run(graph)
+    assert not result.succeeded
+    assert result.failed_hosts == ["node2"]
+    assert s.world.ran("node1") == ["a", "b", "c"]
+    assert s.world.ran("node3") == ["a", "b", "c"]
+    (failure,) = result.failures
+    assert (failure.node, failure.host) == ("p/m/t/a", "node2")
+    assert "connection refused" in failure.error
+    skipped = {(e.node, e.host): e.detail for e in s.recorder.of(EventKind.SKIPPED)}
+    assert skipped == {
+        ("p/m/t/b", "node2"): "node2 failed earlier, at p/m/t/a",
+        ("p/n/u/c", "node2"): "node2 failed earlier, at p/m/t/a",
+    }
+
+
 async def test_dependents_of_a_failed_node_are_skipped_independent_branches_finish() -> None:
     s = await setup(3)
     s.world.fail[("node1", "run init")] = Failure(code=1)

@@ -9,6 +9,7 @@ done) and then ``run s``. The ``World`` answers: a host remembers which steps ra
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,13 +125,21 @@ class Setup:
 
 
 async def setup(
-    hosts: int = 3, *, world: World | None = None, masters: int = 1, delay: float = 0.0
+    hosts: int = 3,
+    *,
+    world: World | None = None,
+    masters: int = 1,
+    delay: float = 0.0,
+    unreachable: Mapping[str, BaseException] | None = None,
 ) -> Setup:
-    """``delay``: seconds each command takes, so that concurrent pairs really overlap."""
+    """``delay``: seconds each command takes, so that concurrent pairs really overlap;
+    ``unreachable``: hosts that fail to connect, left out of the runtime."""
     world = world or World()
     config = cluster_of(hosts, masters=masters)
     connectors: dict[str, MemoryConnector] = {}
-    runtime = await memory_runtime(config, world.answer, connectors=connectors, delay=delay)
+    runtime = await memory_runtime(
+        config, world.answer, connectors=connectors, delay=delay, unreachable=unreachable
+    )
     return Setup(world, runtime, connectors, Recorder(), config)
 
 

@@ -187,3 +187,34 @@ async def test_shared_data_lives_per_host_and_cluster_data_across_hosts() -> Non
         result = await other.runner.run("true")
         assert result.ok
         assert runtime.inventory["node02"].runner.connector is other.host.runner.connector
+
+
+async def test_allow_unreachable_leaves_failed_hosts_out_and_names_them() -> None:
+    cluster = cluster_of(4)
+    made: list[MemoryConnector] = []
+    refused = HostConnectionError("node03", "connection refused")
+
+    def factory(spec: ResolvedHost) -> Connector:
+        made.append(
+            MemoryConnector(spec.name, connect_error=refused if spec.name == "node03" else None)
+        )
+        return made[-1]
+
+    async with await new_runtime(
+        cluster, connector_factory=factory, allow_unreachable=True
+    ) as runtime:
+        assert [host.name for host in runtime.hosts] == ["node01", "node02", "node04"]
+        assert runtime.unreachable == {"node03": refused}
+        assert "node03" not in runtime.inventory
+    assert all(connector.close_count == 1 for connector in made)
+
+
+async def test_allow_unreachable_still_fails_when_no_host_is_reachable() -> None:
+    cluster = cluster_of(2)
+
+    def factory(spec: ResolvedHost) -> Connector:
+        return MemoryConnector(spec.name, connect_error=HostConnectionError(spec.name, "down"))
+
+    with pytest.raises(InitializationError) as caught:
+        await new_runtime(cluster, connector_factory=factory, allow_unreachable=True)
+    assert caught.value.failed_hosts == ["node01", "node02"]
