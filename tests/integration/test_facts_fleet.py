@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from kubexms.sandbox import Fleet
 
@@ -45,4 +49,23 @@ def test_facts_on_unknown_host_is_a_clear_error(fleet: Fleet) -> None:
     done = _kubexms("facts", "-f", str(fleet.cluster_file), "--hosts", "nosuchhost")
     assert done.returncode == 2
     assert "nosuchhost" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_host_is_reported_and_the_others_answer(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    data: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
+    down = data["spec"]["hosts"][1]
+    down["port"] = 2  # a closed port on a fleet host
+    broken = tmp_path / "cluster.yaml"
+    broken.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = _kubexms("facts", "-f", str(broken), "-o", "json")
+    assert done.returncode == 1
+    facts = json.loads(done.stdout)
+    assert list(facts) == [host.name for host in fleet.hosts]
+    assert "refused" in facts[down["name"]]["error"]
+    answered = [name for name, entry in facts.items() if "error" not in entry]
+    assert len(answered) == len(fleet.hosts) - 1
+    assert down["name"] in done.stderr
     assert "Traceback" not in done.stderr

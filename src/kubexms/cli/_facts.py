@@ -16,7 +16,6 @@ from kubexms.cli._cluster import err_console, load_cluster, open_runtime
 from kubexms.cli._console import output_console
 from kubexms.connector import ConnectorError
 from kubexms.runner import FactsParseError, HostFacts
-from kubexms.runtime import Host
 
 
 class OutputFormat(StrEnum):
@@ -30,19 +29,26 @@ FactsOrError = HostFacts | str
 
 async def _gather(file: Path | None, only: list[str] | None) -> dict[str, FactsOrError]:
     cluster = load_cluster(file)
-    async with await open_runtime(cluster) as runtime:
-        hosts = [runtime.host(name) for name in only] if only else list(runtime.hosts)
+    names = [host.name for host in cluster.resolved_hosts()]
+    unknown = [name for name in only or () if name not in names]
+    if unknown:
+        raise KeyError(f"no host named {', '.join(map(repr, unknown))} in this cluster")
+    wanted = only or names
+    # A host that cannot be reached is one row of the answer, not the end of it.
+    async with await open_runtime(cluster, allow_unreachable=True) as runtime:
         limit = asyncio.Semaphore(cluster.spec.global_.concurrency)
 
-        async def one(host: Host) -> FactsOrError:
+        async def one(name: str) -> FactsOrError:
+            if name in runtime.unreachable:
+                return str(runtime.unreachable[name])
             async with limit:
                 try:
-                    return await host.runner.facts()
+                    return await runtime.host(name).runner.facts()
                 except (ConnectorError, FactsParseError) as error:
                     return str(error)
 
-        results = await asyncio.gather(*(one(host) for host in hosts))
-        return {host.name: result for host, result in zip(hosts, results, strict=True)}
+        results = await asyncio.gather(*(one(name) for name in wanted))
+        return dict(zip(wanted, results, strict=True))
 
 
 def _as_data(results: dict[str, FactsOrError]) -> dict[str, Any]:
