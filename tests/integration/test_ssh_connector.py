@@ -304,7 +304,9 @@ async def test_closing_right_after_a_cancelled_command_still_kills_it(
     task = asyncio.ensure_future(connector.run(f"sleep {seconds}1", sudo=sudo))
     name = fleet.hosts[index].name
     for _ in range(200):
-        _, out, _ = await fleet.host_exec(name, f"pgrep -f 'sleep {seconds}[1]' || true")
+        # The sleep itself (not sudo's command line, which names it too): the command is then
+        # past its process-group marker, so the connector knows what to kill.
+        _, out, _ = await fleet.host_exec(name, f"pgrep -xf 'sleep {seconds}1' || true")
         if out.strip():
             break
         await asyncio.sleep(0.05)
@@ -313,8 +315,14 @@ async def test_closing_right_after_a_cancelled_command_still_kills_it(
     with pytest.raises(asyncio.CancelledError):
         await task
     await connector.close()
-    code, out, _ = await fleet.host_exec(name, f"pgrep -af 'sleep {seconds}[1]' || true")
-    assert code == 0
+    # The kill has been delivered when close() returns; sudo and setsid then exit on their own
+    # within moments (without the kill, the sleep would run for a day).
+    for _ in range(50):
+        code, out, _ = await fleet.host_exec(name, f"pgrep -af 'sleep {seconds}[1]' || true")
+        assert code == 0
+        if not out.strip():
+            break
+        await asyncio.sleep(0.1)
     assert out.strip() == "", f"still running on the host after close():\n{out}"
 
 
