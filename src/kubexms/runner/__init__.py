@@ -8,9 +8,7 @@ changes: ``files``, ``templates``, ``archives``, ``packages``, ``services``, ``s
 
 from kubexms.runner._archives import ArchiveFormat, Archives
 from kubexms.runner._change import Change, SysctlChange
-from kubexms.runner._downloads import download
 from kubexms.runner._errors import (
-    ChecksumMismatchError,
     KernelModuleMissingError,
     PortWaitTimeoutError,
     RunnerError,
@@ -33,7 +31,6 @@ __all__ = [
     "ArchiveFormat",
     "Archives",
     "Change",
-    "ChecksumMismatchError",
     "FactsParseError",
     "FileSpec",
     "FileStat",
@@ -53,7 +50,6 @@ __all__ = [
     "TemplateError",
     "Templates",
     "UnsupportedHostError",
-    "download",
     "parse_facts",
     "render_template",
 ]

@@ -55,9 +55,5 @@ class PortWaitTimeoutError(RunnerError):
         self.port = port
 
 
-class ChecksumMismatchError(RunnerError):
-    """A downloaded file's sha256 is not the expected one."""
-
-
 class TemplateError(RunnerError):
     """A template could not be rendered (syntax error or an undefined variable)."""

@@ -12,7 +12,6 @@ def test_exported_names() -> None:
         "ArchiveFormat",
         "Archives",
         "Change",
-        "ChecksumMismatchError",
         "FactsParseError",
         "FileSpec",
         "FileStat",
@@ -32,7 +31,6 @@ def test_exported_names() -> None:
         "TemplateError",
         "Templates",
         "UnsupportedHostError",
-        "download",
         "parse_facts",
         "render_template",
     ]
