@@ -6,14 +6,7 @@ hosts' repositories or offline from files on this machine) and the timezone. ``O
 plans them as parallel branches on every host.
 """
 
-from kubexms.hostprep._kernel_steps import (
-    MODULES_FILE,
-    SYSCTL_FILE,
-    ApplySysctl,
-    LoadKernelModules,
-    absent_modules,
-    absent_modules_script,
-)
+from kubexms.hostprep._kernel_steps import ApplySysctl, LoadKernelModules
 from kubexms.hostprep._module import OSPrepModule, OSPrepOptions
 from kubexms.hostprep._package_source import (
     PackageDirectoryError,
@@ -35,8 +28,6 @@ __all__ = [
     "BASE_MODULES",
     "IPVS_MODULES",
     "KUBERNETES_SYSCTL",
-    "MODULES_FILE",
-    "SYSCTL_FILE",
     "ApplySysctl",
     "DisableSwap",
     "DownloadPackages",
@@ -51,8 +42,6 @@ __all__ = [
     "Platform",
     "SetHostname",
     "SetTimezone",
-    "absent_modules",
-    "absent_modules_script",
     "kernel_modules",
     "required_packages",
 ]

@@ -8,47 +8,15 @@ from dataclasses import dataclass
 from shlex import quote
 
 from kubexms.engine import DataKey, ReversibleStep, Step
-from kubexms.runner import Change
+from kubexms.runner import (
+    MODULES_FILE,
+    SYSCTL_FILE,
+    Change,
+    absent_modules,
+    absent_modules_script,
+    sysctl_path,
+)
 from kubexms.runtime import Context
-
-MODULES_FILE = "/etc/modules-load.d/kubexms.conf"
-SYSCTL_FILE = "/etc/sysctl.d/99-kubexms.conf"
-
-# A module counts as present when loaded, or built into the kernel. A built-in module shows
-# in modules.builtin where the distribution ships it, else by the files it brings (simulated
-# hosts and containers have neither /sys/module nor /lib/modules).
-BUILT_IN_SIGNS = {
-    "br_netfilter": "[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]",
-    "ip_vs": "[ -e /proc/sys/net/ipv4/vs ]",
-    "nf_conntrack": "[ -e /proc/sys/net/netfilter/nf_conntrack_max ]",
-    "overlay": "grep -q '[[:space:]]overlay$' /proc/filesystems",
-    "bridge": "[ -d /sys/class/net/bridge ] || [ -d /sys/module/bridge ]",
-}
-
-_PRESENT = r"""kx_present() { # NAME SIGN
-  u=$(printf '%s' "$1" | tr - _)
-  [ -d "/sys/module/$u" ] && return 0
-  grep -q "^$u " /proc/modules 2>/dev/null && return 0
-  b="/lib/modules/$(uname -r)/modules.builtin"
-  [ -f "$b" ] && grep -q "/$u\.ko" "$b" && return 0
-  [ -n "$2" ] && sh -c "$2" 2>/dev/null
-}
-kx_loadable() { command -v modprobe >/dev/null 2>&1 && modprobe -n -q -- "$1" 2>/dev/null; }"""
-
-
-def absent_modules_script(modules: Sequence[str], *, or_loadable: bool = False) -> str:
-    """A read-only script printing ``absent NAME`` for each module neither loaded nor built
-    in (nor, with ``or_loadable``, loadable by modprobe); parse it with absent_modules."""
-    lines = [_PRESENT]
-    for name in modules:
-        sign = quote(BUILT_IN_SIGNS.get(name.replace("-", "_"), ""))
-        loadable = f" || kx_loadable {quote(name)}" if or_loadable else ""
-        lines.append(f"kx_present {quote(name)} {sign}{loadable} || echo absent {quote(name)}")
-    return "\n".join(lines)
-
-
-def absent_modules(output: str) -> list[str]:
-    return [line.split()[1] for line in output.splitlines() if line.startswith("absent ")]
 
 
 class LoadKernelModules(Step):
@@ -72,10 +40,6 @@ class LoadKernelModules(Step):
 
     async def run(self, ctx: Context) -> Change | None:
         return await ctx.runner.system.kernel_modules(self.modules)
-
-
-def sysctl_path(key: str) -> str:
-    return "/proc/sys/" + key.translate(str.maketrans("./", "/."))
 
 
 def sysctl_file(values: Mapping[str, str]) -> str:

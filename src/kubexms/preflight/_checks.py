@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from kubexms.engine import Check, CheckFailedError, DataKey
-from kubexms.hostprep import KernelModule, absent_modules, absent_modules_script
+from kubexms.hostprep import KernelModule
 from kubexms.preflight._requirements import (
     MIN_KERNEL,
     SUPPORTED_ARCHES,
@@ -18,6 +18,7 @@ from kubexms.preflight._requirements import (
     Minimums,
     parse_version,
 )
+from kubexms.runner import absent_modules, absent_modules_script
 from kubexms.runtime import Context
 
 CLOCK_OFFSET: DataKey[float] = DataKey("preflight.clock-offset", float)

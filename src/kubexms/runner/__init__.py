@@ -24,10 +24,19 @@ from kubexms.runner._network import Network
 from kubexms.runner._packages import Packages
 from kubexms.runner._runner import Runner
 from kubexms.runner._services import Services
-from kubexms.runner._system import System
+from kubexms.runner._system import (
+    MODULES_FILE,
+    SYSCTL_FILE,
+    System,
+    absent_modules,
+    absent_modules_script,
+    sysctl_path,
+)
 from kubexms.runner._templates import Templates, render_template
 
 __all__ = [
+    "MODULES_FILE",
+    "SYSCTL_FILE",
     "ArchiveFormat",
     "Archives",
     "Change",
@@ -50,6 +59,9 @@ __all__ = [
     "TemplateError",
     "Templates",
     "UnsupportedHostError",
+    "absent_modules",
+    "absent_modules_script",
     "parse_facts",
     "render_template",
+    "sysctl_path",
 ]

@@ -43,18 +43,56 @@ kx_sysctl() { # KEY PROC_PATH WANTED
 }
 """
 
-_MODULE_FUNCTION = r"""
-kx_module() { # NAME [BUILT_IN_TEST]
+# A module is present when loaded or built in: built-in ones show in modules.builtin where
+# the distribution ships it, else by their signs (simulated hosts and containers have
+# neither /sys/module entries for them nor /lib/modules).
+_PRESENT_FUNCTION = r"""
+kx_present() { # NAME [BUILT_IN_TEST]
   u=$(printf '%s' "$1" | tr - _)
   [ -d "/sys/module/$u" ] && return 0
   grep -q "^$u " /proc/modules 2>/dev/null && return 0
-  if [ -n "$2" ] && sh -c "$2" 2>/dev/null; then return 0; fi
+  b="/lib/modules/$(uname -r)/modules.builtin"
+  [ -f "$b" ] && grep -q "/$u\.ko" "$b" && return 0
+  [ -n "$2" ] && sh -c "$2" 2>/dev/null
+}
+kx_loadable() { command -v modprobe >/dev/null 2>&1 && modprobe -n -q -- "$1" 2>/dev/null; }
+"""
+
+_MODULE_FUNCTION = (
+    _PRESENT_FUNCTION
+    + r"""
+kx_module() { # NAME [BUILT_IN_TEST]
+  kx_present "$1" "$2" && return 0
   if command -v modprobe >/dev/null 2>&1 && modprobe -- "$1" >&2; then
     echo "@kxms:loaded $1"; return 0
   fi
   echo "@kxms:missing $1"; kx_abort=1
 }
 """
+)
+
+
+def _built_in_sign(name: str) -> str:
+    return quote(_BUILT_IN_SIGNS.get(name.replace("-", "_"), ""))
+
+
+def absent_modules_script(modules: Sequence[str], *, or_loadable: bool = False) -> str:
+    """A read-only script printing ``absent NAME`` for each module neither loaded nor built
+    in (nor, with ``or_loadable``, loadable by modprobe); parse it with absent_modules.
+
+    For steps that fold this probe into a larger read-only command (one round trip).
+    """
+    lines = [_PRESENT_FUNCTION]
+    for name in check_modules(modules):
+        loadable = f" || kx_loadable {quote(name)}" if or_loadable else ""
+        present = f"kx_present {quote(name)} {_built_in_sign(name)}{loadable}"
+        lines.append(f"{present} || echo absent {quote(name)}")
+    return "\n".join(lines)
+
+
+def absent_modules(output: str) -> list[str]:
+    """The modules an absent_modules_script run reported absent."""
+    return [line.split()[1] for line in output.splitlines() if line.startswith("absent ")]
 
 
 def sysctl_path(key: str) -> str:
@@ -153,10 +191,7 @@ class System:
         names = check_modules(modules)
         file = check_path(file)
         spec = FileSpec(file, "".join(f"{name}\n" for name in names).encode())
-        load = "\n".join(
-            f"kx_module {quote(name)} {quote(_BUILT_IN_SIGNS.get(name.replace('-', '_'), ''))}"
-            for name in names
-        )
+        load = "\n".join(f"kx_module {quote(name)} {_built_in_sign(name)}" for name in names)
         script = sync_script([spec], before=f"{_MODULE_FUNCTION}\n{load}")
         result = await self._runner.script(script, stdin=build_tar([spec]))
         missing = markers(result.stdout, "missing")

@@ -14,16 +14,19 @@ import pytest
 from kubexms.engine.testing import cluster_of
 from kubexms.hostprep import (
     KUBERNETES_SYSCTL,
-    MODULES_FILE,
-    SYSCTL_FILE,
     ApplySysctl,
     LoadKernelModules,
-    absent_modules,
-    absent_modules_script,
     kernel_modules,
 )
-from kubexms.hostprep._kernel_steps import read_sysctl, sysctl_file, sysctl_path
-from kubexms.runner import SysctlError
+from kubexms.hostprep._kernel_steps import read_sysctl, sysctl_file
+from kubexms.runner import (
+    MODULES_FILE,
+    SYSCTL_FILE,
+    SysctlError,
+    absent_modules,
+    absent_modules_script,
+    sysctl_path,
+)
 from kubexms.runtime import ClusterRuntime, Context, new_runtime
 from tests.unit.engine.test_timeouts import local_cluster
 from tests.unit.hostprep.scripted import Script, scripted_context

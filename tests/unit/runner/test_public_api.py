@@ -18,11 +18,13 @@ def test_exported_names() -> None:
         "Files",
         "HostFacts",
         "KernelModuleMissingError",
+        "MODULES_FILE",
         "Network",
         "Packages",
         "PortWaitTimeoutError",
         "Runner",
         "RunnerError",
+        "SYSCTL_FILE",
         "ServiceNotActiveError",
         "Services",
         "SysctlChange",
@@ -31,8 +33,11 @@ def test_exported_names() -> None:
         "TemplateError",
         "Templates",
         "UnsupportedHostError",
+        "absent_modules",
+        "absent_modules_script",
         "parse_facts",
         "render_template",
+        "sysctl_path",
     ]
 
 
