@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from kubexms._errors import KubexmsError
 
-class ArtifactError(Exception):
+
+class ArtifactError(KubexmsError):
     """Something an artifact needs is missing, wrong or unreachable."""
 
 

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from kubexms._errors import KubexmsError
+
 Loc = tuple[str | int, ...]
 """A location in the cluster file as YAML keys and list indices, e.g. ``("spec", "hosts", 2)``."""
 
@@ -51,7 +53,7 @@ class ConfigIssue:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class ConfigError(Exception):
+class ConfigError(KubexmsError):
     """The cluster file cannot be used; ``issues`` lists every problem found, not just the first."""
 
     def __init__(self, issues: Sequence[ConfigIssue], source: str = "cluster.yaml") -> None:

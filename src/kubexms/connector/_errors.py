@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kubexms._errors import KubexmsError
+
 if TYPE_CHECKING:
     from kubexms.connector._base import CommandResult
 
 
-class ConnectorError(Exception):
+class ConnectorError(KubexmsError):
     """Something went wrong talking to one host."""
-
-    retryable: bool = False
 
     def __init__(self, host: str, message: str) -> None:
         super().__init__(f"{host}: {message}")
@@ -23,24 +23,44 @@ class HostConnectionError(ConnectorError):
     """The host could not be reached, or the connection dropped. Worth retrying."""
 
     retryable = True
+    label = "unreachable"
+
+
+class ConnectTimeoutError(HostConnectionError):
+    """The host did not answer (TCP or SSH handshake) within the connection timeout."""
+
+    label = "timed out"
 
 
 class AuthenticationError(ConnectorError):
     """The host refused our credentials. Retrying with the same ones cannot help."""
 
+    label = "authentication failed"
+
 
 class HostKeyError(ConnectorError):
     """The host's key is unknown or does not match known_hosts. Never retried."""
 
+    label = "host key not trusted"
+
+
+class HostKeyChangedError(HostKeyError):
+    """The host presents a key (or only key types) other than the ones recorded for it."""
+
+    label = "host key changed"
+
 
 class SudoError(AuthenticationError):
     """sudo refused to elevate: wrong or missing password, or the user may not use sudo."""
+
+    label = "sudo refused"
 
 
 class CommandTimeoutError(ConnectorError):
     """A command ran past its timeout; the remote process has been killed."""
 
     retryable = True
+    label = "timed out"
 
     def __init__(self, host: str, command: str, timeout: float, *, killed: bool = True) -> None:
         outcome = "was killed" if killed else "could NOT be confirmed killed"
@@ -52,6 +72,8 @@ class CommandTimeoutError(ConnectorError):
 
 class CommandFailedError(ConnectorError):
     """A command exited non-zero. Exit code and output are kept for the user."""
+
+    label = "command failed"
 
     def __init__(self, host: str, result: CommandResult) -> None:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
@@ -65,3 +87,5 @@ class CommandFailedError(ConnectorError):
 
 class FileTransferError(ConnectorError):
     """A put or get could not be completed (missing path, permissions, disk full)."""
+
+    label = "transfer failed"

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
+from kubexms._errors import KubexmsError
 from kubexms.connector._errors import ConnectorError, SudoError
 from kubexms.connector._shell import PgidMarkerFilter
 
@@ -77,7 +78,7 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-class DeadlineExceededError(Exception):
+class DeadlineExceededError(KubexmsError):
     """Internal: the timeout fired; ``killed`` says whether the process group was killed."""
 
     def __init__(self, killed: bool) -> None:

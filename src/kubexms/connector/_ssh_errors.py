@@ -10,6 +10,7 @@ import asyncssh
 from kubexms.connector._errors import (
     AuthenticationError,
     ConnectorError,
+    ConnectTimeoutError,
     FileTransferError,
     HostConnectionError,
     HostKeyError,
@@ -18,8 +19,8 @@ from kubexms.connector._errors import (
 _SOCKET_FAILURES = {
     errno.EHOSTUNREACH: "cannot reach {target}: the host is unreachable",
     errno.ENETUNREACH: "cannot reach {target}: the network is unreachable",
-    errno.ECONNRESET: "{target} reset the connection",
     errno.ETIMEDOUT: "the connection to {target} timed out",
+    errno.ECONNRESET: "{target} reset the connection",
     errno.EPIPE: "the connection to {target} was closed",
 }
 
@@ -59,7 +60,7 @@ def connection_error(
         return HostConnectionError(host, f"{target} closed the connection: {reason}.")
     if isinstance(exc, TimeoutError):
         after = f" after {timeout:g}s" if timeout is not None else ""
-        return HostConnectionError(host, f"connecting to {target} timed out{after}.")
+        return ConnectTimeoutError(host, f"connecting to {target} timed out{after}.")
     if isinstance(exc, ConnectionRefusedError):
         return HostConnectionError(host, f"{target} refused the connection (nothing listening?).")
     if isinstance(exc, socket.gaierror):

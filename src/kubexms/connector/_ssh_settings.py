@@ -6,6 +6,7 @@ key is loaded once, and hosts behind the same bastion share one bastion connecti
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import os
@@ -16,7 +17,12 @@ from typing import Literal, get_args
 import asyncssh
 
 from kubexms.connector._bastion import BastionPool
-from kubexms.connector._errors import AuthenticationError, ConnectorError, HostKeyError
+from kubexms.connector._errors import (
+    AuthenticationError,
+    ConnectorError,
+    HostKeyChangedError,
+    HostKeyError,
+)
 from kubexms.connector._known_hosts import HostKeyConflictError, KnownHostsStore, host_pattern
 from kubexms.connector._ssh_errors import CONNECTION_FAILURES, connection_error
 
@@ -208,6 +214,13 @@ class SSHClientSettings:
                 host, f"{target} rejected the login of user {endpoint.user!r} ({exc.reason}).{hint}"
             ) from None
         except CONNECTION_FAILURES as exc:
+            known = self._store.keys_for(endpoint.address, endpoint.port) if known_hosts else []
+            if known and isinstance(exc, (asyncssh.DisconnectError, ConnectionResetError)):
+                # With keys on record asyncssh offers only their types; a host that has none of
+                # them fails the key exchange (or sshd hangs up): its key changed type.
+                changed = await self._key_type_change(host, endpoint, known, tunnel)
+                if changed is not None:
+                    raise changed from None
             raise connection_error(
                 host, target, exc, timeout=self.connect_timeout, tunnel=tunnel is not None
             ) from None
@@ -226,7 +239,7 @@ class SSHClientSettings:
             await self._store.record(endpoint.address, endpoint.port, key)
         except HostKeyConflictError:
             conn.close()
-            raise HostKeyError(
+            raise HostKeyChangedError(
                 host,
                 f"{endpoint.label} presented a key that differs from the one just recorded for "
                 f"it in {self.known_hosts_path}; refusing to connect.",
@@ -239,6 +252,40 @@ class SSHClientSettings:
                 f"{self.known_hosts_path}: {exc}.",
             ) from None
 
+    async def _key_type_change(
+        self,
+        host: str,
+        endpoint: SSHEndpoint,
+        known: list[asyncssh.SSHKey],
+        tunnel: asyncssh.SSHClientConnection | None,
+    ) -> HostKeyChangedError | None:
+        """HostKeyChangedError if the host now offers only key types other than the recorded
+        ones; None if that is not why the connection failed (or the host cannot tell us)."""
+        try:
+            offered = await asyncio.wait_for(
+                asyncssh.get_server_host_key(
+                    endpoint.address,
+                    endpoint.port,
+                    tunnel=tunnel if tunnel is not None else (),
+                    config=[],
+                ),
+                self.connect_timeout,
+            )
+        except (asyncssh.Error, OSError, TimeoutError):
+            return None
+        recorded = sorted({key.get_algorithm() for key in known})
+        if offered is None or offered.get_algorithm() in recorded:
+            return None
+        path = self.known_hosts_path
+        pattern = host_pattern(endpoint.address, endpoint.port)
+        return HostKeyChangedError(
+            host,
+            f"{endpoint.label} now has a {offered.get_algorithm()} host key, but {path} records "
+            f"only {', '.join(recorded)} for it: the host was reinstalled, or someone is "
+            "intercepting the connection. Refusing to connect; if the change is expected, run "
+            f"ssh-keygen -R '{pattern}' -f {path}.",
+        )
+
     def _host_key_error(
         self,
         host: str,
@@ -250,7 +297,7 @@ class SSHClientSettings:
         problem = checker.problem if checker is not None else None
         if problem == "changed":
             pattern = host_pattern(endpoint.address, endpoint.port)
-            return HostKeyError(
+            return HostKeyChangedError(
                 host,
                 f"the host key of {endpoint.label} does not match the one recorded in {path}: "
                 "the host was reinstalled, or someone is intercepting the connection. Refusing "

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from shlex import quote
 
+from kubexms._errors import KubexmsError
 from kubexms.connector import ConnectorError
 from kubexms.runner import RunnerError
 from kubexms.runtime import Host
@@ -116,7 +117,7 @@ class LockHolder:
         return text
 
 
-class HostLockError(Exception):
+class HostLockError(KubexmsError):
     """Some hosts could not be locked; ``refusals`` maps each to why (holder or error)."""
 
     def __init__(self, refusals: dict[str, str], *, breakable: bool) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kubexms._errors import KubexmsError
 
-class PkiError(Exception):
+
+class PkiError(KubexmsError):
     """Something to fix before certificates can be made or read; the message says what."""

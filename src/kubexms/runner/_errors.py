@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from kubexms._errors import KubexmsError
 
-class RunnerError(Exception):
+
+class RunnerError(KubexmsError):
     """An operation could not bring the host to the requested state."""
 
     def __init__(self, host: str, message: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kubexms._errors import KubexmsError
+
 # One POSIX sh script prints every fact as KEY=VALUE, so gathering costs one round trip.
 # Each probe tolerates a missing tool: a minimal host still yields the facts it can.
 FACTS_SCRIPT = r"""
@@ -59,7 +61,7 @@ _ARCH_NAMES = {
 _PACKAGE_MANAGERS = {"apt-get": "apt", "dnf": "dnf", "yum": "yum", "zypper": "zypper", "apk": "apk"}
 
 
-class FactsParseError(ValueError):
+class FactsParseError(ValueError, KubexmsError):
     """The facts script printed something we cannot read."""
 
 

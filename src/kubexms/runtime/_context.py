@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import structlog
 
+from kubexms._errors import KubexmsError
 from kubexms.runner import Runner
 from kubexms.runtime._host import Host
 
@@ -49,7 +50,7 @@ def _key_name(key: str | DataKey[Any]) -> str:
     return key.name if isinstance(key, DataKey) else key
 
 
-class MissingDataError(KeyError):
+class MissingDataError(KeyError, KubexmsError):
     """A step read a key that no earlier step wrote."""
 
     def __init__(self, store: str, key: str) -> None:

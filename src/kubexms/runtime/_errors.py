@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Self
 
+from kubexms._errors import KubexmsError
 from kubexms.connector import ConnectorError
 
 
-class InitializationError(ExceptionGroup[ConnectorError]):
+class InitializationError(ExceptionGroup[ConnectorError], KubexmsError):
     """Start-up failed on one or more hosts; ``exceptions`` holds one error per failed host.
 
     Each sub-error is a typed ConnectorError (HostConnectionError, AuthenticationError,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Self
 
 import structlog
 
-from kubexms.connector import Connector, ConnectorError, HostConnectionError
+from kubexms.connector import Connector, ConnectorError, ConnectTimeoutError
 from kubexms.runner import Runner
 from kubexms.runtime._connectors import ConnectorBuilder
 from kubexms.runtime._context import Context, DataStore
@@ -168,7 +168,7 @@ async def new_runtime(
     for spec, task in zip(specs, tasks, strict=True):
         if task in pending:
             errors.append(
-                HostConnectionError(
+                ConnectTimeoutError(
                     spec.name,
                     f"did not connect to {spec.address}:{spec.port} within the "
                     f"connection timeout of {timeout:g}s",

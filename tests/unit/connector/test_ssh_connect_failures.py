@@ -8,11 +8,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import asyncssh
 import pytest
 
+from kubexms import KubexmsError
 from kubexms.connector import (
     AuthenticationError,
+    ConnectTimeoutError,
     HostConnectionError,
+    HostKeyChangedError,
     SSHClientSettings,
     SSHConnector,
     SSHEndpoint,
@@ -71,10 +75,11 @@ def _connector(port: int, tmp_path: Path, *, connect_timeout: float = 30.0) -> S
 
 async def test_connect_timeout_bounds_a_silent_server(silent_port: int, tmp_path: Path) -> None:
     started = time.monotonic()
-    with pytest.raises(HostConnectionError, match=r"timed out after 1s") as caught:
+    with pytest.raises(ConnectTimeoutError, match=r"timed out after 1s") as caught:
         await _connector(silent_port, tmp_path, connect_timeout=1).connect()
     assert time.monotonic() - started < 10
     assert caught.value.retryable
+    assert caught.value.label == "timed out"
     assert f"127.0.0.1:{silent_port}" in str(caught.value)
 
 
@@ -99,3 +104,38 @@ async def test_unreadable_key_file_is_an_authentication_error(tmp_path: Path) ->
     garbage = SSHEndpoint("127.0.0.1", 22, private_key="-----BEGIN NONSENSE-----")
     with pytest.raises(AuthenticationError, match="inline private key cannot be used"):
         await SSHConnector("node1", garbage, SSHClientSettings()).connect()
+
+
+class _AnyLogin(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return True
+
+
+async def test_a_host_key_of_another_type_is_a_changed_host_key(tmp_path: Path) -> None:
+    # known_hosts holds an ed25519 key; the host now has only an ECDSA one. asyncssh offers
+    # only recorded key types, so the key exchange fails: that must not read as a network fault.
+    offered = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
+    recorded = asyncssh.generate_private_key("ssh-ed25519")
+    server = await asyncssh.create_server(_AnyLogin, "127.0.0.1", 0, server_host_keys=[offered])
+    try:
+        port = server.sockets[0].getsockname()[1]
+        line = f"[127.0.0.1]:{port} {recorded.export_public_key().decode()}"
+        (tmp_path / "known_hosts").write_text(line)
+        with pytest.raises(HostKeyChangedError) as caught:
+            await _connector(port, tmp_path, connect_timeout=5).connect()
+    finally:
+        server.close()
+        await server.wait_closed()
+    error = caught.value
+    assert isinstance(error, KubexmsError)
+    assert not error.retryable
+    assert error.label == "host key changed"
+    assert "now has a ecdsa-sha2-nistp256 host key" in str(error)
+    assert "records only ssh-ed25519" in str(error)
+    assert f"ssh-keygen -R '[127.0.0.1]:{port}'" in str(error)
