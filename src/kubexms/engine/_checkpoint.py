@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from kubexms.config import Cluster
 from kubexms.engine._errors import CheckpointError
+from kubexms.engine._private_files import open_private
 
 FORMAT = 1
 _FLUSH_EVERY = 0.5  # seconds between fsyncs while pairs complete quickly
@@ -101,14 +102,13 @@ class CheckpointWriter:
             "plan_hash": key.plan_hash,
             "created": time.time(),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
+        with open_private(temporary, "w") as handle:
             handle.write(json.dumps(header) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-        return cls(path, path.open("a", encoding="utf-8"))
+        return cls(path, open_private(path, "a"))
 
     @classmethod
     def append(cls, path: Path) -> CheckpointWriter:
@@ -119,7 +119,7 @@ class CheckpointWriter:
             end = data.rfind(b"\n") + 1
             if end != len(data):
                 handle.truncate(end)
-        return cls(path, path.open("a", encoding="utf-8"))
+        return cls(path, open_private(path, "a"))
 
     def record(self, node: str, host: str) -> None:
         line: dict[str, Any] = {"node": node, "host": host}

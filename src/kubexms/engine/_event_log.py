@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO
 
 from kubexms.engine._events import Event
+from kubexms.engine._private_files import open_private
 
 
 def run_log_path(work_dir: Path, pipeline: str, run_id: str) -> Path:
@@ -26,8 +27,7 @@ class JsonLinesLog:
 
     @classmethod
     def open(cls, path: Path, *, run_id: str | None = None) -> JsonLinesLog:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(path.open("a", encoding="utf-8"), run_id=run_id)
+        return cls(open_private(path, "a"), run_id=run_id)
 
     def __call__(self, event: Event) -> None:
         record = event.as_dict()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -11,11 +13,15 @@ from kubexms.engine import (
     CheckpointError,
     CheckpointKey,
     CheckpointWriter,
+    Event,
     EventKind,
+    JsonLinesLog,
     Module,
+    checkpoint_path,
     config_fingerprint,
     read_checkpoint,
     resume_point,
+    run_log_path,
 )
 from kubexms.engine.testing import cluster_of
 from tests.unit.engine.world import Failure, pipeline, setup, task
@@ -153,3 +159,27 @@ def test_checkpoint_file_holds_only_ids_hosts_and_hashes(tmp_path: Path) -> None
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert set(lines[0]) == {"format", "pipeline", "config_hash", "plan_hash", "created"}
     assert lines[1] == {"node": "init-os/m/t/a", "host": "node1"}
+
+
+def test_checkpoints_and_run_logs_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        work = tmp_path / "work"
+        (work / "runs").mkdir(parents=True, mode=0o755)
+        key = CheckpointKey("p", "c", "plan")
+        path = checkpoint_path(work, "p")
+        writer = CheckpointWriter.create(path, key)
+        writer.record("m/t/s", "node1")
+        writer.close()
+        CheckpointWriter.append(path).close()
+        log = JsonLinesLog.open(run_log_path(work, "p", "abc"), run_id="abc")
+        log(Event(EventKind.RUN_STARTED))
+        log.close()
+    finally:
+        os.umask(old)
+    for directory in (work / "runs", work / "checkpoints"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    files = [path, *(work / "runs").iterdir()]
+    assert len(files) == 2
+    for file in files:
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
