@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -47,11 +48,11 @@ from kubexms.runtime import Context
 STEPS = 20
 
 
+@dataclass(frozen=True)
 class Probe(Step):
     """Precheck: one command (answer "todo"); run: one command."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    name: str
 
     async def precheck(self, ctx: Context) -> bool:
         return (await ctx.runner.run(f"check {self.name}")).stdout == "done"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,15 @@ from kubexms.sandbox import Fleet
 pytestmark = pytest.mark.fleet
 
 
+@dataclass(frozen=True)
 class Sleeper(Step):
     """Records its shell's pid in a file on the host, then sleeps far past its timeout."""
 
     name = "sleeper"
     timeout = 1.0
 
-    def __init__(self, pid_file: str, *, sudo: bool) -> None:
-        self.pid_file = pid_file
-        self.sudo = sudo
+    pid_file: str
+    sudo: bool = field(kw_only=True)
 
     async def precheck(self, ctx: Context) -> bool:
         return False

@@ -46,7 +46,7 @@ from kubexms.engine._plan_view import plan_document, plan_tree
 from kubexms.engine._planning import Module, Pipeline, PlanContext, Task
 from kubexms.engine._retry import RetryPolicy
 from kubexms.engine._session import RunRequest, SessionReport, run_plan
-from kubexms.engine._step import Check, ReversibleStep, Step
+from kubexms.engine._step import Check, OperationStep, ReversibleStep, Step, secret_field
 from kubexms.engine._summary import HostSummary, RunSummary, SummaryCollector, summary_table
 from kubexms.engine._views import LiveView, PlainView
 from kubexms.runtime import DataKey
@@ -84,6 +84,7 @@ __all__ = [
     "Module",
     "Named",
     "Node",
+    "OperationStep",
     "PairFailure",
     "Pipeline",
     "PlainView",
@@ -112,5 +113,6 @@ __all__ = [
     "resume_point",
     "run_log_path",
     "run_plan",
+    "secret_field",
     "summary_table",
 ]

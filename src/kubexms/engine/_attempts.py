@@ -12,7 +12,7 @@ from kubexms.engine._errors import StepTimeoutError, is_retryable
 from kubexms.engine._events import Event, EventKind
 from kubexms.engine._graph import Node
 from kubexms.engine._options import EngineOptions
-from kubexms.engine._step import ReversibleStep
+from kubexms.engine._step import ReversibleStep, pending_change
 from kubexms.runtime import Context
 
 
@@ -113,10 +113,11 @@ async def _once(node: Node, ctx: Context, timeout: float, dry_run: bool, host: s
         # Leaving this block on timeout cancels the step's coroutine; the connector kills the
         # remote command of a cancelled run, so nothing is left running on the host.
         async with asyncio.timeout(timeout):
-            if await step.precheck(ctx):
+            would_change, pending = pending_change(await step.precheck(ctx))
+            if not would_change:
                 return Attempted(EventKind.UNCHANGED)
             if dry_run:
-                return Attempted(EventKind.WOULD_CHANGE)
+                return Attempted(EventKind.WOULD_CHANGE, pending)
             change = await step.run(ctx)
     except TimeoutError:
         return Attempted(EventKind.FAILED, error=StepTimeoutError(host, node.id, timeout))

@@ -268,6 +268,8 @@ class _Run:
                 self.engine.checkpoint.record(node.id, host)
         elif kind is EventKind.WOULD_CHANGE:
             self.result.would_change.append((node.id, host))
+            if attempted.detail:
+                self.result.change_details[(node.id, host)] = attempted.detail
         self.emit(
             Event(
                 kind,

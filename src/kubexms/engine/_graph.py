@@ -187,7 +187,7 @@ class ExecutionGraph:
                 "task": node.task,
                 "step": node.step.name,
                 "kind": type(node.step).__name__,
-                "description": node.step.description,
+                "description": node.step.describe(),
                 "hosts": list(node.hosts),
                 "selected_by": node.task_hosts,
                 "depends_on": sorted(self.dependencies[node.id]),

@@ -70,6 +70,8 @@ class RunResult:
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[PairFailure] = field(default_factory=list)
     would_change: list[tuple[str, str]] = field(default_factory=list)
+    change_details: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(node, host) -> what would change there, as its precheck said (dry runs)."""
     interrupted: bool = False
 
     @property

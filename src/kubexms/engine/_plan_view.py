@@ -55,6 +55,15 @@ def _findings(
     return would, failed
 
 
+def _by_detail(node: str, hosts: list[str], result: RunResult) -> dict[str, list[str]]:
+    """What would change on a node's hosts -> the hosts it would change on (first seen first);
+    hosts whose precheck said no more than "would change" have the empty detail."""
+    grouped: dict[str, list[str]] = {}
+    for host in hosts:
+        grouped.setdefault(result.change_details.get((node, host), ""), []).append(host)
+    return grouped
+
+
 def cluster_hosts(graph: ExecutionGraph) -> list[str]:
     """The cluster hosts the plan touches (the control machine is not one of them)."""
     return [name for name in graph.hosts() if name != CONTROL_HOST]
@@ -84,13 +93,15 @@ def plan_tree(graph: ExecutionGraph, result: RunResult | None = None) -> Tree:
                 label += f" [dim]after {escape(', '.join(after[key]))}[/]"
             task = tasks[key] = module.add(label)
         text = escape(node.step.name)
-        if node.step.description:
-            text += f" [dim]- {escape(node.step.description)}[/]"
+        description = node.step.describe()
+        if description:
+            text += f" [dim]- {escape(description)}[/]"
         step = task.add(text)
         if result is None:
             continue
-        if node.id in would:
-            step.add(f"[yellow]would change on {escape(_hosts(would[node.id]))}[/]")
+        for detail, hosts_of in _by_detail(node.id, would.get(node.id, []), result).items():
+            line = f"[yellow]would change on {escape(_hosts(hosts_of))}[/]"
+            step.add(line + (f": {escape(detail)}" if detail else ""))
         for failure in failed.get(node.id, []):
             step.add(f"[red]fails on {escape(failure)}[/]")
         if node.id not in would and node.id not in failed:
@@ -106,6 +117,10 @@ def plan_document(graph: ExecutionGraph, result: RunResult | None = None) -> dic
         for node in nodes:
             node_id = str(node["id"])
             node["would_change"] = would.get(node_id, [])
+            node["changes"] = {
+                host: result.change_details.get((node_id, host), "")
+                for host in would.get(node_id, [])
+            }
             node["failures"] = failed.get(node_id, [])
     document: dict[str, Any] = {
         "pipeline": graph.pipeline,

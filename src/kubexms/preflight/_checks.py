@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from kubexms.engine import Check, CheckFailedError, DataKey
 from kubexms.hostprep import KernelModule
@@ -25,6 +26,7 @@ CLOCK_OFFSET: DataKey[float] = DataKey("preflight.clock-offset", float)
 """Seconds a host's clock is ahead of the control machine's (per host, in shared_data)."""
 
 
+@dataclass(frozen=True)
 class Reachable(Check):
     """Commands run on the host, as root (directly or through sudo)."""
 
@@ -43,6 +45,7 @@ class Reachable(Check):
             )
 
 
+@dataclass(frozen=True)
 class SupportedOS(Check):
     """A supported distribution and kernel, on amd64 or arm64, booted with systemd."""
 
@@ -72,21 +75,15 @@ class SupportedOS(Check):
             raise CheckFailedError(ctx.host.name, self.name, "; ".join(problems))
 
 
+@dataclass(frozen=True)
 class Resources(Check):
     """Enough CPUs and memory for the host's roles."""
 
     name = "resources"
+    description = "CPUs and memory for the host's roles"
 
-    def __init__(self, minimums: Mapping[str, Minimums], default: Minimums) -> None:
-        self.minimums = dict(minimums)
-        self.default = default
-        self.description = "CPUs and memory for the host's roles"
-
-    def params(self) -> Mapping[str, object]:
-        return {
-            "by_role": {role: m.as_dict() for role, m in self.minimums.items()},
-            "default": self.default.as_dict(),
-        }
+    minimums: Mapping[str, Minimums]
+    default: Minimums
 
     def needs(self, roles: frozenset[str]) -> Minimums:
         found = [self.minimums[role] for role in roles if role in self.minimums]
@@ -107,21 +104,24 @@ class Resources(Check):
             )
 
 
+@dataclass(frozen=True)
 class KernelModulesAvailable(Check):
     """Every needed kernel module is loaded, built in, or loadable."""
 
     name = "kernel-modules"
+    description = "kernel modules available: {names}"
 
-    def __init__(self, modules: Sequence[KernelModule]) -> None:
-        self.modules = list(modules)
-        self.description = f"kernel modules available: {', '.join(m.name for m in self.modules)}"
+    modules: Sequence[KernelModule]
 
-    def params(self) -> Mapping[str, object]:
-        return {"modules": [module.name for module in self.modules]}
+    @property
+    def names(self) -> list[str]:
+        return [module.name for module in self.modules]
+
+    def describe(self) -> str:
+        return self.description.format(names=", ".join(self.names))
 
     async def verify(self, ctx: Context) -> None:
-        names = [module.name for module in self.modules]
-        result = await ctx.runner.must_run(absent_modules_script(names, or_loadable=True))
+        result = await ctx.runner.must_run(absent_modules_script(self.names, or_loadable=True))
         absent = set(absent_modules(result.stdout))
         missing = [module for module in self.modules if module.name in absent]
         if missing:
@@ -141,17 +141,14 @@ _LISTENING = r"""awk '$4 == "0A" { n = split($2, a, ":"); print a[n] }' \
   /proc/net/tcp /proc/net/tcp6 2>/dev/null"""
 
 
+@dataclass(frozen=True)
 class PortsFree(Check):
     """Nothing listens yet on the ports the host's Kubernetes roles will use."""
 
     name = "ports"
+    description = "ports Kubernetes will use are free"
 
-    def __init__(self, ports: Mapping[str, Sequence[int]]) -> None:
-        self.ports = {role: sorted(set(found)) for role, found in ports.items()}
-        self.description = "ports Kubernetes will use are free"
-
-    def params(self) -> Mapping[str, object]:
-        return {"by_role": self.ports}
+    ports: Mapping[str, Sequence[int]]
 
     def needs(self, roles: frozenset[str]) -> list[int]:
         return sorted({port for role in roles for port in self.ports.get(role, [])})
@@ -172,6 +169,7 @@ class PortsFree(Check):
             )
 
 
+@dataclass(frozen=True)
 class ClockSkew(Check):
     """The host's clock agrees with the control machine's, so with every other host's.
 
@@ -181,13 +179,9 @@ class ClockSkew(Check):
     """
 
     name = "clock"
+    description = "clocks within {max_skew:g}s of each other"
 
-    def __init__(self, max_skew: float) -> None:
-        self.max_skew = max_skew
-        self.description = f"clocks within {max_skew:g}s of each other"
-
-    def params(self) -> Mapping[str, object]:
-        return {"max_skew_seconds": self.max_skew}
+    max_skew: float
 
     async def verify(self, ctx: Context) -> None:
         before = time.time()

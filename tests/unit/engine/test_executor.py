@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
@@ -263,6 +264,7 @@ async def test_concurrency_limit_applies_across_hosts() -> None:
 SAVED: DataKey[str] = DataKey("saved-config", str)
 
 
+@dataclass(frozen=True)
 class WriteConfig(ReversibleStep):
     """Saves the old content before changing it; rollback restores it."""
 

@@ -38,6 +38,7 @@ def test_exported_names() -> None:
         "Module",
         "Named",
         "Node",
+        "OperationStep",
         "PAIR_RESULTS",
         "PairFailure",
         "Pipeline",
@@ -67,6 +68,7 @@ def test_exported_names() -> None:
         "resume_point",
         "run_log_path",
         "run_plan",
+        "secret_field",
         "summary_table",
     ]
 

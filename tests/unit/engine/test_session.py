@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,13 +43,20 @@ from tests.unit.engine.test_timeouts import local_cluster
 from tests.unit.engine.world import Recorder
 
 
+@dataclass(frozen=True)
 class Touch(Step):
     """Creates ``<dir>/<name>``; fails while ``<dir>/broken-<name>`` exists."""
 
-    def __init__(self, name: str, directory: Path) -> None:
-        self.name = name
-        self.path = str(directory / name)
-        self.broken = str(directory / f"broken-{name}")
+    name: str
+    directory: Path
+
+    @property
+    def path(self) -> str:
+        return str(self.directory / self.name)
+
+    @property
+    def broken(self) -> str:
+        return str(self.directory / f"broken-{self.name}")
 
     async def precheck(self, ctx: Context) -> bool:
         return await ctx.runner.files.exists(self.path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubexms.config import Cluster
@@ -28,12 +29,13 @@ from tests.unit.engine.world import Recorder, setup
 NO_RETRY = RetryPolicy(retries=0)
 
 
+@dataclass(frozen=True)
 class Hang(Step):
     name = "hang"
     timeout = 0.2
 
-    def __init__(self) -> None:
-        self.cancelled = 0
+    # The hosts whose run was cancelled (a test's record, not a parameter).
+    cancelled: list[str] = field(default_factory=list, compare=False)
 
     async def precheck(self, ctx: Context) -> bool:
         return False
@@ -42,7 +44,7 @@ class Hang(Step):
         try:
             await ctx.runner.run("hang")
         except asyncio.CancelledError:
-            self.cancelled += 1
+            self.cancelled.append(ctx.host.name)
             raise
         return None
 
@@ -54,7 +56,7 @@ async def test_timeout_cancels_the_step_and_fails_the_pair() -> None:
     started = time.monotonic()
     result = await s.engine(retry=NO_RETRY, continue_on_error=True).run(graph)
     assert time.monotonic() - started < 5
-    assert step.cancelled == 2
+    assert len(step.cancelled) == 2
     assert {f.error_type for f in result.failures} == {"StepTimeoutError"}
     assert "did not finish within 0.2s and was cancelled" in result.failures[0].error
 
@@ -93,6 +95,7 @@ def alive(pid: int) -> bool:
 async def test_timeout_kills_the_command_on_the_host(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
 
+    @dataclass(frozen=True)
     class Sleeper(Step):
         name = "sleeper"
         timeout = 0.5

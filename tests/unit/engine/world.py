@@ -76,12 +76,12 @@ class World:
         return [(h, c.partition(" ")[2]) for h, c in self.log if c.startswith(verb + " ")]
 
 
+@dataclass(frozen=True)
 class ProbeStep(Step):
     """Asks its host whether it is done, then runs; both through the Runner."""
 
-    def __init__(self, name: str, *, sleep: float = 0.0) -> None:
-        self.name = name
-        self.sleep = sleep
+    name: str
+    sleep: float = field(default=0.0, kw_only=True)
 
     async def precheck(self, ctx: Context) -> bool:
         result = await ctx.runner.must_run(f"precheck {self.name}")
