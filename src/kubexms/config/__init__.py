@@ -8,7 +8,7 @@ from kubexms.config._addons import Addon
 from kubexms.config._artifacts import ArtifactOverride, Artifacts
 from kubexms.config._cluster import API_VERSION, KIND, Cluster, Metadata, Spec
 from kubexms.config._errors import ConfigError, ConfigIssue
-from kubexms.config._etcd import Etcd, ExternalEtcd
+from kubexms.config._etcd import Etcd, EtcdBackup, ExternalEtcd
 from kubexms.config._host_ranges import expand_host_pattern
 from kubexms.config._hosts import ROLES, Bastion, GlobalSettings, Host, RoleGroups
 from kubexms.config._kubernetes import (
@@ -44,6 +44,7 @@ __all__ = [
     "ContainerRuntime",
     "ControlPlaneEndpoint",
     "Etcd",
+    "EtcdBackup",
     "ExternalEtcd",
     "GlobalSettings",
     "Host",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kubexms.config._addons import Addon
 from kubexms.config._errors import Loc, Problem
-from kubexms.config._etcd import Etcd
+from kubexms.config._etcd import Etcd, etcd_problems
 from kubexms.config._host_ranges import expand_host_pattern
 from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups, auth_methods
 from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
@@ -240,14 +240,7 @@ def _endpoint_problems(parts: SpecParts) -> list[Problem]:
 
 
 def _etcd_problems(etcd: Etcd | None) -> list[Problem]:
-    if etcd is not None and etcd.type == "external" and not etcd.external.endpoints:
-        return [
-            (
-                (*_SPEC, "etcd", "external", "endpoints"),
-                "at least one endpoint is required when etcd.type is external",
-            )
-        ]
-    return []
+    return [] if etcd is None else etcd_problems(etcd, (*_SPEC, "etcd"))
 
 
 def _network_problems(network: Network | None) -> list[Problem]:

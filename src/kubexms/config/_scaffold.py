@@ -112,7 +112,17 @@ spec:
     type: kubexm              # kubexm (binaries under systemd on etcd hosts) |
                               # kubeadm (static pods on the masters) | external
     version: $etcd_version
-    dataDir: /var/lib/etcd
+    dataDir: /var/lib/etcd    # 0700 on the etcd hosts; a foreign cluster's data is refused
+    heartbeatInterval: 250    # ms between leader heartbeats
+    electionTimeout: 5000     # ms; at least 5 x heartbeatInterval, at most 50000
+    quotaBackendBytes: 2147483648  # database size limit (at most 8 GiB)
+    autoCompactionRetention: "8"   # hours (a bare number) or a duration such as 30m
+    snapshotCount: 10000      # committed transactions between snapshots
+    extraArgs: {}             # more etcd flags, without dashes: {max-request-bytes: 1572864}
+    backup:                   # scheduled snapshots on every etcd host (a systemd timer)
+      # schedule: daily       # systemd OnCalendar; unset: no scheduled backups
+      keep: 7                 # snapshots kept per host
+      dir: /var/backups/etcd
     # external:               # only for type external
     #   endpoints: [https://10.0.0.5:2379]
     #   caFile: /etc/ssl/etcd/ca.pem

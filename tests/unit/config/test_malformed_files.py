@@ -290,6 +290,57 @@ CASES: list[tuple[str, Callable[[Data], None], str]] = [
     ),
     ("relative etcd data dir", _section("etcd", {"dataDir": "var/lib/etcd"}), "spec.etcd.dataDir"),
     ("etcd version", _section("etcd", {"version": "3.5"}), "spec.etcd.version"),
+    (
+        "etcd election timeout under 5 heartbeats",
+        _section("etcd", {"heartbeatInterval": 1000, "electionTimeout": 4000}),
+        "spec.etcd.electionTimeout",
+    ),
+    (
+        "etcd heartbeat zero",
+        _section("etcd", {"heartbeatInterval": 0}),
+        "spec.etcd.heartbeatInterval",
+    ),
+    (
+        "etcd quota above 8 GiB",
+        _section("etcd", {"quotaBackendBytes": 9 * 1024**3}),
+        "spec.etcd.quotaBackendBytes",
+    ),
+    (
+        "etcd compaction retention",
+        _section("etcd", {"autoCompactionRetention": "8 hours"}),
+        "spec.etcd.autoCompactionRetention",
+    ),
+    ("etcd snapshot count", _section("etcd", {"snapshotCount": "many"}), "spec.etcd.snapshotCount"),
+    (
+        "etcd extra arg kubexms manages",
+        _section("etcd", {"extraArgs": {"data-dir": "/srv/etcd"}}),
+        "spec.etcd.extraArgs.data-dir",
+    ),
+    (
+        "etcd extra arg with dashes",
+        _section("etcd", {"extraArgs": {"--max-request-bytes": 1048576}}),
+        "spec.etcd.extraArgs.--max-request-bytes",
+    ),
+    ("etcd backup keep", _section("etcd", {"backup": {"keep": 0}}), "spec.etcd.backup.keep"),
+    (
+        "etcd backup dir relative",
+        _section("etcd", {"backup": {"dir": "backups"}}),
+        "spec.etcd.backup.dir",
+    ),
+    (
+        "external etcd client certificate without its key",
+        _section(
+            "etcd",
+            {
+                "type": "external",
+                "external": {
+                    "endpoints": ["https://10.0.0.5:2379"],
+                    "certFile": "/c.pem",
+                },
+            },
+        ),
+        "spec.etcd.external.keyFile",
+    ),
     # network
     ("network plugin", _section("network", {"plugin": "weave"}), "spec.network.plugin"),
     (

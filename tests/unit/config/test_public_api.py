@@ -23,6 +23,7 @@ def test_public_api() -> None:
         "ContainerRuntime",
         "ControlPlaneEndpoint",
         "Etcd",
+        "EtcdBackup",
         "ExternalEtcd",
         "GlobalSettings",
         "Host",

@@ -1,0 +1,66 @@
+"""etcd run by kubexms: binaries under systemd on the ``etcd`` hosts, TLS everywhere.
+
+``_layout`` says where everything lives on a host (binaries, the one configuration file, the
+certificates in kubeadm's layout, ports) and how members are named; the install phase and the
+operating commands (status, backup, restore) both read it.
+"""
+
+from kubexms.etcd._layout import (
+    BIN_DIR,
+    CA_CERT,
+    CLIENT_PORT,
+    CONFIG_DIR,
+    CONFIG_FILE,
+    ETCD_BINARY,
+    ETCDCTL_BINARY,
+    ETCDCTL_ENV,
+    ETCDUTL_BINARY,
+    HEALTHCHECK_CERT,
+    HEALTHCHECK_KEY,
+    METRICS_PORT,
+    PEER_CERT,
+    PEER_KEY,
+    PEER_PORT,
+    PKI_DIR,
+    SERVER_CERT,
+    SERVER_KEY,
+    UNIT_NAME,
+    EtcdMember,
+    client_endpoints,
+    cluster_token,
+    etcdctl_command,
+    initial_cluster,
+    member_of,
+    members,
+    pki_files,
+)
+
+__all__ = [
+    "BIN_DIR",
+    "CA_CERT",
+    "CLIENT_PORT",
+    "CONFIG_DIR",
+    "CONFIG_FILE",
+    "ETCDCTL_BINARY",
+    "ETCDCTL_ENV",
+    "ETCDUTL_BINARY",
+    "ETCD_BINARY",
+    "HEALTHCHECK_CERT",
+    "HEALTHCHECK_KEY",
+    "METRICS_PORT",
+    "PEER_CERT",
+    "PEER_KEY",
+    "PEER_PORT",
+    "PKI_DIR",
+    "SERVER_CERT",
+    "SERVER_KEY",
+    "UNIT_NAME",
+    "EtcdMember",
+    "client_endpoints",
+    "cluster_token",
+    "etcdctl_command",
+    "initial_cluster",
+    "member_of",
+    "members",
+    "pki_files",
+]
