@@ -1,0 +1,46 @@
+"""Building blocks: the Steps every component is made of.
+
+- ``PlaceArtifact``: a file from the artifact store on a host (a binary with its mode, or an
+  archive extracted), verified by sha256 there, skipped when already in place.
+- ``PlacePKIFiles`` / ``PKIFile``: certificates (0644), keys and kubeconfigs (0600) from the
+  cluster PKI, written atomically, contents never in plans or logs.
+- ``SystemdService`` / ``ServiceFile`` / ``Health``: a unit, its drop-ins and its config
+  files; daemon-reload and restart only when they changed; then active and healthy (a command
+  or a port), the unit's last journal lines on failure. ``RestartService`` and ``rolling``
+  restart a group one host at a time.
+
+Each has a read-only precheck that says what would change, in one round trip.
+"""
+
+from kubexms.steps._archive_digests import ArchiveContentError
+from kubexms.steps._artifact import PlaceArtifact
+from kubexms.steps._pki import PKIFile, PKIFileError, PlacePKIFiles, default_mode, kubeadm_layout
+from kubexms.steps._rolling import one_after_another, rolling
+from kubexms.steps._service import (
+    PENDING_DIRECTORY,
+    Health,
+    RestartService,
+    ServiceFile,
+    ServiceUnhealthyError,
+    SystemdService,
+    wait_healthy,
+)
+
+__all__ = [
+    "PENDING_DIRECTORY",
+    "ArchiveContentError",
+    "Health",
+    "PKIFile",
+    "PKIFileError",
+    "PlaceArtifact",
+    "PlacePKIFiles",
+    "RestartService",
+    "ServiceFile",
+    "ServiceUnhealthyError",
+    "SystemdService",
+    "default_mode",
+    "kubeadm_layout",
+    "one_after_another",
+    "rolling",
+    "wait_healthy",
+]

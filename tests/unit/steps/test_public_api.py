@@ -1,0 +1,44 @@
+"""The public surface of kubexms.steps, pinned; and it sits below the components."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import kubexms.steps
+
+
+def test_steps_names() -> None:
+    assert sorted(kubexms.steps.__all__) == [
+        "ArchiveContentError",
+        "Health",
+        "PENDING_DIRECTORY",
+        "PKIFile",
+        "PKIFileError",
+        "PlaceArtifact",
+        "PlacePKIFiles",
+        "RestartService",
+        "ServiceFile",
+        "ServiceUnhealthyError",
+        "SystemdService",
+        "default_mode",
+        "kubeadm_layout",
+        "one_after_another",
+        "rolling",
+        "wait_healthy",
+    ]
+    for name in kubexms.steps.__all__:
+        assert getattr(kubexms.steps, name) is not None
+
+
+def test_steps_import_no_component_pipeline_or_cli() -> None:
+    code = (
+        "import sys, kubexms.steps\n"
+        "bad = [m for m in sys.modules if m.startswith(('kubexms.cli', 'kubexms.pipelines',"
+        " 'kubexms.etcd', 'kubexms.hostprep', 'kubexms.preflight'))]\n"
+        "print(','.join(sorted(bad)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
