@@ -15,14 +15,16 @@ import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
 
 from kubexms.cli._cluster import err_console, load_cluster, open_runtime
+from kubexms.cli._config import report_config_error
 from kubexms.cli._console import output_console
-from kubexms.config import Cluster
+from kubexms.cli._signals import RunInterruptedError, run_until_signalled
+from kubexms.config import Cluster, ConfigError, load_config
 from kubexms.engine import (
     CONTROL_HOST,
     CheckpointError,
@@ -39,6 +41,7 @@ from kubexms.engine import (
     RetryPolicy,
     RunRequest,
     RunResult,
+    RunSummary,
     SummaryCollector,
     plan_document,
     plan_tree,
@@ -48,6 +51,7 @@ from kubexms.engine import (
 )
 from kubexms.hostprep import OSPrepOptions, PackageSource
 from kubexms.pipelines import InitOSPipeline
+from kubexms.runtime import ClusterRuntime, InitializationError, new_runtime
 
 init_app = typer.Typer(help="Prepare hosts for Kubernetes.", no_args_is_help=True)
 plan_app = typer.Typer(
@@ -97,7 +101,11 @@ TimezoneOption = Annotated[
 
 
 def init_os_pipeline(
-    cluster: Cluster, packages_dir: Path | None, download: bool, timezone: str | None
+    cluster: Cluster,
+    packages_dir: Path | None,
+    download: bool,
+    timezone: str | None,
+    output: Output = Output.text,
 ) -> InitOSPipeline:
     """The init-os pipeline for these options. Packages come from the hosts' repositories
     unless a directory (or a download into one) is asked for."""
@@ -107,24 +115,70 @@ def init_os_pipeline(
         )
     elif packages_dir is not None:
         if not packages_dir.is_dir():
-            err_console.print(
-                f"[red]error:[/] --packages-dir {packages_dir} is not a directory", soft_wrap=True
-            )
-            raise typer.Exit(2)
+            message = f"--packages-dir {packages_dir} is not a directory"
+            fail(output, "usage", message, pipeline="init-os", exit_code=2)
         source = PackageSource.offline(packages_dir)
     else:
         source = PackageSource.repositories()
     return InitOSPipeline(OSPrepOptions(packages=source, timezone=timezone))
 
 
-def plan_or_exit(pipeline: Pipeline, cluster: Cluster) -> ExecutionGraph:
+def fail(
+    output: Output,
+    kind: str,
+    message: str,
+    *,
+    pipeline: str,
+    exit_code: int = 1,
+    summary: RunSummary | None = None,
+) -> NoReturn:
+    """End the command: the error on stderr, and with ``-o json`` also the one JSON document
+    on stdout (the summary so far, ``outcome`` and ``error``), so a caller always gets one."""
+    err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    if output is Output.json:
+        typer.echo(json.dumps(run_document(pipeline, summary, kind, message, exit_code)))
+    raise typer.Exit(exit_code)
+
+
+def run_document(
+    pipeline: str,
+    summary: RunSummary | None,
+    kind: str | None,
+    message: str | None,
+    exit_code: int,
+) -> dict[str, object]:
+    """The ``-o json`` document: the run summary (empty before the run began), the exit code,
+    and ``error`` (null, or its kind and message). ``outcome`` is the run's, or ``kind`` when
+    the run never started (config, plan, lock, unreachable, checkpoint)."""
+    summary = summary if summary is not None else RunSummary(pipeline=pipeline)
+    if not summary.pipeline:
+        summary.pipeline = pipeline
+    document: dict[str, object] = summary.as_dict()
+    if kind is not None and summary.outcome == "unknown":
+        document["outcome"] = kind
+    document["exit_code"] = exit_code
+    document["error"] = None if kind is None else {"kind": kind, "message": message}
+    return document
+
+
+def load_cluster_for(file: Path, output: Output, pipeline: str) -> Cluster:
+    """The cluster in ``file``; a bad file ends the command (one JSON document with -o json)."""
+    if output is not Output.json:
+        return load_cluster(file)
+    try:
+        return load_config(file)
+    except ConfigError as error:
+        report_config_error(error)
+        fail(output, "config", str(error), pipeline=pipeline)
+
+
+def plan_or_exit(
+    pipeline: Pipeline, cluster: Cluster, output: Output = Output.text
+) -> ExecutionGraph:
     try:
         return pipeline.plan(cluster)
     except PlanError as error:
-        err_console.print(
-            f"error: cannot plan: {error}", highlight=False, markup=False, soft_wrap=True
-        )
-        raise typer.Exit(1) from None
+        fail(output, "plan", f"cannot plan: {error}", pipeline=pipeline.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +200,37 @@ def _report_plan(graph: ExecutionGraph, result: RunResult | None, output: str) -
         output_console().print(plan_tree(graph, result))
 
 
+class _RunRefusedError(Exception):
+    """The run could not start; ``kind`` says why (for the JSON document)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+async def _connect(cluster: Cluster, *, allow_unreachable: bool) -> ClusterRuntime:
+    try:
+        runtime = await new_runtime(cluster, allow_unreachable=allow_unreachable)
+    except InitializationError as error:
+        lines = "\n".join(f"  - {cause}" for cause in error.errors)
+        raise _RunRefusedError(
+            "unreachable",
+            f"could not reach {len(error.errors)} of {len(cluster.resolved_hosts())} hosts:"
+            f"\n{lines}",
+        ) from None
+    for cause in runtime.unreachable.values():
+        err_console.print(
+            f"[yellow]warning:[/] continuing without an unreachable host: {escape(str(cause))}",
+            highlight=False,
+        )
+    return runtime
+
+
 async def _execute(
     cluster: Cluster, graph: ExecutionGraph, settings: RunSettings, events: EventBus, run_id: str
 ) -> RunResult:
     allow_unreachable = settings.options.continue_on_error
-    async with await open_runtime(cluster, allow_unreachable=allow_unreachable) as runtime:
+    async with await _connect(cluster, allow_unreachable=allow_unreachable) as runtime:
         if settings.dry_run:
             return await Engine(runtime, settings.options, events, run_id=run_id).dry_run(graph)
         report = await run_plan(
@@ -191,24 +271,52 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
         view = PlainView(graph, output_console(stderr=machine_output))
     if view is not None:
         events.subscribe(view)
+    pipeline = graph.pipeline
     try:
         if isinstance(view, LiveView):
             with view:
-                result = asyncio.run(_execute(cluster, graph, settings, events, run_id))
+                result = run_until_signalled(_execute(cluster, graph, settings, events, run_id))
         else:
-            result = asyncio.run(_execute(cluster, graph, settings, events, run_id))
-    except (CheckpointError, HostLockError) as error:
-        err_console.print(f"error: {error}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err_console.print("interrupted; run again with --resume to continue", highlight=False)
-        raise typer.Exit(130) from None
+            result = run_until_signalled(_execute(cluster, graph, settings, events, run_id))
+    except (CheckpointError, HostLockError, _RunRefusedError) as error:
+        log.close()
+        kind = getattr(
+            error, "kind", "checkpoint" if isinstance(error, CheckpointError) else "lock"
+        )
+        summary = collector.summary
+        summary.log = str(log_path)
+        fail(settings.output, kind, str(error), pipeline=pipeline, summary=summary)
+    except RunInterruptedError as interrupt:
+        log.close()
+        summary = collector.summary
+        summary.log = str(log_path)
+        summary.outcome = "interrupted"
+        message = (
+            f"{settings.command} was interrupted by {interrupt.signal_name}; remote commands "
+            "were stopped and the host locks released. Run it again with --resume to continue."
+        )
+        fail(
+            settings.output,
+            "interrupted",
+            message,
+            pipeline=pipeline,
+            exit_code=interrupt.exit_code,
+            summary=summary,
+        )
     finally:
         log.close()
     summary = collector.summary
     summary.log = str(log_path)
+    exit_code = 0 if result.succeeded else 1
     if settings.output is Output.json:
-        typer.echo(json.dumps(summary.as_dict(), indent=None if machine_output else 2))
+        failure: str | None = None
+        if not result.succeeded:
+            failed = ", ".join(name for name, host in summary.hosts.items() if host.failed)
+            failure = f"{settings.command} failed on {failed}"
+        document = run_document(
+            pipeline, summary, None if failure is None else "failed", failure, exit_code
+        )
+        typer.echo(json.dumps(document, indent=None if machine_output else 2))
     elif settings.log_format is not LogFormat.json:
         if settings.dry_run:
             _report_plan(graph, result, "tree")
@@ -224,7 +332,7 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
         err_console.print(
             f"[red]{settings.command} failed on {failed}[/]{hint}", highlight=False, soft_wrap=True
         )
-        raise typer.Exit(1)
+        raise typer.Exit(exit_code)
 
 
 def init_os(
@@ -270,9 +378,11 @@ def init_os(
     Hostname, /etc/hosts, swap off, kernel modules, sysctl, OS packages and timezone; each
     step is skipped where the host already has it, so running it again changes nothing.
     """
-    cluster = load_cluster(file)
+    cluster = load_cluster_for(file, output, "init-os")
     graph = plan_or_exit(
-        init_os_pipeline(cluster, packages_dir, download_packages, timezone), cluster
+        init_os_pipeline(cluster, packages_dir, download_packages, timezone, output),
+        cluster,
+        output,
     )
     changes: dict[str, object] = {"retry": RetryPolicy(retries=retries)}
     if concurrency is not None:
