@@ -1,5 +1,16 @@
 """The integration and e2e tiers run against a simulated fleet started once per test session.
 
+Tests take hosts with the ``lease`` fixture, never by index from ``fleet.hosts``::
+
+    async def test_x(lease: LeaseHosts, tmp_path: Path) -> None:
+        hosts = lease(2)                  # or lease(1, init="systemd"); skips with a reason
+        await hosts.run(hosts[0], "id")   # as root inside the host
+        async with hosts.runner(hosts[1], "ops") as runner: ...
+        cluster = hosts.cluster_file(tmp_path)   # a cluster file of the leased hosts only
+
+The hosts are the test's alone until its teardown. A module- or session-scoped fixture holds
+hosts with ``with fleet_pool.lease(n, holder=__name__) as hosts:``. tests/leasing.py has the rest.
+
 ``fleet`` brings up ``KUBEXMS_TEST_FLEET_SIZE`` hosts (default 20) of the kind named by
 ``KUBEXMS_TEST_FLEET_INIT`` (systemd or minimal; default: systemd where the machine can run it)
 in a temporary directory, and removes them at the end of the session, also when the session
@@ -11,54 +22,30 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import cast
 
 import pytest
 import pytest_asyncio
 
-from kubexms.sandbox import MAX_HOSTS, Fleet, InitKind, SandboxError, fleet_down, fleet_up
+from kubexms.sandbox import Fleet, SandboxError, fleet_down, fleet_up
+from tests.leasing import (
+    HostLease,
+    HostPool,
+    Init,
+    LeaseHosts,
+    fleet_init,
+    fleet_size,
+    require_root,
+)
 
-FLEET_SIZE_ENV = "KUBEXMS_TEST_FLEET_SIZE"
-FLEET_INIT_ENV = "KUBEXMS_TEST_FLEET_INIT"
-DEFAULT_FLEET_SIZE = 20
-NOT_ROOT_REASON = "the simulated fleet needs root (network namespaces, mounts, bridges)"
+FLEET_FIXTURES = {"fleet", "fleet_pool", "lease"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "fleet" in getattr(item, "fixturenames", ()):
+        if FLEET_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.fleet)
-
-
-def fleet_size() -> int:
-    """The session fleet's size from the environment."""
-    raw = os.environ.get(FLEET_SIZE_ENV, str(DEFAULT_FLEET_SIZE))
-    try:
-        size = int(raw)
-    except ValueError:
-        raise pytest.UsageError(f"{FLEET_SIZE_ENV}={raw!r} is not a number") from None
-    if not 1 <= size <= MAX_HOSTS:
-        raise pytest.UsageError(f"{FLEET_SIZE_ENV}={size} is outside 1..{MAX_HOSTS}")
-    return size
-
-
-def fleet_init() -> InitKind | None:
-    """The session fleet's kind of host from the environment (None: the default)."""
-    raw = os.environ.get(FLEET_INIT_ENV, "").strip()
-    if not raw:
-        return None
-    if raw not in ("systemd", "minimal"):
-        raise pytest.UsageError(f"{FLEET_INIT_ENV}={raw!r}: expected systemd or minimal")
-    return cast(InitKind, raw)
-
-
-def require_root() -> None:
-    """Skip the calling test or fixture unless running as root."""
-    if os.geteuid() != 0:
-        pytest.skip(NOT_ROOT_REASON)
 
 
 def _remove_at_exit(directory: Path) -> None:
@@ -86,3 +73,30 @@ async def fleet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet
         yield started
     finally:
         await fleet_down(directory)
+
+
+@pytest.fixture(scope="session")
+def fleet_pool(fleet: Fleet) -> HostPool:
+    """Who holds which host of the session fleet; fixtures lease through it."""
+    return HostPool(fleet)
+
+
+@pytest.fixture
+def lease(fleet_pool: HostPool, request: pytest.FixtureRequest) -> Iterator[LeaseHosts]:
+    """``lease(count, init=None)``: hosts for this test alone, released at its teardown.
+
+    Skips the test, saying how many hosts it needs, when the fleet is too small or of the other
+    kind (``init="systemd"`` on a minimal fleet).
+    """
+    held: list[HostLease] = []
+
+    def take(count: int, *, init: Init | None = None) -> HostLease:
+        leased = fleet_pool.acquire(count, init=init, holder=request.node.nodeid)
+        held.append(leased)
+        return leased
+
+    try:
+        yield take
+    finally:
+        for leased in held:
+            fleet_pool.release(leased)

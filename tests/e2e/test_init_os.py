@@ -1,7 +1,7 @@
 """`kubexms init os` on five hosts of the simulated fleet, end to end.
 
-The hosts are ``fleet.hosts[-8:-3]`` (other tests use the first four and the last two); their
-hostnames already equal their names, which init os keeps. Packages come the air-gapped way:
+The module leases five systemd hosts for its tests; their hostnames already equal their names,
+which init os keeps. Packages come the air-gapped way:
 downloaded on this machine (``--download-packages``), uploaded and installed offline. The
 tests run in order and build on each other: a first run (a concurrent second run is refused
 by the host locks), a second run that changes nothing, then a run that loses one host's sshd
@@ -14,6 +14,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest_asyncio
 import yaml
 
 from kubexms.sandbox import Fleet
+from tests.leasing import HostPool
 
 pytestmark = pytest.mark.fleet
 
@@ -97,23 +99,24 @@ def summary(stdout: str) -> dict[str, Any]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def init_os(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> InitOS:
-    if len(fleet.hosts) < 9:
-        pytest.skip("needs a fleet of at least 9 hosts (5 of its own, others for other tests)")
-    if fleet.hosts[0].init != "systemd":
-        pytest.skip("init os prepares systemd hosts")
-    directory = tmp_path_factory.mktemp("init-os")
-    chosen = fleet.hosts[-8:-3]
-    document: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
-    by_name = {host["name"]: host for host in document["spec"]["hosts"]}
-    names = [host.name for host in chosen]
-    document["metadata"]["name"] = "init-os-test"
-    document["spec"]["hosts"] = [by_name[name] for name in names]
-    document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names[:1], "worker": names[1:]}
-    document["spec"]["global"]["workDir"] = str(directory / "work")
-    cluster = directory / "cluster.yaml"
-    cluster.write_text(yaml.safe_dump(document))
-    return InitOS(fleet, names, cluster, directory / "work", directory / "debs")
+async def init_os(
+    fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[InitOS]:
+    with fleet_pool.lease(5, init="systemd", holder=__name__) as leased:
+        directory = tmp_path_factory.mktemp("init-os")
+        names = leased.names
+
+        def shape(document: dict[str, Any]) -> None:
+            document["metadata"]["name"] = "init-os-test"
+            document["spec"]["roleGroups"] = {
+                "master": names[:1],
+                "etcd": names[:1],
+                "worker": names[1:],
+            }
+            document["spec"]["global"]["workDir"] = str(directory / "work")
+
+        cluster = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
+        yield InitOS(leased.fleet, names, cluster, directory / "work", directory / "debs")
 
 
 async def wait_for(probe: Any, what: str, timeout: float = 120.0) -> None:

@@ -36,6 +36,7 @@ from tests.fixtures.artifacts.etcd_release import (
     build_etcd_release,
 )
 from tests.fixtures.artifacts.server import ArtifactServer, artifact_server
+from tests.leasing import LeaseHosts
 
 TEST_BOM = """
 schema: 1
@@ -107,9 +108,10 @@ async def _files_on(fleet: Fleet, name: str, directory: str) -> dict[str, str]:
 
 
 async def test_each_host_gets_what_it_needs_once(
-    fleet: Fleet, tmp_path: Path, server: ArtifactServer, etcd_release: EtcdRelease
+    lease: LeaseHosts, tmp_path: Path, server: ArtifactServer, etcd_release: EtcdRelease
 ) -> None:
-    names = [host.name for host in fleet.hosts[-6:-3]]
+    leased = lease(3)
+    fleet, names = leased.fleet, leased.names
     a, b, c = names
     remote_dir = f"/opt/kxms-artifacts-test-{secrets.token_hex(4)}"
     cluster = load_config(_cluster_file(fleet, tmp_path, names))

@@ -1,6 +1,6 @@
 """`kubexms certs check-expiration --remote` on a fleet host holding certificates we put there.
 
-One host (``fleet.hosts[-3]``) gets kubeadm's layout and an etcd directory in kubexms's; a
+One leased host gets kubeadm's layout and an etcd directory in kubexms's; a
 second, made-up host has its SSH port closed on loopback. The check reads the first, names
 each certificate's CA after the local PKI, never carries a private key off the host, and
 reports the second as unreachable without failing. The files are removed afterwards.
@@ -17,14 +17,13 @@ import sys
 import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest_asyncio
 import yaml
 
 from kubexms.config import load_config
 from kubexms.pki import PkiOptions, generate_pki, local_expirations
-from kubexms.sandbox import Fleet
+from tests.leasing import HostLease, LeaseHosts
 
 PLACED = ("/etc/kubernetes", "/etc/ssl/etcd")
 
@@ -45,10 +44,10 @@ def closed_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def cluster_for(fleet: Fleet, directory: Path) -> Path:
-    """The fleet's cluster file cut to the target host plus a host nobody answers for."""
-    document: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
-    target = dict(document["spec"]["hosts"][-3])
+def cluster_for(hosts: HostLease, directory: Path) -> Path:
+    """A cluster file of the leased host plus a host nobody answers for."""
+    document = hosts.cluster_document()
+    target = dict(document["spec"]["hosts"][0])
     ghost = {"name": "ghost", "address": "127.0.0.1", "port": closed_loopback_port()}
     document["spec"]["hosts"] = [target, ghost]
     document["spec"]["roleGroups"] = {
@@ -91,24 +90,27 @@ def host_files(pki: Path, host: str) -> bytes:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def host_with_certs(fleet: Fleet, tmp_path: Path) -> AsyncIterator[tuple[str, Path, Path]]:
-    """(host name, cluster file, local PKI) with the PKI's files placed on the host."""
-    name = fleet.hosts[-3].name
+async def host_with_certs(
+    lease: LeaseHosts, tmp_path: Path
+) -> AsyncIterator[tuple[str, Path, Path]]:
+    """(host name, cluster file, local PKI) with the PKI's files placed on a leased host."""
+    hosts = lease(1)
+    name = hosts[0].name
     for path in PLACED:
-        code, _, _ = await fleet.host_exec(name, f"test ! -e {path}")
+        code, _, _ = await hosts.exec(name, f"test ! -e {path}")
         assert code == 0, f"{name} already has {path}; this test owns that host's copy"
-    cluster_file = cluster_for(fleet, tmp_path)
+    cluster_file = cluster_for(hosts, tmp_path)
     pki = generate_pki(
         load_config(cluster_file), tmp_path / "pki", options=PkiOptions(key_type="ecdsa")
     ).directory
     try:
-        code, _, err = await fleet.host_exec(
+        code, _, err = await hosts.exec(
             name, "tar -x -C / -f - --no-same-owner", stdin=host_files(pki, name)
         )
         assert code == 0, err
         yield name, cluster_file, pki
     finally:
-        code, _, err = await fleet.host_exec(name, "rm -rf " + " ".join(PLACED))
+        code, _, err = await hosts.exec(name, "rm -rf " + " ".join(PLACED))
         assert code == 0, err
 
 

@@ -1,5 +1,5 @@
 """The engine over real SSH: a step that runs past its timeout is cancelled and its command
-is killed on the host, as root and through sudo. Uses ``fleet.hosts[-3]`` only."""
+is killed on the host, as root and through sudo. Uses one leased host."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kubexms.config import load_config
 from kubexms.engine import (
@@ -27,7 +26,7 @@ from kubexms.engine import (
 )
 from kubexms.runner import Change
 from kubexms.runtime import Context, new_runtime
-from kubexms.sandbox import Fleet
+from tests.leasing import HostLease, LeaseHosts
 
 pytestmark = pytest.mark.fleet
 
@@ -50,25 +49,21 @@ class Sleeper(Step):
         return None
 
 
-def one_host_cluster(fleet: Fleet, directory: Path, user: str) -> Path:
-    document: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
-    host = dict(document["spec"]["hosts"][-3])
-    host["user"] = user
-    document["spec"]["hosts"] = [host]
-    document["spec"]["roleGroups"] = {"master": [host["name"]], "etcd": [host["name"]]}
-    document["spec"]["global"]["workDir"] = str(directory / "work")
-    path = directory / f"cluster-{user}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+def one_host_cluster(hosts: HostLease, directory: Path, user: str) -> Path:
+    def work_dir(document: dict[str, Any]) -> None:
+        document["spec"]["global"]["workDir"] = str(directory / "work")
+
+    return hosts.cluster_file(directory, user=user, edit=work_dir)
 
 
 @pytest.mark.parametrize(("user", "sudo"), [("root", False), ("ops", True)])
 async def test_step_timeout_kills_the_remote_command(
-    fleet: Fleet, tmp_path: Path, user: str, sudo: bool
+    lease: LeaseHosts, tmp_path: Path, user: str, sudo: bool
 ) -> None:
-    name = fleet.hosts[-3].name
+    hosts = lease(1)
+    name = hosts[0].name
     pid_file = f"/tmp/kxms-engine-{secrets.token_hex(4)}"
-    config = load_config(one_host_cluster(fleet, tmp_path, user))
+    config = load_config(one_host_cluster(hosts, tmp_path, user))
     step = Sleeper(pid_file, sudo=sudo)
     graph = Pipeline("p", [Module("m", [Task("t", [step], AllHosts())])]).plan(config)
     seen: list[EventKind] = []
@@ -81,13 +76,13 @@ async def test_step_timeout_kills_the_remote_command(
         result = await engine.run(graph)
         assert [failure.error_type for failure in result.failures] == ["StepTimeoutError"]
         assert EventKind.FAILED in seen
-        code, out, _ = await fleet.host_exec(name, f"cat {pid_file}")
+        code, out, _ = await hosts.exec(name, f"cat {pid_file}")
         assert code == 0
         pid = out.strip()
         for _ in range(100):
-            code, _, _ = await fleet.host_exec(name, f"kill -0 {pid} 2>/dev/null")
+            code, _, _ = await hosts.exec(name, f"kill -0 {pid} 2>/dev/null")
             if code != 0:
                 break
             await asyncio.sleep(0.1)
         assert code != 0, f"the timed-out command (pid {pid}) still runs on {name}"
-    await fleet.host_exec(name, f"rm -f {pid_file}")
+    await hosts.exec(name, f"rm -f {pid_file}")

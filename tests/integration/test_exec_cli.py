@@ -1,6 +1,7 @@
-"""`kubexms exec` on a fleet of 20 where 2 hosts are powered off: 18 outputs, 2 errors, exit 1.
+"""`kubexms exec` on a fleet where 2 hosts are powered off: outputs, 2 errors, exit 1.
 
-Powering hosts off would disturb the shared session fleet, so this module starts its own.
+Powering hosts off would disturb the shared session fleet, so this module starts its own, of
+the session fleet's size (``KUBEXMS_TEST_FLEET_SIZE``) up to 20 hosts and at least 4.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import pytest
 import pytest_asyncio
 
 from kubexms.sandbox import Fleet, SandboxError, fleet_down, fleet_up
+from tests.leasing import FLEET_SIZE_ENV, fleet_size, require_root
 
 pytestmark = pytest.mark.fleet
 
-SIZE = 20
-STOPPED = (3, 11)  # indexes of the hosts powered off
+SIZE = min(20, fleet_size())
+STOPPED = (SIZE // 2, SIZE - 1)  # workers (or the last etcd member of 4) powered off
 
 
 def kubexms_exec(*args: str) -> subprocess.CompletedProcess[str]:
@@ -44,6 +46,9 @@ async def wait_until_gone(fleet: Fleet, name: str) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def partly_stopped_fleet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
+    require_root()
+    if SIZE < 4:
+        pytest.skip(f"needs a fleet of its own of 4 hosts; {FLEET_SIZE_ENV} is {SIZE}")
     directory: Path = tmp_path_factory.mktemp("exec-fleet")
     fleet = await fleet_up(SIZE, directory)
     try:

@@ -6,11 +6,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from kubexms.sandbox import Fleet
+from tests.leasing import LeaseHosts
 
 
 def _kubexms(*args: str) -> subprocess.CompletedProcess[str]:
@@ -19,12 +18,13 @@ def _kubexms(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_facts_json_describes_every_fleet_host(fleet: Fleet) -> None:
-    done = _kubexms("facts", "-f", str(fleet.cluster_file), "-o", "json")
+def test_facts_json_describes_every_host(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(3)
+    done = _kubexms("facts", "-f", str(hosts.cluster_file(tmp_path)), "-o", "json")
     assert done.returncode == 0, done.stderr
     facts = json.loads(done.stdout)
-    assert list(facts) == [host.name for host in fleet.hosts]
-    for host in fleet.hosts:
+    assert list(facts) == hosts.names
+    for host in hosts:
         entry = facts[host.name]
         assert entry["hostname"] == host.name
         assert entry["default_ipv4"] == host.address
@@ -36,26 +36,29 @@ def test_facts_json_describes_every_fleet_host(fleet: Fleet) -> None:
         assert entry["init_system"] == ("systemd" if host.init == "systemd" else "tini")
 
 
-def test_facts_table_for_chosen_hosts(fleet: Fleet) -> None:
-    chosen = [fleet.hosts[0].name, fleet.hosts[-1].name]
-    done = _kubexms("facts", "-f", str(fleet.cluster_file), "--hosts", ",".join(chosen))
+def test_facts_table_for_chosen_hosts(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(3)
+    chosen = [hosts[0].name, hosts[2].name]
+    done = _kubexms("facts", "-f", str(hosts.cluster_file(tmp_path)), "--hosts", ",".join(chosen))
     assert done.returncode == 0, done.stderr
     for name in chosen:
         assert name in done.stdout
-    assert fleet.hosts[1].name not in done.stdout
+    assert hosts[1].name not in done.stdout
 
 
-def test_facts_on_unknown_host_is_a_clear_error(fleet: Fleet) -> None:
-    done = _kubexms("facts", "-f", str(fleet.cluster_file), "--hosts", "nosuchhost")
+def test_facts_on_unknown_host_is_a_clear_error(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(1)
+    done = _kubexms("facts", "-f", str(hosts.cluster_file(tmp_path)), "--hosts", "nosuchhost")
     assert done.returncode == 2
     assert "nosuchhost" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_an_unreachable_host_is_reported_and_the_others_answer(
-    fleet: Fleet, tmp_path: Path
+    lease: LeaseHosts, tmp_path: Path
 ) -> None:
-    data: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
+    hosts = lease(3)
+    data = hosts.cluster_document()
     down = data["spec"]["hosts"][1]
     down["port"] = 2  # a closed port on a fleet host
     broken = tmp_path / "cluster.yaml"
@@ -63,9 +66,9 @@ def test_an_unreachable_host_is_reported_and_the_others_answer(
     done = _kubexms("facts", "-f", str(broken), "-o", "json")
     assert done.returncode == 1
     facts = json.loads(done.stdout)
-    assert list(facts) == [host.name for host in fleet.hosts]
+    assert list(facts) == hosts.names
     assert "refused" in facts[down["name"]]["error"]
     answered = [name for name, entry in facts.items() if "error" not in entry]
-    assert len(answered) == len(fleet.hosts) - 1
+    assert len(answered) == len(hosts) - 1
     assert down["name"] in done.stderr
     assert "Traceback" not in done.stderr

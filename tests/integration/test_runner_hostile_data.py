@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubexms.runner import Runner
-from kubexms.sandbox import Fleet
 from tests.integration.test_runner_support import host_runner, on_host, unique
+from tests.leasing import HostLease, HostPool
 
 pytestmark = pytest.mark.fleet
 
@@ -61,15 +61,21 @@ SETTINGS = settings(
 
 
 @pytest.fixture(scope="module")
-async def ops_runner(fleet: Fleet) -> AsyncIterator[Runner]:
-    async with host_runner(fleet, -1, "ops") as runner:
+def ops_host(fleet_pool: HostPool) -> Iterator[HostLease]:
+    with fleet_pool.lease(1, holder=__name__) as hosts:
+        yield hosts
+
+
+@pytest.fixture(scope="module")
+async def ops_runner(ops_host: HostLease) -> AsyncIterator[Runner]:
+    async with host_runner(ops_host, "ops") as runner:
         yield runner
 
 
 @SETTINGS
 @given(name=NAME, content=CONTENT, target=NAME)
 async def test_hostile_names_and_contents_are_data(
-    fleet: Fleet, ops_runner: Runner, name: str, content: str, target: str
+    ops_host: HostLease, ops_runner: Runner, name: str, content: str, target: str
 ) -> None:
     base = f"/opt/{unique()}"
     path = f"{base}/{name}"
@@ -78,18 +84,18 @@ async def test_hostile_names_and_contents_are_data(
         assert not (await ops_runner.files.write(path, content, mode=0o600)).changed
         assert await ops_runner.files.read_text(path) == content
         # Independent check: the bytes on the host, read by root inside it.
-        out = await on_host(fleet, -1, f"base64 -w0 < {shlex.quote(path)}")
+        out = await on_host(ops_host, f"base64 -w0 < {shlex.quote(path)}")
         assert base64.b64decode(out) == content.encode()
         link = f"{base}/{target}.link"
         assert (await ops_runner.files.symlink(target, link)).changed
-        assert await on_host(fleet, -1, f"readlink {shlex.quote(link)}") == target + "\n"
+        assert await on_host(ops_host, f"readlink {shlex.quote(link)}") == target + "\n"
         block_change = await ops_runner.files.managed_block(
             f"{base}/block", content or "x", marker=name.replace("\n", " ")
         )
         assert block_change.changed
         count = f"find {base} -mindepth 1 -maxdepth 1 -printf x | wc -c"
-        assert await on_host(fleet, -1, count) == "3\n"
+        assert await on_host(ops_host, count) == "3\n"
     finally:
-        await on_host(fleet, -1, f"rm -rf {base}")
-    code, _, _ = await fleet.host_exec(fleet.hosts[-1].name, f"test -e {CANARY}")
+        await on_host(ops_host, f"rm -rf {base}")
+    code, _, _ = await ops_host.exec(ops_host[0], f"test -e {CANARY}")
     assert code != 0, "data was executed as a command"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kubexms.sandbox import Fleet
 from tests.integration.test_runner_support import host_runner, on_host, unique
+from tests.leasing import HostLease, LeaseHosts
 
 pytestmark = pytest.mark.fleet
 
@@ -44,16 +44,17 @@ def hello_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return deb
 
 
-async def absent(fleet: Fleet, index: int) -> None:
-    await on_host(fleet, index, f"dpkg -r {PACKAGE} >/dev/null 2>&1 || true")
+async def absent(hosts: HostLease) -> None:
+    await on_host(hosts, f"dpkg -r {PACKAGE} >/dev/null 2>&1 || true")
 
 
 @pytest.mark.parametrize("user", ["root", "deployer"])
 async def test_install_from_uploaded_files_offline(
-    fleet: Fleet, hello_deb: Path, user: str
+    lease: LeaseHosts, hello_deb: Path, user: str
 ) -> None:
-    await absent(fleet, -1)
-    async with host_runner(fleet, -1, user) as runner:
+    hosts = lease(1)
+    await absent(hosts)
+    async with host_runner(hosts, user) as runner:
         try:
             assert not await runner.packages.is_installed(PACKAGE)
             first = await runner.packages.install_files([hello_deb])
@@ -64,37 +65,37 @@ async def test_install_from_uploaded_files_offline(
                 PACKAGE: True,
                 "dpkg": True,
             }
-            status = await on_host(fleet, -1, f"dpkg-query -W -f='${{Status}}' {PACKAGE}")
+            status = await on_host(hosts, f"dpkg-query -W -f='${{Status}}' {PACKAGE}")
             assert status == "install ok installed"
-            assert await on_host(fleet, -1, "hello") == "Hello, world!\n"
-            assert (
-                await on_host(fleet, -1, "ls /var/tmp | grep -c kubexms-packages || true") == "0\n"
-            )
+            assert await on_host(hosts, "hello") == "Hello, world!\n"
+            assert await on_host(hosts, "ls /var/tmp | grep -c kubexms-packages || true") == "0\n"
             assert (await runner.packages.remove([PACKAGE])).changed
             assert not (await runner.packages.remove([PACKAGE])).changed
-            code, _, _ = await fleet.host_exec(fleet.hosts[-1].name, "command -v hello")
+            code, _, _ = await hosts.exec(hosts[0], "command -v hello")
             assert code != 0
         finally:
-            await absent(fleet, -1)
+            await absent(hosts)
 
 
 @pytest.fixture
-async def local_repository(fleet: Fleet, hello_deb: Path) -> AsyncIterator[str]:
-    """A file:// apt repository on host -2 serving ``hello``, the only apt source there.
+async def repository_host(
+    lease: LeaseHosts, hello_deb: Path
+) -> AsyncIterator[tuple[HostLease, str]]:
+    """A leased host whose only apt source is a file:// repository serving ``hello``.
 
     The host's sources and package lists are put aside and restored afterwards.
     """
-    name = fleet.hosts[-2].name
+    hosts = lease(1)
+    name = hosts[0].name
     token = unique("kxms-repo")
     repo, aside = f"/srv/{token}", f"/var/tmp/{token}-aside"
     data = await asyncio.to_thread(hello_deb.read_bytes)
-    code, _, err = await fleet.host_exec(
+    code, _, err = await hosts.exec(
         name, f"mkdir -p {repo} && cat > {repo}/{hello_deb.name}", stdin=data
     )
     assert code == 0, err
     await on_host(
-        fleet,
-        -2,
+        hosts,
         f"set -e; cd {repo}; dpkg-scanpackages --multiversion . /dev/null > Packages 2>/dev/null\n"
         f"mkdir -p {aside}/sources.list.d; cp -a /var/lib/apt/lists {aside}/lists\n"
         f"mv /etc/apt/sources.list.d/* {aside}/sources.list.d/ 2>/dev/null || true\n"
@@ -102,11 +103,10 @@ async def local_repository(fleet: Fleet, hello_deb: Path) -> AsyncIterator[str]:
         f"echo 'deb [trusted=yes] file:{repo} ./' > /etc/apt/sources.list.d/{token}.list",
     )
     try:
-        yield repo
+        yield hosts, repo
     finally:
         await on_host(
-            fleet,
-            -2,
+            hosts,
             f"rm -f /etc/apt/sources.list.d/{token}.list\n"
             f"mv {aside}/sources.list.d/* /etc/apt/sources.list.d/ 2>/dev/null || true\n"
             f"[ ! -e {aside}/sources.list ] || mv {aside}/sources.list /etc/apt/\n"
@@ -116,16 +116,17 @@ async def local_repository(fleet: Fleet, hello_deb: Path) -> AsyncIterator[str]:
 
 
 @pytest.mark.parametrize("user", ["root", "ops"])
-async def test_install_from_a_repository(fleet: Fleet, local_repository: str, user: str) -> None:
-    await absent(fleet, -2)
-    async with host_runner(fleet, -2, user) as runner:
+async def test_install_from_a_repository(repository_host: tuple[HostLease, str], user: str) -> None:
+    hosts, _ = repository_host
+    await absent(hosts)
+    async with host_runner(hosts, user) as runner:
         try:
             change = await runner.packages.install([PACKAGE], update=True)
             assert change.changed
             assert change.detail == PACKAGE
-            assert await on_host(fleet, -2, "hello") == "Hello, world!\n"
+            assert await on_host(hosts, "hello") == "Hello, world!\n"
             assert not (await runner.packages.install([PACKAGE], update=True)).changed
             assert (await runner.packages.remove([PACKAGE])).changed
             assert not await runner.packages.is_installed(PACKAGE)
         finally:
-            await absent(fleet, -2)
+            await absent(hosts)

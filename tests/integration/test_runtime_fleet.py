@@ -12,12 +12,7 @@ import yaml
 from kubexms.config import load_config
 from kubexms.connector import AuthenticationError, HostConnectionError, HostKeyError
 from kubexms.runtime import InitializationError, new_runtime
-from kubexms.sandbox import Fleet
-
-
-def _cluster_data(fleet: Fleet) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
-    return data
+from tests.leasing import HostLease, LeaseHosts
 
 
 def _write(data: dict[str, Any], path: Path) -> Path:
@@ -25,16 +20,18 @@ def _write(data: dict[str, Any], path: Path) -> Path:
     return path
 
 
-async def _established_ssh_sessions(fleet: Fleet, host: str) -> int:
-    code, out, err = await fleet.host_exec(host, "ss -Htn state established '( sport = :22 )'")
+async def _established_ssh_sessions(hosts: HostLease, host: str) -> int:
+    code, out, err = await hosts.exec(host, "ss -Htn state established '( sport = :22 )'")
     assert code == 0, err
     return len([line for line in out.splitlines() if line.strip()])
 
 
-async def test_all_hosts_connect_and_keep_config_order(fleet: Fleet) -> None:
-    cluster = load_config(fleet.cluster_file)
-    expected = [host.name for host in fleet.hosts]
-    assert len(expected) >= 20
+async def test_twenty_hosts_connect_and_keep_config_order(
+    lease: LeaseHosts, tmp_path: Path
+) -> None:
+    leased = lease(20)
+    cluster = load_config(leased.cluster_file(tmp_path))
+    expected = leased.names
     for _ in range(3):
         async with await new_runtime(cluster) as runtime:
             assert [host.name for host in runtime.hosts] == expected
@@ -44,8 +41,11 @@ async def test_all_hosts_connect_and_keep_config_order(fleet: Fleet) -> None:
             assert [result.stdout.strip() for result in names] == expected
 
 
-async def test_three_distinct_failures_are_named_in_one_error(fleet: Fleet, tmp_path: Path) -> None:
-    data = _cluster_data(fleet)
+async def test_three_distinct_failures_are_named_in_one_error(
+    lease: LeaseHosts, tmp_path: Path
+) -> None:
+    leased = lease(4)  # three that fail in different ways, one that connects
+    data = leased.cluster_document()
     hosts = data["spec"]["hosts"]
     unreachable, wrong_key, wrong_host_key = hosts[1]["name"], hosts[2]["name"], hosts[3]["name"]
 
@@ -60,7 +60,7 @@ async def test_three_distinct_failures_are_named_in_one_error(fleet: Fleet, tmp_
     forged = tmp_path / "known_hosts"
     address = hosts[3]["address"]
     lines = []
-    for line in fleet.known_hosts_path.read_text().splitlines():
+    for line in leased.fleet.known_hosts_path.read_text().splitlines():
         names = line.split(" ", 1)[0].split(",")
         if address in names or f"[{address}]:22" in names:
             key_type, key = other_host_key.split()[:2]
@@ -86,9 +86,9 @@ async def test_three_distinct_failures_are_named_in_one_error(fleet: Fleet, tmp_
         assert name in str(caught)
 
     # Every connection the healthy hosts accepted has been closed again.
-    healthy = [host.name for host in fleet.hosts if host.name not in by_host]
+    healthy = [name for name in leased.names if name not in by_host]
     for _ in range(50):
-        open_sessions = [await _established_ssh_sessions(fleet, name) for name in healthy]
+        open_sessions = [await _established_ssh_sessions(leased, name) for name in healthy]
         if not any(open_sessions):
             break
         await asyncio.sleep(0.1)

@@ -25,25 +25,28 @@ from kubexms.connector import (
     SSHEndpoint,
     SudoError,
 )
-from kubexms.sandbox import Fleet
+from tests.leasing import HostLease, LeaseHosts
 
 BIG = 64 << 20
 
 
-def _settings(fleet: Fleet, **overrides: object) -> SSHClientSettings:
-    options: dict[str, object] = {"known_hosts_path": fleet.known_hosts_path, "connect_timeout": 20}
+def _settings(hosts: HostLease, **overrides: object) -> SSHClientSettings:
+    options: dict[str, object] = {
+        "known_hosts_path": hosts.fleet.known_hosts_path,
+        "connect_timeout": 20,
+    }
     options.update(overrides)
     return SSHClientSettings(**options)  # type: ignore[arg-type]
 
 
-def _endpoint(fleet: Fleet, index: int, user: str = "root", **auth: object) -> SSHEndpoint:
+def _endpoint(hosts: HostLease, index: int, user: str = "root", **auth: object) -> SSHEndpoint:
     if not auth:
-        auth = {"private_key_path": fleet.private_key_path}
-    return SSHEndpoint(fleet.hosts[index].address, 22, user, **auth)  # type: ignore[arg-type]
+        auth = {"private_key_path": hosts.fleet.private_key_path}
+    return SSHEndpoint(hosts[index].address, 22, user, **auth)  # type: ignore[arg-type]
 
 
 def _connector(
-    fleet: Fleet,
+    hosts: HostLease,
     index: int,
     user: str = "root",
     *,
@@ -53,16 +56,16 @@ def _connector(
     **auth: object,
 ) -> SSHConnector:
     return SSHConnector(
-        fleet.hosts[index].name,
-        _endpoint(fleet, index, user, **auth),
-        settings or _settings(fleet),
+        hosts[index].name,
+        _endpoint(hosts, index, user, **auth),
+        settings or _settings(hosts),
         bastion=bastion,
         sudo_password=sudo_password,
     )
 
 
-async def _host(fleet: Fleet, index: int, command: str) -> str:
-    code, out, err = await fleet.host_exec(fleet.hosts[index].name, command)
+async def _host(hosts: HostLease, index: int, command: str) -> str:
+    code, out, err = await hosts.fleet.host_exec(hosts[index].name, command)
     assert code == 0, f"{command}: {err}"
     return out
 
@@ -78,27 +81,28 @@ def _captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[list[str]]:
 
 
 @contextlib.asynccontextmanager
-async def _changed_host_key(fleet: Fleet, index: int) -> AsyncIterator[None]:
+async def _changed_host_key(hosts: HostLease, index: int) -> AsyncIterator[None]:
     """Give a host a new ed25519 key, and put the original back afterwards.
 
     sshd re-executes itself for every connection and reads its host key then, so swapping
     the file is enough; nothing needs restarting.
     """
     key = "/etc/ssh/ssh_host_ed25519_key"
-    await _host(fleet, index, f"cp -p {key} {key}.kx-orig && cp -p {key}.pub {key}.pub.kx-orig")
+    await _host(hosts, index, f"cp -p {key} {key}.kx-orig && cp -p {key}.pub {key}.pub.kx-orig")
     try:
         await _host(
-            fleet, index, f"rm -f {key} {key}.pub && ssh-keygen -q -t ed25519 -N '' -f {key}"
+            hosts, index, f"rm -f {key} {key}.pub && ssh-keygen -q -t ed25519 -N '' -f {key}"
         )
         yield
     finally:
-        await _host(fleet, index, f"mv -f {key}.kx-orig {key} && mv -f {key}.pub.kx-orig {key}.pub")
-    async with _connector(fleet, index) as restored:
+        await _host(hosts, index, f"mv -f {key}.kx-orig {key} && mv -f {key}.pub.kx-orig {key}.pub")
+    async with _connector(hosts, index) as restored:
         assert (await restored.run("true")).ok
 
 
-async def test_root_by_key_runs_with_separate_streams(fleet: Fleet) -> None:
-    async with _connector(fleet, 0) as root:
+async def test_root_by_key_runs_with_separate_streams(lease: LeaseHosts) -> None:
+    hosts = lease(1)
+    async with _connector(hosts, 0) as root:
         result = await root.run(
             'echo "$GREETING from $(hostname) in $(pwd)"; echo oops >&2; cat; exit 3',
             env={"GREETING": "it's me"},
@@ -106,20 +110,22 @@ async def test_root_by_key_runs_with_separate_streams(fleet: Fleet) -> None:
             stdin="piped\n",
         )
         assert result.exit_code == 3
-        assert result.stdout == f"it's me from {fleet.hosts[0].name} in /etc\npiped\n"
+        assert result.stdout == f"it's me from {hosts[0].name} in /etc\npiped\n"
         assert result.stderr == "oops\n"
         assert result.duration > 0
         assert (await root.run("id -u", sudo=True)).stdout == "0\n"
 
 
-async def test_root_by_password(fleet: Fleet) -> None:
-    async with _connector(fleet, 1, password=fleet.password("root")) as root:
+async def test_root_by_password(lease: LeaseHosts) -> None:
+    hosts = lease(1)
+    async with _connector(hosts, 0, password=hosts.fleet.password("root")) as root:
         assert (await root.run("id -un")).stdout == "root\n"
 
 
-async def test_ops_by_inline_key_has_passwordless_sudo(fleet: Fleet) -> None:
-    inline = fleet.private_key_path.read_text()
-    async with _connector(fleet, 2, "ops", private_key=inline) as ops:
+async def test_ops_by_inline_key_has_passwordless_sudo(lease: LeaseHosts) -> None:
+    hosts = lease(1)
+    inline = hosts.fleet.private_key_path.read_text()
+    async with _connector(hosts, 0, "ops", private_key=inline) as ops:
         assert (await ops.run("id -un")).stdout == "ops\n"
         result = await ops.run("id -u; cat", sudo=True, stdin=b"\x00\xffbytes")
         assert result.stdout.encode("utf-8", "replace").endswith(b"bytes")
@@ -128,8 +134,9 @@ async def test_ops_by_inline_key_has_passwordless_sudo(fleet: Fleet) -> None:
 
 
 async def test_agent_is_used_without_key_or_password(
-    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lease: LeaseHosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    hosts = lease(1)
     socket_path = tmp_path / "agent.sock"
     agent = await asyncio.create_subprocess_exec(
         "ssh-agent", "-D", "-a", str(socket_path), stdout=asyncio.subprocess.DEVNULL
@@ -141,30 +148,31 @@ async def test_agent_is_used_without_key_or_password(
             await asyncio.sleep(0.05)
         agent_env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
         add = await asyncio.create_subprocess_exec(
-            "ssh-add", "-q", str(fleet.private_key_path), env=agent_env
+            "ssh-add", "-q", str(hosts.fleet.private_key_path), env=agent_env
         )
         assert await add.wait() == 0
         monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* to fall back on
         monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
-        endpoint = SSHEndpoint(fleet.hosts[0].address, 22, "ops")
-        async with SSHConnector(fleet.hosts[0].name, endpoint, _settings(fleet)) as via_agent:
+        endpoint = SSHEndpoint(hosts[0].address, 22, "ops")
+        async with SSHConnector(hosts[0].name, endpoint, _settings(hosts)) as via_agent:
             assert (await via_agent.run("id -un")).stdout == "ops\n"
         monkeypatch.delenv("SSH_AUTH_SOCK")
         with pytest.raises(AuthenticationError, match="No password or private key is configured"):
-            await SSHConnector(fleet.hosts[0].name, endpoint, _settings(fleet)).connect()
+            await SSHConnector(hosts[0].name, endpoint, _settings(hosts)).connect()
     finally:
         agent.kill()
         await agent.wait()
 
 
 async def test_deployer_sudo_password_never_shows(
-    fleet: Fleet, caplog: pytest.LogCaptureFixture
+    lease: LeaseHosts, caplog: pytest.LogCaptureFixture
 ) -> None:
-    password = fleet.password("deployer")
+    hosts = lease(1)
+    password = hosts.fleet.password("deployer")
     with _captured_logs(caplog) as logs:
         async with (
-            _connector(fleet, 3, "deployer", sudo_password=password) as deployer,
-            _connector(fleet, 3) as watcher,
+            _connector(hosts, 0, "deployer", sudo_password=password) as deployer,
+            _connector(hosts, 0) as watcher,
         ):
             assert (await deployer.run("id -u", sudo=True)).stdout == "0\n"
             sleeper = asyncio.ensure_future(
@@ -188,31 +196,36 @@ async def test_deployer_sudo_password_never_shows(
     assert not [line for line in logs if password in line]
 
 
-async def test_deployer_password_login_uses_it_for_sudo(fleet: Fleet) -> None:
-    async with _connector(fleet, 4, "deployer", password=fleet.password("deployer")) as deployer:
+async def test_deployer_password_login_uses_it_for_sudo(lease: LeaseHosts) -> None:
+    hosts = lease(1)
+    async with _connector(
+        hosts, 0, "deployer", password=hosts.fleet.password("deployer")
+    ) as deployer:
         assert (await deployer.run("id -u", sudo=True)).stdout == "0\n"
 
 
-async def test_wrong_or_missing_sudo_password_fails_clearly(fleet: Fleet) -> None:
-    async with _connector(fleet, 4, "deployer", sudo_password="not-the-password") as wrong:
+async def test_wrong_or_missing_sudo_password_fails_clearly(lease: LeaseHosts) -> None:
+    hosts = lease(1)
+    async with _connector(hosts, 0, "deployer", sudo_password="not-the-password") as wrong:
         with pytest.raises(SudoError, match="sudo refused") as caught:
             await asyncio.wait_for(wrong.run("id -u", sudo=True, stdin="data\n"), 60)
         assert not caught.value.retryable
-    async with _connector(fleet, 4, "deployer") as missing:
+    async with _connector(hosts, 0, "deployer") as missing:
         with pytest.raises(SudoError, match="password is required"):
             await asyncio.wait_for(missing.run("id -u", sudo=True), 60)
 
 
-async def test_bastion_is_shared_and_used(fleet: Fleet) -> None:
-    settings = _settings(fleet)
-    jump = _endpoint(fleet, 0)
-    targets = [_connector(fleet, i, settings=settings, bastion=jump) for i in (5, 6, 7)]
+async def test_bastion_is_shared_and_used(lease: LeaseHosts) -> None:
+    hosts = lease(3)  # the first is the jump host of the other two
+    settings = _settings(hosts)
+    jump = _endpoint(hosts, 0)
+    targets = [_connector(hosts, i, settings=settings, bastion=jump) for i in (1, 2)]
     try:
         await asyncio.gather(*(target.connect() for target in targets))
         assert settings.bastions.open_count == 1
-        for index, target in zip((5, 6, 7), targets, strict=True):
+        for index, target in zip((1, 2), targets, strict=True):
             result = await target.run('hostname; echo "${SSH_CLIENT%% *}"')
-            assert result.stdout.split() == [fleet.hosts[index].name, fleet.hosts[0].address]
+            assert result.stdout.split() == [hosts[index].name, hosts[0].address]
         await targets[0].close()
         assert settings.bastions.open_count == 1
         assert (await targets[1].run("true")).ok
@@ -222,91 +235,95 @@ async def test_bastion_is_shared_and_used(fleet: Fleet) -> None:
     assert settings.bastions.open_count == 0
 
 
-async def test_changed_host_key_is_refused_under_strict(fleet: Fleet) -> None:
-    index = len(fleet.hosts) - 1
-    async with _changed_host_key(fleet, index):
+async def test_changed_host_key_is_refused_under_strict(lease: LeaseHosts) -> None:
+    hosts = lease(1)
+    index = 0
+    async with _changed_host_key(hosts, index):
         with pytest.raises(HostKeyError, match="does not match the one recorded") as caught:
-            await _connector(fleet, index).connect()
+            await _connector(hosts, index).connect()
         assert not caught.value.retryable
-        assert f"{fleet.hosts[index].address}:22" in str(caught.value)
+        assert f"{hosts[index].address}:22" in str(caught.value)
 
 
-async def test_unknown_host_is_refused_under_strict(fleet: Fleet, tmp_path: Path) -> None:
-    settings = _settings(fleet, known_hosts_path=tmp_path / "empty_known_hosts")
+async def test_unknown_host_is_refused_under_strict(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(1)
+    settings = _settings(hosts, known_hosts_path=tmp_path / "empty_known_hosts")
     with pytest.raises(HostKeyError, match=r"is not in .* the host key policy is strict"):
-        await _connector(fleet, 0, settings=settings).connect()
+        await _connector(hosts, 0, settings=settings).connect()
 
 
 async def test_accept_new_records_keys_and_refuses_a_changed_one(
-    fleet: Fleet, tmp_path: Path
+    lease: LeaseHosts, tmp_path: Path
 ) -> None:
+    hosts = lease(3)
     known_hosts = tmp_path / "known_hosts"
-    settings = _settings(fleet, host_key_policy="accept-new", known_hosts_path=known_hosts)
-    indexes = list(range(min(len(fleet.hosts), 8)))
-    connectors = [_connector(fleet, i, settings=settings) for i in indexes]
+    settings = _settings(hosts, host_key_policy="accept-new", known_hosts_path=known_hosts)
+    indexes = list(range(len(hosts)))
+    connectors = [_connector(hosts, i, settings=settings) for i in indexes]
     await asyncio.gather(*(c.connect() for c in connectors))
     for connector in connectors:
         await connector.close()
     recorded = known_hosts.read_text().splitlines()
-    assert sorted(line.split()[0] for line in recorded) == sorted(
-        fleet.hosts[i].address for i in indexes
-    )
-    host_keys = (await _host(fleet, 0, "cat /etc/ssh/ssh_host_ed25519_key.pub")).split()
-    assert f"{fleet.hosts[0].address} {host_keys[0]} {host_keys[1]}" in recorded
+    assert sorted(line.split()[0] for line in recorded) == sorted(hosts[i].address for i in indexes)
+    host_keys = (await _host(hosts, 0, "cat /etc/ssh/ssh_host_ed25519_key.pub")).split()
+    assert f"{hosts[0].address} {host_keys[0]} {host_keys[1]}" in recorded
 
-    strict = _settings(fleet, known_hosts_path=known_hosts)
-    async with _connector(fleet, 0, settings=strict) as again:
+    strict = _settings(hosts, known_hosts_path=known_hosts)
+    async with _connector(hosts, 0, settings=strict) as again:
         assert (await again.run("true")).ok
 
     index = indexes[-1]
-    async with _changed_host_key(fleet, index):
-        fresh = _settings(fleet, host_key_policy="accept-new", known_hosts_path=known_hosts)
+    async with _changed_host_key(hosts, index):
+        fresh = _settings(hosts, host_key_policy="accept-new", known_hosts_path=known_hosts)
         with pytest.raises(HostKeyError, match="does not match"):
-            await _connector(fleet, index, settings=fresh).connect()
+            await _connector(hosts, index, settings=fresh).connect()
     assert known_hosts.read_text().splitlines() == recorded
 
 
-async def test_host_key_policy_off_skips_verification(fleet: Fleet, tmp_path: Path) -> None:
-    settings = _settings(fleet, host_key_policy="off", known_hosts_path=tmp_path / "none")
-    async with _connector(fleet, 0, settings=settings) as unchecked:
+async def test_host_key_policy_off_skips_verification(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(1)
+    settings = _settings(hosts, host_key_policy="off", known_hosts_path=tmp_path / "none")
+    async with _connector(hosts, 0, settings=settings) as unchecked:
         assert (await unchecked.run("true")).ok
     assert not (tmp_path / "none").exists()
 
 
 @pytest.mark.parametrize(("user", "sudo"), [("root", False), ("deployer", True)])
-async def test_timed_out_command_is_gone_from_the_host(fleet: Fleet, user: str, sudo: bool) -> None:
-    index = 8 % len(fleet.hosts)
+async def test_timed_out_command_is_gone_from_the_host(
+    lease: LeaseHosts, user: str, sudo: bool
+) -> None:
+    hosts = lease(1)
+    index = 0
     # Distinctive durations so pgrep on the host finds exactly these sleeps.
     seconds = 7001 if user == "root" else 7002
     command = f"sleep {seconds}1 & (sleep {seconds}2; echo never) & sleep {seconds}3"
-    connector = _connector(fleet, index, user, sudo_password=fleet.password("deployer"))
+    connector = _connector(hosts, index, user, sudo_password=hosts.fleet.password("deployer"))
     async with connector:
         with pytest.raises(CommandTimeoutError, match="and was killed") as caught:
             await connector.run(command, sudo=sudo, timeout=1.5)
         assert caught.value.killed
-    code, out, _ = await fleet.host_exec(
-        fleet.hosts[index].name, f"pgrep -af 'sleep {seconds}[123]' || true"
-    )
+    code, out, _ = await hosts.exec(hosts[index].name, f"pgrep -af 'sleep {seconds}[123]' || true")
     assert code == 0
     assert out.strip() == "", f"still running on the host:\n{out}"
 
 
 @pytest.mark.parametrize(("user", "sudo"), [("root", False), ("deployer", True)])
 async def test_closing_right_after_a_cancelled_command_still_kills_it(
-    fleet: Fleet, user: str, sudo: bool
+    lease: LeaseHosts, user: str, sudo: bool
 ) -> None:
+    hosts = lease(1)
     # The kill of a cancelled command runs in the background over the same connection; close()
     # must let it finish rather than cut it off and leave the command running.
-    index = 9 % len(fleet.hosts)
+    index = 0
     seconds = 7003 if user == "root" else 7004
-    connector = _connector(fleet, index, user, sudo_password=fleet.password("deployer"))
+    connector = _connector(hosts, index, user, sudo_password=hosts.fleet.password("deployer"))
     await connector.connect()
     task = asyncio.ensure_future(connector.run(f"sleep {seconds}1", sudo=sudo))
-    name = fleet.hosts[index].name
+    name = hosts[index].name
     for _ in range(200):
         # The sleep itself (not sudo's command line, which names it too): the command is then
         # past its process-group marker, so the connector knows what to kill.
-        _, out, _ = await fleet.host_exec(name, f"pgrep -xf 'sleep {seconds}1' || true")
+        _, out, _ = await hosts.exec(name, f"pgrep -xf 'sleep {seconds}1' || true")
         if out.strip():
             break
         await asyncio.sleep(0.05)
@@ -318,7 +335,7 @@ async def test_closing_right_after_a_cancelled_command_still_kills_it(
     # The kill has been delivered when close() returns; sudo and setsid then exit on their own
     # within moments (without the kill, the sleep would run for a day).
     for _ in range(50):
-        code, out, _ = await fleet.host_exec(name, f"pgrep -af 'sleep {seconds}[1]' || true")
+        code, out, _ = await hosts.exec(name, f"pgrep -af 'sleep {seconds}[1]' || true")
         assert code == 0
         if not out.strip():
             break
@@ -326,13 +343,14 @@ async def test_closing_right_after_a_cancelled_command_still_kills_it(
     assert out.strip() == "", f"still running on the host after close():\n{out}"
 
 
-async def _sha256_of(fleet: Fleet, index: int, path: str) -> str:
-    return (await _host(fleet, index, f"sha256sum {path}")).split()[0]
+async def _sha256_of(hosts: HostLease, index: int, path: str) -> str:
+    return (await _host(hosts, index, f"sha256sum {path}")).split()[0]
 
 
 @pytest.mark.parametrize("user", ["root", "deployer"])
-async def test_64mib_round_trip_streams(fleet: Fleet, tmp_path: Path, user: str) -> None:
-    index = 9 % len(fleet.hosts)
+async def test_64mib_round_trip_streams(lease: LeaseHosts, tmp_path: Path, user: str) -> None:
+    hosts = lease(1)
+    index = 0
     source = tmp_path / "big.bin"
     digest = hashlib.sha256()
     with source.open("wb") as file:
@@ -341,52 +359,53 @@ async def test_64mib_round_trip_streams(fleet: Fleet, tmp_path: Path, user: str)
             digest.update(chunk)
             file.write(chunk)
     remote = f"/var/tmp/kx-big-{user}.bin"
-    connector = _connector(fleet, index, user, sudo_password=fleet.password("deployer"))
+    connector = _connector(hosts, index, user, sudo_password=hosts.fleet.password("deployer"))
     tracemalloc.start()
     try:
         async with connector:
             await connector.put(source, remote, mode=0o600)
-            assert await _sha256_of(fleet, index, remote) == digest.hexdigest()
+            assert await _sha256_of(hosts, index, remote) == digest.hexdigest()
             fetched = tmp_path / "fetched.bin"
             await connector.get(remote, fetched)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-        await fleet.host_exec(fleet.hosts[index].name, f"rm -f {remote}")
+        await hosts.exec(hosts[index], f"rm -f {remote}")
     assert hashlib.sha256(fetched.read_bytes()).hexdigest() == digest.hexdigest()
     assert peak < BIG // 4, f"copying 64 MiB allocated {peak >> 20} MiB at peak"
 
 
 @pytest.mark.parametrize("user", ["ops", "deployer"])
 async def test_non_root_write_lands_with_mode_and_owner(
-    fleet: Fleet, tmp_path: Path, user: str
+    lease: LeaseHosts, tmp_path: Path, user: str
 ) -> None:
-    index = 10 % len(fleet.hosts)
+    hosts = lease(1)
+    index = 0
     directory = f"/etc/kx-connector-{user}"
-    connector = _connector(fleet, index, user, sudo_password=fleet.password("deployer"))
+    connector = _connector(hosts, index, user, sudo_password=hosts.fleet.password("deployer"))
     tree = tmp_path / "tree"
     (tree / "nested").mkdir(parents=True)
     (tree / "nested" / "file.txt").write_text("nested\n")
     try:
         async with connector:
             await connector.put(b"secret: 1\n", f"{directory}/app.conf", mode=0o640, owner=user)
-            stat = await _host(fleet, index, f"stat -c '%a %U' {directory}/app.conf")
+            stat = await _host(hosts, index, f"stat -c '%a %U' {directory}/app.conf")
             assert stat == f"640 {user}\n"
             await connector.put(b"root only\n", f"{directory}/root.conf", mode=0o600)
-            assert await _host(fleet, index, f"stat -c '%a %U' {directory}/root.conf") == (
+            assert await _host(hosts, index, f"stat -c '%a %U' {directory}/root.conf") == (
                 "600 root\n"
             )
             await connector.put(tree, f"{directory}/tree", mode=0o750, owner=f"{user}:{user}")
             assert await _host(
-                fleet,
+                hosts,
                 index,
                 f"stat -c '%a %U %G' {directory}/tree {directory}/tree/nested/file.txt",
             ) == (f"750 {user} {user}\n644 {user} {user}\n")
-            leftovers = await _host(fleet, index, f"find {directory} /tmp -name '*kubexms*'")
+            leftovers = await _host(hosts, index, f"find {directory} /tmp -name '*kubexms*'")
             assert leftovers == ""
 
             secret = f"/root/kx-secret-{user}"
-            await _host(fleet, index, f"umask 077; echo only-root > {secret}")
+            await _host(hosts, index, f"umask 077; echo only-root > {secret}")
             assert (await connector.run(f"cat {secret}")).exit_code != 0
             fetched = tmp_path / "secret"
             await connector.get(secret, fetched)
@@ -394,28 +413,31 @@ async def test_non_root_write_lands_with_mode_and_owner(
             await connector.get(f"{directory}/tree", tmp_path / "fetched-tree")
             assert (tmp_path / "fetched-tree" / "nested" / "file.txt").read_text() == "nested\n"
     finally:
-        await fleet.host_exec(fleet.hosts[index].name, f"rm -rf {directory} /root/kx-secret-*")
+        await hosts.exec(hosts[index], f"rm -rf {directory} /root/kx-secret-*")
 
 
-async def test_closed_port_is_a_retryable_connection_error(fleet: Fleet) -> None:
+async def test_closed_port_is_a_retryable_connection_error(lease: LeaseHosts) -> None:
+    hosts = lease(1)
     endpoint = SSHEndpoint(
-        fleet.hosts[0].address, 2, "root", private_key_path=fleet.private_key_path
+        hosts[0].address, 2, "root", private_key_path=hosts.fleet.private_key_path
     )
     with pytest.raises(HostConnectionError, match="refused the connection") as caught:
-        await SSHConnector("node-closed", endpoint, _settings(fleet)).connect()
+        await SSHConnector("node-closed", endpoint, _settings(hosts)).connect()
     assert caught.value.retryable
-    assert f"{fleet.hosts[0].address}:2" in str(caught.value)
+    assert f"{hosts[0].address}:2" in str(caught.value)
 
 
-async def test_wrong_key_is_an_authentication_error(fleet: Fleet) -> None:
+async def test_wrong_key_is_an_authentication_error(lease: LeaseHosts) -> None:
+    hosts = lease(1)
     stranger = asyncssh.generate_private_key("ssh-ed25519").export_private_key().decode()
     with pytest.raises(AuthenticationError, match="rejected the login of user 'root'") as caught:
-        await _connector(fleet, 0, private_key=stranger).connect()
+        await _connector(hosts, 0, private_key=stranger).connect()
     assert not caught.value.retryable
 
 
-async def test_close_is_idempotent_and_reconnect_works(fleet: Fleet) -> None:
-    connector = _connector(fleet, 0)
+async def test_close_is_idempotent_and_reconnect_works(lease: LeaseHosts) -> None:
+    hosts = lease(1)
+    connector = _connector(hosts, 0)
     await connector.connect()
     await connector.close()
     await connector.close()
