@@ -1,0 +1,311 @@
+"""The building blocks on real hosts: systemd PID 1, sshd, sudo.
+
+A tiny real service (Python's http.server on a port, its port in a config file) is
+installed, restarted exactly once when its config changes, left alone by a second run,
+rolled through hosts one at a time; a failing unit's error shows its journal. Artifacts and
+PKI files land over SSH as a sudo user with the modes and owners asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import tarfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubexms.artifacts import ArtifactStore, ManifestEntry
+from kubexms.config import load_config
+from kubexms.engine import Engine, EventBus, EventKind, Module, Pipeline, Roles, Task
+from kubexms.runtime import ClusterRuntime, Context, new_runtime
+from kubexms.sandbox import Fleet
+from kubexms.steps import (
+    Health,
+    PKIFile,
+    PlaceArtifact,
+    PlacePKIFiles,
+    RestartService,
+    ServiceFile,
+    ServiceUnhealthyError,
+    SystemdService,
+    rolling,
+)
+from tests.integration.test_runner_services import systemd_only
+from tests.integration.test_runner_support import on_host
+
+pytestmark = pytest.mark.fleet
+
+UNIT = """[Unit]
+Description=kubexms building-block test service
+
+[Service]
+EnvironmentFile={config}
+ExecStartPre=/bin/sh -c 'echo start >> {starts}'
+ExecStart=/usr/bin/python3 -m http.server ${{PORT}} --bind 127.0.0.1 --directory /tmp
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _cluster(fleet: Fleet, directory: Path, indexes: list[int], user: str = "root") -> Path:
+    document: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
+    hosts = []
+    for index in indexes:
+        host = dict(document["spec"]["hosts"][index])
+        host["user"] = user
+        if user == "deployer":
+            host["sudoPassword"] = fleet.password("deployer")
+        hosts.append(host)
+    names = [host["name"] for host in hosts]
+    document["spec"]["hosts"] = hosts
+    document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names, "worker": names}
+    document["spec"].setdefault("global", {})["workDir"] = str(directory / "work")
+    path = directory / "cluster.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@asynccontextmanager
+async def _runtime(
+    fleet: Fleet, directory: Path, indexes: list[int], user: str = "root"
+) -> AsyncIterator[ClusterRuntime]:
+    cluster = load_config(_cluster(fleet, directory, indexes, user))
+    async with await new_runtime(cluster) as runtime:
+        yield runtime
+
+
+class ServiceUnderTest:
+    """One unique unit per test on fleet hosts; removed afterwards."""
+
+    def __init__(self, fleet: Fleet, index: int) -> None:
+        self.fleet, self.index = fleet, index
+        self.name = f"kxms-block-{secrets.token_hex(3)}"
+        self.unit = f"{self.name}.service"
+        self.config = f"/etc/{self.name}/env"
+        self.starts = f"/var/lib/{self.name}.starts"
+        self.port = 18000 + secrets.randbelow(2000)
+
+    def step(self, extra: str = "", **more: Any) -> SystemdService:
+        return SystemdService(
+            self.name,
+            UNIT.format(config=self.config, starts=self.starts),
+            files=(ServiceFile(self.config, f"PORT={self.port}\n{extra}", mode=0o640),),
+            health=Health(port=self.port, timeout=20, interval=0.2),
+            **more,
+        )
+
+    async def starts_count(self, index: int | None = None) -> int:
+        out = await on_host(
+            self.fleet, self.index if index is None else index, f"cat {self.starts} || true"
+        )
+        return out.count("start")
+
+    async def remove(self, indexes: list[int]) -> None:
+        for index in indexes:
+            await on_host(
+                self.fleet,
+                index,
+                f"systemctl disable --now {self.unit} >/dev/null 2>&1 || true; "
+                f"rm -rf /etc/systemd/system/{self.unit} /etc/{self.name} {self.starts} "
+                f"/var/lib/kubexms/restart-pending/{self.unit}; systemctl daemon-reload; "
+                f"systemctl reset-failed {self.unit} 2>/dev/null || true",
+            )
+
+
+async def test_service_restarts_once_per_config_change_and_never_otherwise(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    systemd_only(fleet)
+    service = ServiceUnderTest(fleet, -1)
+    try:
+        async with _runtime(fleet, tmp_path, [-1], user="ops") as runtime:
+            ctx = runtime.new_context(runtime.hosts[0])
+            first = await service.step().run(ctx)
+            assert first.changed
+            assert "started" in first.detail
+            assert await on_host(fleet, -1, f"systemctl is-enabled {service.unit}") == ("enabled\n")
+            assert await on_host(fleet, -1, f"stat -c %a {service.config}") == "640\n"
+            assert await service.starts_count() == 1
+
+            assert not (await service.step().precheck(ctx)).changed
+            again = await service.step().run(ctx)
+            assert not again.changed
+            assert await service.starts_count() == 1
+
+            changed = service.step("# tuned\n")
+            pending = await changed.precheck(ctx)
+            assert pending.detail == f"write {service.config}; restart"
+            done = await changed.run(ctx)
+            assert "restarted" in done.detail
+            assert "daemon reloaded" not in done.detail  # only a config file changed
+            assert await service.starts_count() == 2
+            assert not (await changed.run(ctx)).changed
+            assert await service.starts_count() == 2
+
+            # A stopped service is started by the rerun (it heals).
+            await on_host(fleet, -1, f"systemctl stop {service.unit}")
+            assert (await changed.precheck(ctx)).detail == "start"
+            await changed.run(ctx)
+            assert await service.starts_count() == 3
+            assert await on_host(fleet, -1, f"systemctl is-active {service.unit}") == "active\n"
+    finally:
+        await service.remove([-1])
+
+
+async def test_a_failing_unit_error_carries_its_journal(fleet: Fleet, tmp_path: Path) -> None:
+    systemd_only(fleet)
+    service = ServiceUnderTest(fleet, -1)
+    token = f"kxms-{secrets.token_hex(4)}"
+    step = SystemdService(
+        service.name,
+        f"[Service]\nExecStart=/bin/sh -c 'echo {token} bad setting >&2; exit 3'\n",
+        enable=False,
+        health=Health(port=service.port, timeout=5, interval=0.2),
+    )
+    try:
+        async with _runtime(fleet, tmp_path, [-1]) as runtime:
+            with pytest.raises(ServiceUnhealthyError) as caught:
+                await step.run(runtime.new_context(runtime.hosts[0]))
+        message = str(caught.value)
+        assert f"{service.unit} is not healthy" in message
+        assert f"{token} bad setting" in message
+        assert "last journal lines" in message
+    finally:
+        await service.remove([-1])
+
+
+async def test_a_health_command_that_never_passes(fleet: Fleet, tmp_path: Path) -> None:
+    systemd_only(fleet)
+    service = ServiceUnderTest(fleet, -1)
+    step = SystemdService(
+        service.name,
+        UNIT.format(config=service.config, starts=service.starts),
+        files=(ServiceFile(service.config, f"PORT={service.port}\n"),),
+        health=Health(command=f"test -e /nonexistent-{service.name}", timeout=1, interval=0.2),
+    )
+    try:
+        async with _runtime(fleet, tmp_path, [-1]) as runtime:
+            with pytest.raises(ServiceUnhealthyError, match="did not succeed within 1s"):
+                await step.run(runtime.new_context(runtime.hosts[0]))
+    finally:
+        await service.remove([-1])
+
+
+async def test_a_changed_config_rolls_one_host_at_a_time(fleet: Fleet, tmp_path: Path) -> None:
+    systemd_only(fleet)
+    indexes = [-3, -2, -1]
+    service = ServiceUnderTest(fleet, -1)
+
+    def pipeline(extra: str) -> Pipeline:
+        health = Health(port=service.port, timeout=20, interval=0.2)
+
+        class Rolled(Module):
+            name = "service"
+
+            def tasks(self, ctx: Any) -> list[Task]:
+                install = Task("install", [service.step(extra, defer_restart=True)], Roles("etcd"))
+                restarts = rolling(
+                    ctx, "restart", [RestartService(service.name, health)], Roles("etcd")
+                )
+                return [install, *restarts]
+
+        return Pipeline("rolling", [Rolled()])
+
+    try:
+        async with _runtime(fleet, tmp_path, indexes) as runtime:
+            first = await Engine(runtime).run(pipeline("").plan(runtime.config))
+            assert first.succeeded, first.failures
+            events: list[Any] = []
+            result = await Engine(runtime, events=EventBus(events.append)).run(
+                pipeline("# v2\n").plan(runtime.config)
+            )
+            assert result.succeeded, result.failures
+        restarted = [
+            (event.node, event.host, event.time)
+            for event in events
+            if event.kind == EventKind.CHANGED and "/restart-" in (event.node or "")
+        ]
+        starts = [e for e in events if e.kind == EventKind.STARTED and "/restart-" in e.node]
+        assert len(restarted) == 3
+        # Each host's restart began only after the previous host was healthy again.
+        for before, after in zip(restarted, starts[1:], strict=False):
+            assert after.time >= before[2]
+        for index in indexes:
+            assert await service.starts_count(index) == 2
+    finally:
+        await service.remove(indexes)
+
+
+def _tarball(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+async def test_artifact_and_pki_files_land_as_a_sudo_user(fleet: Fleet, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    release = _tarball({"rel-v1/tool": b"#!/bin/sh\necho tool\n", "rel-v1/extra": b"x\n"})
+    store = ArtifactStore(work / "artifacts")
+    entry = ManifestEntry(
+        component="rel",
+        version="v1",
+        arch="noarch",
+        file="rel-v1.tar.gz",
+        sha256=hashlib.sha256(release).hexdigest(),
+        size=len(release),
+        url="https://example.invalid/rel-v1.tar.gz",
+        checksum_source="test",
+    )
+    store.path_of(entry).parent.mkdir(parents=True)
+    store.path_of(entry).write_bytes(release)
+    store.record([entry])
+    (work / "pki" / "etcd").mkdir(parents=True)
+    (work / "pki" / "etcd" / "ca.crt").write_bytes(b"ca certificate\n")
+    (work / "pki" / "etcd" / "ca.key").write_bytes(b"ca private key\n")
+
+    root = f"/opt/kxms-blocks-{secrets.token_hex(3)}"
+    place = PlaceArtifact(
+        "rel",
+        f"{root}/bin",
+        extract=True,
+        members=("rel-v1/tool",),
+        strip_components=1,
+        remote_dir=f"{root}/cache",
+    )
+    pki = PlacePKIFiles(
+        (
+            PKIFile("etcd/ca.crt", f"{root}/pki/ca.crt"),
+            PKIFile("etcd/ca.key", f"{root}/pki/ca.key"),
+        ),
+        owner="nobody",
+    )
+    try:
+        async with _runtime(fleet, tmp_path, [-2], user="deployer") as runtime:
+            ctx: Context = runtime.new_context(runtime.hosts[0])
+            assert (await place.precheck(ctx)).changed
+            assert (await place.run(ctx)).changed
+            assert (await pki.run(ctx)).changed
+            assert not (await place.precheck(ctx)).changed
+            assert not (await pki.precheck(ctx)).changed
+        listing = await on_host(
+            fleet, -2, f"cd {root} && stat -c '%n %a %U' bin/tool pki/ca.crt pki/ca.key"
+        )
+        assert listing.splitlines() == [
+            "bin/tool 755 root",
+            "pki/ca.crt 644 nobody",
+            "pki/ca.key 600 nobody",
+        ]
+        assert not (await on_host(fleet, -2, f"ls {root}/bin")).count("extra")
+    finally:
+        await on_host(fleet, -2, f"rm -rf {root}")
