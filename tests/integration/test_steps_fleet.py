@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kubexms.artifacts import ArtifactStore, ManifestEntry
 from kubexms.config import load_config
 from kubexms.engine import Engine, EventBus, EventKind, Module, Pipeline, Roles, Task
 from kubexms.runtime import ClusterRuntime, Context, new_runtime
-from kubexms.sandbox import Fleet
 from kubexms.steps import (
     Health,
     PKIFile,
@@ -36,8 +34,7 @@ from kubexms.steps import (
     SystemdService,
     rolling,
 )
-from tests.integration.test_runner_services import systemd_only
-from tests.integration.test_runner_support import on_host
+from tests.leasing import HostLease, LeaseHosts
 
 pytestmark = pytest.mark.fleet
 
@@ -54,29 +51,18 @@ WantedBy=multi-user.target
 """
 
 
-def _cluster(fleet: Fleet, directory: Path, indexes: list[int], user: str = "root") -> Path:
-    document: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
-    hosts = []
-    for index in indexes:
-        host = dict(document["spec"]["hosts"][index])
-        host["user"] = user
-        if user == "deployer":
-            host["sudoPassword"] = fleet.password("deployer")
-        hosts.append(host)
-    names = [host["name"] for host in hosts]
-    document["spec"]["hosts"] = hosts
-    document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names, "worker": names}
-    document["spec"].setdefault("global", {})["workDir"] = str(directory / "work")
-    path = directory / "cluster.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
-
-
 @asynccontextmanager
 async def _runtime(
-    fleet: Fleet, directory: Path, indexes: list[int], user: str = "root"
+    hosts: HostLease, directory: Path, user: str = "root"
 ) -> AsyncIterator[ClusterRuntime]:
-    cluster = load_config(_cluster(fleet, directory, indexes, user))
+    """A runtime over the leased hosts (all of them etcd and worker, the first master)."""
+
+    def edit(document: dict[str, Any]) -> None:
+        names = hosts.names
+        document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names, "worker": names}
+        document["spec"].setdefault("global", {})["workDir"] = str(directory / "work")
+
+    cluster = load_config(hosts.cluster_file(directory, user=user, edit=edit))
     async with await new_runtime(cluster) as runtime:
         yield runtime
 
@@ -84,8 +70,8 @@ async def _runtime(
 class ServiceUnderTest:
     """One unique unit per test on fleet hosts; removed afterwards."""
 
-    def __init__(self, fleet: Fleet, index: int) -> None:
-        self.fleet, self.index = fleet, index
+    def __init__(self, hosts: HostLease) -> None:
+        self.hosts = hosts
         self.name = f"kxms-block-{secrets.token_hex(3)}"
         self.unit = f"{self.name}.service"
         self.config = f"/etc/{self.name}/env"
@@ -101,17 +87,14 @@ class ServiceUnderTest:
             **more,
         )
 
-    async def starts_count(self, index: int | None = None) -> int:
-        out = await on_host(
-            self.fleet, self.index if index is None else index, f"cat {self.starts} || true"
-        )
+    async def starts_count(self, index: int = 0) -> int:
+        out = await self.hosts.run(self.hosts[index], f"cat {self.starts} || true")
         return out.count("start")
 
-    async def remove(self, indexes: list[int]) -> None:
-        for index in indexes:
-            await on_host(
-                self.fleet,
-                index,
+    async def remove(self) -> None:
+        for host in self.hosts:
+            await self.hosts.run(
+                host,
                 f"systemctl disable --now {self.unit} >/dev/null 2>&1 || true; "
                 f"rm -rf /etc/systemd/system/{self.unit} /etc/{self.name} {self.starts} "
                 f"/var/lib/kubexms/restart-pending/{self.unit}; systemctl daemon-reload; "
@@ -120,18 +103,20 @@ class ServiceUnderTest:
 
 
 async def test_service_restarts_once_per_config_change_and_never_otherwise(
-    fleet: Fleet, tmp_path: Path
+    lease: LeaseHosts, tmp_path: Path
 ) -> None:
-    systemd_only(fleet)
-    service = ServiceUnderTest(fleet, -1)
+    hosts = lease(1, init="systemd")
+    service = ServiceUnderTest(hosts)
     try:
-        async with _runtime(fleet, tmp_path, [-1], user="ops") as runtime:
+        async with _runtime(hosts, tmp_path, user="ops") as runtime:
             ctx = runtime.new_context(runtime.hosts[0])
             first = await service.step().run(ctx)
             assert first.changed
             assert "started" in first.detail
-            assert await on_host(fleet, -1, f"systemctl is-enabled {service.unit}") == ("enabled\n")
-            assert await on_host(fleet, -1, f"stat -c %a {service.config}") == "640\n"
+            assert await hosts.run(hosts[0], f"systemctl is-enabled {service.unit}") == (
+                "enabled\n"
+            )
+            assert await hosts.run(hosts[0], f"stat -c %a {service.config}") == "640\n"
             assert await service.starts_count() == 1
 
             assert not (await service.step().precheck(ctx)).changed
@@ -150,18 +135,18 @@ async def test_service_restarts_once_per_config_change_and_never_otherwise(
             assert await service.starts_count() == 2
 
             # A stopped service is started by the rerun (it heals).
-            await on_host(fleet, -1, f"systemctl stop {service.unit}")
+            await hosts.run(hosts[0], f"systemctl stop {service.unit}")
             assert (await changed.precheck(ctx)).detail == "start"
             await changed.run(ctx)
             assert await service.starts_count() == 3
-            assert await on_host(fleet, -1, f"systemctl is-active {service.unit}") == "active\n"
+            assert await hosts.run(hosts[0], f"systemctl is-active {service.unit}") == "active\n"
     finally:
-        await service.remove([-1])
+        await service.remove()
 
 
-async def test_a_failing_unit_error_carries_its_journal(fleet: Fleet, tmp_path: Path) -> None:
-    systemd_only(fleet)
-    service = ServiceUnderTest(fleet, -1)
+async def test_a_failing_unit_error_carries_its_journal(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(1, init="systemd")
+    service = ServiceUnderTest(hosts)
     token = f"kxms-{secrets.token_hex(4)}"
     step = SystemdService(
         service.name,
@@ -170,7 +155,7 @@ async def test_a_failing_unit_error_carries_its_journal(fleet: Fleet, tmp_path: 
         health=Health(port=service.port, timeout=5, interval=0.2),
     )
     try:
-        async with _runtime(fleet, tmp_path, [-1]) as runtime:
+        async with _runtime(hosts, tmp_path) as runtime:
             with pytest.raises(ServiceUnhealthyError) as caught:
                 await step.run(runtime.new_context(runtime.hosts[0]))
         message = str(caught.value)
@@ -178,12 +163,12 @@ async def test_a_failing_unit_error_carries_its_journal(fleet: Fleet, tmp_path: 
         assert f"{token} bad setting" in message
         assert "last journal lines" in message
     finally:
-        await service.remove([-1])
+        await service.remove()
 
 
-async def test_a_health_command_that_never_passes(fleet: Fleet, tmp_path: Path) -> None:
-    systemd_only(fleet)
-    service = ServiceUnderTest(fleet, -1)
+async def test_a_health_command_that_never_passes(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(1, init="systemd")
+    service = ServiceUnderTest(hosts)
     step = SystemdService(
         service.name,
         UNIT.format(config=service.config, starts=service.starts),
@@ -191,17 +176,16 @@ async def test_a_health_command_that_never_passes(fleet: Fleet, tmp_path: Path) 
         health=Health(command=f"test -e /nonexistent-{service.name}", timeout=1, interval=0.2),
     )
     try:
-        async with _runtime(fleet, tmp_path, [-1]) as runtime:
+        async with _runtime(hosts, tmp_path) as runtime:
             with pytest.raises(ServiceUnhealthyError, match="did not succeed within 1s"):
                 await step.run(runtime.new_context(runtime.hosts[0]))
     finally:
-        await service.remove([-1])
+        await service.remove()
 
 
-async def test_a_changed_config_rolls_one_host_at_a_time(fleet: Fleet, tmp_path: Path) -> None:
-    systemd_only(fleet)
-    indexes = [-3, -2, -1]
-    service = ServiceUnderTest(fleet, -1)
+async def test_a_changed_config_rolls_one_host_at_a_time(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(3, init="systemd")
+    service = ServiceUnderTest(hosts)
 
     def pipeline(extra: str) -> Pipeline:
         health = Health(port=service.port, timeout=20, interval=0.2)
@@ -219,7 +203,7 @@ async def test_a_changed_config_rolls_one_host_at_a_time(fleet: Fleet, tmp_path:
         return Pipeline("rolling", [Rolled()])
 
     try:
-        async with _runtime(fleet, tmp_path, indexes) as runtime:
+        async with _runtime(hosts, tmp_path) as runtime:
             first = await Engine(runtime).run(pipeline("").plan(runtime.config))
             assert first.succeeded, first.failures
             events: list[Any] = []
@@ -237,10 +221,10 @@ async def test_a_changed_config_rolls_one_host_at_a_time(fleet: Fleet, tmp_path:
         # Each host's restart began only after the previous host was healthy again.
         for before, after in zip(restarted, starts[1:], strict=False):
             assert after.time >= before[2]
-        for index in indexes:
+        for index in range(3):
             assert await service.starts_count(index) == 2
     finally:
-        await service.remove(indexes)
+        await service.remove()
 
 
 def _tarball(files: dict[str, bytes]) -> bytes:
@@ -253,7 +237,10 @@ def _tarball(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-async def test_artifact_and_pki_files_land_as_a_sudo_user(fleet: Fleet, tmp_path: Path) -> None:
+async def test_artifact_and_pki_files_land_as_a_sudo_user(
+    lease: LeaseHosts, tmp_path: Path
+) -> None:
+    hosts = lease(1)
     work = tmp_path / "work"
     release = _tarball({"rel-v1/tool": b"#!/bin/sh\necho tool\n", "rel-v1/extra": b"x\n"})
     store = ArtifactStore(work / "artifacts")
@@ -291,21 +278,21 @@ async def test_artifact_and_pki_files_land_as_a_sudo_user(fleet: Fleet, tmp_path
         owner="nobody",
     )
     try:
-        async with _runtime(fleet, tmp_path, [-2], user="deployer") as runtime:
+        async with _runtime(hosts, tmp_path, user="deployer") as runtime:
             ctx: Context = runtime.new_context(runtime.hosts[0])
             assert (await place.precheck(ctx)).changed
             assert (await place.run(ctx)).changed
             assert (await pki.run(ctx)).changed
             assert not (await place.precheck(ctx)).changed
             assert not (await pki.precheck(ctx)).changed
-        listing = await on_host(
-            fleet, -2, f"cd {root} && stat -c '%n %a %U' bin/tool pki/ca.crt pki/ca.key"
+        listing = await hosts.run(
+            hosts[0], f"cd {root} && stat -c '%n %a %U' bin/tool pki/ca.crt pki/ca.key"
         )
         assert listing.splitlines() == [
             "bin/tool 755 root",
             "pki/ca.crt 644 nobody",
             "pki/ca.key 600 nobody",
         ]
-        assert not (await on_host(fleet, -2, f"ls {root}/bin")).count("extra")
+        assert not (await hosts.run(hosts[0], f"ls {root}/bin")).count("extra")
     finally:
-        await on_host(fleet, -2, f"rm -rf {root}")
+        await hosts.run(hosts[0], f"rm -rf {root}")
