@@ -322,13 +322,15 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
             _report_plan(graph, result, "tree")
         console = output_console()
         console.print(summary_table(summary))
-        for name, host in summary.hosts.items():
-            for failure in host.errors:
-                console.print(f"[red]{name}[/]: {escape(failure)}", soft_wrap=True)
+        for folded in summary.folded_errors():
+            console.print(f"[red]{escape(folded.who)}[/]: {escape(folded.text)}", soft_wrap=True)
+            if len(folded.hosts) > 1:
+                console.print(f"  hosts: {', '.join(folded.hosts)}", markup=False, soft_wrap=True)
         console.print(f"event log: {log_path}", markup=False)
     if not result.succeeded:
         hint = "" if settings.dry_run else "; fix the cause and rerun with --resume"
-        failed = ", ".join(name for name, host in summary.hosts.items() if host.failed)
+        failed_hosts = [name for name, host in summary.hosts.items() if host.failed]
+        failed = ", ".join(failed_hosts) if len(failed_hosts) <= 3 else f"{len(failed_hosts)} hosts"
         err_console.print(
             f"[red]{settings.command} failed on {failed}[/]{hint}", highlight=False, soft_wrap=True
         )

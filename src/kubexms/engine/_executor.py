@@ -24,6 +24,7 @@ from kubexms.engine._events import Event, EventBus, EventKind
 from kubexms.engine._graph import ExecutionGraph, Node
 from kubexms.engine._inventory import CONTROL_HOST
 from kubexms.engine._options import EngineOptions, PairFailure, RunResult
+from kubexms.engine._step import Check
 from kubexms.runtime import ClusterRuntime, Context, DataStore, Host
 
 DONE_EARLIER = "completed in an earlier run (checkpoint)"
@@ -177,7 +178,7 @@ class _Run:
     def _why_not_start(self, node: Node) -> str | None:
         if self.dry_run:
             return None
-        if self.stopped is not None:
+        if self.stopped is not None and not isinstance(node.step, Check):
             return self.stopped
         for dependency in sorted(self.graph.dependencies[node.id]):
             if not self.satisfied.get(dependency, False):
@@ -199,7 +200,7 @@ class _Run:
         for host in node.hosts:
             if not self.dry_run and (node.id, host) in self.engine.completed:
                 outcomes[self._finish(node, host, Attempted(EventKind.SKIPPED, DONE_EARLIER))] += 1
-            elif not self.dry_run and host in self.dropped:
+            elif not self.dry_run and host in self.dropped and self._drops(node, host):
                 reason = f"{host} failed earlier, at {self.dropped[host]}"
                 outcomes[self._finish(node, host, Attempted(EventKind.SKIPPED, reason))] += 1
             elif host in self.engine.runtime.unreachable:
@@ -236,11 +237,22 @@ class _Run:
             options=self.options,
             emit=self.emit,
             slots=self.slots,
-            stop_reason=self._stop_reason,
+            stop_reason=self._never_stopped if isinstance(node.step, Check) else self._stop_reason,
             dry_run=self.dry_run,
         )
         attempted = await attempt_pair(pair)
         return self._finish(node, name, attempted, time.monotonic() - started)
+
+    def _drops(self, node: Node, host: str) -> bool:
+        """Whether a host that failed earlier sits this node out: always, unless the node is
+        a check and the host can be reached (then its verdict is still worth having)."""
+        return not isinstance(node.step, Check) or host in self.engine.runtime.unreachable
+
+    @staticmethod
+    def _never_stopped(host: str) -> None:
+        # Checks only read: each host's verdict is worth more than the seconds a stop saves,
+        # so a failure does not cancel them (on 200 unfit hosts, all 200 are reported).
+        return None
 
     def _stop_reason(self, host: str) -> str | None:
         if self.dry_run:

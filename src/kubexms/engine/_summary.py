@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kubexms.engine._events import Event, EventKind
+from kubexms.engine._folding import FoldedFailure, fold, host_list
 
 _COUNTED = {
     EventKind.CHANGED: "changed",
@@ -64,6 +65,10 @@ class RunSummary:
     hosts: dict[str, HostSummary] = field(default_factory=dict)
     log: str | None = None
 
+    def folded_errors(self) -> list[FoldedFailure]:
+        """Each distinct error ("step: message") once, with every host it happened on."""
+        return fold([(name, error) for name, host in self.hosts.items() for error in host.errors])
+
     def as_dict(self) -> dict[str, Any]:
         """The ``-o json`` document."""
         return {
@@ -74,6 +79,9 @@ class RunSummary:
             "seconds": round(self.duration, 3),
             "failed_hosts": [name for name, host in self.hosts.items() if host.failed],
             "hosts": {name: host.as_dict() for name, host in self.hosts.items()},
+            "errors": [
+                {"error": failure.text, "hosts": failure.hosts} for failure in self.folded_errors()
+            ],
             "log": self.log,
         }
 
@@ -137,15 +145,25 @@ def summary_table(summary: RunSummary) -> Table:
         table.add_column(column, justify="right")
     table.add_column("time", justify="right")
     table.add_column("first error", overflow="fold")
+    # Hosts that failed alike (same counts, same first error) share one row.
+    rows: dict[tuple[object, ...], list[str]] = {}
     for name, host in summary.hosts.items():
         changed = host.would_change if summary.dry_run else host.changed
+        first = host.errors[0] if host.errors else ""
+        key: tuple[object, ...] = (host.unchanged, changed, host.failed, host.skipped, first)
+        rows.setdefault(key if first else (name,), []).append(name)
+    for names in rows.values():
+        host = summary.hosts[names[0]]
+        changed = host.would_change if summary.dry_run else host.changed
+        seconds = max(summary.hosts[name].seconds for name in names)
+        label = names[0] if len(names) == 1 else f"{len(names)} hosts: {host_list(names, 3)}"
         table.add_row(
-            name,
+            label,
             str(host.unchanged),
             str(changed),
             Text(str(host.failed), style="red" if host.failed else ""),
             str(host.skipped),
-            f"{host.seconds:.1f}s",
+            f"{seconds:.1f}s",
             Text(_short(host.errors[0]) if host.errors else "", style="red"),
         )
     return table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from types import TracebackType
 from typing import Self
 
@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kubexms.engine._events import PAIR_RESULTS, Event, EventKind
+from kubexms.engine._folding import NAMES_SHOWN, FailureFolder, host_list, without_host
 from kubexms.engine._graph import ExecutionGraph
 from kubexms.engine._inventory import CONTROL_HOST
 
@@ -42,7 +43,8 @@ class _ViewState:
         self.done: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
         self.active: dict[str, list[str]] = {}  # host -> nodes it works on now, latest last
-        self.failures: deque[str] = deque(maxlen=_FAILURES_SHOWN)
+        self.failures = FailureFolder()  # "node: first line of the error", by hosts
+        self.node_failures: dict[str, FailureFolder] = {}  # node -> whole errors, by hosts
         self.counts: Counter[str] = Counter()
 
     def update(self, event: Event) -> None:
@@ -61,9 +63,10 @@ class _ViewState:
                     del self.active[event.host]
             if event.kind is EventKind.FAILED:
                 self.failed[module] += 1
-                self.failures.append(
-                    f"{event.host}: {event.node}: {_first_line(event.error)}".rstrip(": ")
-                )
+                error = without_host(event.host, event.error)
+                self.failures.add(event.host, f"{event.node}: {_first_line(error)}".rstrip(": "))
+                folder = self.node_failures.setdefault(event.node, FailureFolder())
+                folder.add(event.host, error)
 
 
 class _LiveRenderable:
@@ -94,8 +97,11 @@ class _LiveRenderable:
             if hidden > 0:
                 active.add_row(Text(f"... and {hidden} more hosts", style="dim"), Text(""))
             parts.append(active)
-        for failure in state.failures:
-            parts.append(Text(f"failed: {failure}", style="red"))
+        for failure in state.failures.groups()[-_FAILURES_SHOWN:]:
+            line = f"failed: {failure.headline()}"
+            if len(failure.hosts) > 1:
+                line += f" ({host_list(failure.hosts, NAMES_SHOWN)})"
+            parts.append(Text(line, style="red"))
         yield Group(*parts)
 
 
@@ -141,6 +147,14 @@ class PlainView:
     def _say(self, text: str, style: str = "") -> None:
         self._console.print(escape(text), style=style or None, highlight=False, soft_wrap=True)
 
+    def _folded(self, node: str, host: str, error: str) -> bool:
+        """Whether this failure is one another host already had on that step."""
+        error = without_host(host, error)
+        for failure in self.state.node_failures[node].groups():
+            if failure.text == error:
+                return failure.hosts[0] != host
+        return False
+
     def __call__(self, event: Event) -> None:
         self.state.update(event)
         kind = event.kind
@@ -151,8 +165,11 @@ class PlainView:
                 f"{data.get('pipeline')}: {verb} {data.get('nodes')} steps on {self._hosts} "
                 f"hosts ({data.get('pairs')} step-host pairs)"
             )
-        elif kind is EventKind.FAILED:
-            self._say(f"FAILED {event.node} on {event.host}: {event.error}", "red")
+        elif kind is EventKind.FAILED and event.node is not None and event.host is not None:
+            # The first host failing a step for a reason is told at once; the others that fail
+            # it for the same reason are folded into one line when the step finishes.
+            if not self._folded(event.node, event.host, event.error):
+                self._say(f"FAILED {event.node} on {event.host}: {event.error}", "red")
         elif kind is EventKind.RETRIED:
             self._say(
                 f"retry {event.node} on {event.host} (attempt {event.attempt} failed: "
@@ -164,5 +181,12 @@ class PlainView:
         elif kind is EventKind.ROLLBACK_FAILED:
             self._say(f"rollback of {event.node} on {event.host} failed: {event.error}", "red")
         elif kind is EventKind.NODE_FINISHED and event.node is not None:
+            for failure in self.state.node_failures.get(event.node, FailureFolder()).groups():
+                if len(failure.hosts) > 1:
+                    self._say(
+                        f"FAILED {event.node} on {len(failure.hosts) - 1} more hosts for the same "
+                        f"reason: {host_list(failure.hosts[1:])}",
+                        "red",
+                    )
             took = f" in {event.duration:.1f}s" if event.duration is not None else ""
             self._say(f"{event.node}: {_tally(event.data)}{took}")
