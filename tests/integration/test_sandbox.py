@@ -256,6 +256,32 @@ async def test_root_and_home_are_clean_and_tmp_run_are_fresh(lease: LeaseHosts) 
         assert fstype == "tmpfs"
 
 
+@pytest.mark.parametrize("directory", ["/var/lib/containerd", "/var/lib/kubelet"])
+async def test_container_dirs_are_on_disk_where_overlayfs_mounts(
+    lease: LeaseHosts, directory: str
+) -> None:
+    hosts = lease(2)
+    fleet = hosts.fleet
+    a, b = hosts.names
+    fstype = (await must(fleet, a, f"findmnt -no FSTYPE --target {directory}")).strip()
+    assert fstype not in ("overlay", ""), f"{directory} is on {fstype!r}"
+    # What containerd's snapshotter does: an overlay whose layers sit in that directory.
+    probe = f"{directory}/kubexms-probe-{uuid.uuid4().hex[:8]}"
+    script = (
+        f"mkdir -p {probe}/lower {probe}/upper {probe}/work {probe}/merged"
+        f" && echo layer > {probe}/lower/file"
+        f" && mount -t overlay overlay -o lowerdir={probe}/lower,upperdir={probe}/upper,"
+        f"workdir={probe}/work {probe}/merged"
+        f" && cat {probe}/merged/file && umount {probe}/merged"
+    )
+    try:
+        assert (await must(fleet, a, script)).strip() == "layer"
+        # Each host has its own.
+        assert (await fleet.host_exec(b, f"test -e {probe}"))[0] != 0
+    finally:
+        await fleet.host_exec(a, f"umount {probe}/merged 2>/dev/null; rm -rf {probe}")
+
+
 async def test_proc_sys_is_read_only_except_net(lease: LeaseHosts) -> None:
     hosts = lease(1)
     fleet, host = hosts.fleet, hosts[0].name

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubexms.sandbox._cgroups import Hierarchy
-from kubexms.sandbox._host_files import OLD_ROOT, HostPaths
+from kubexms.sandbox._host_files import DISK_DIRS, OLD_ROOT, HostPaths
 from kubexms.sandbox._preflight import InitKind
 from kubexms.sandbox._seed import LAYERS
 
@@ -58,6 +58,10 @@ def _boot_script(
             f"upperdir={paths.upper(layer)},workdir={paths.work(layer)}"
         )
         lines.append(f"mount -t overlay overlay -o {_q(options)} {_q(root / layer)}")
+    for directory in DISK_DIRS:
+        # On the machine's disk, where overlayfs (containerd's snapshotter) works.
+        lines.append(f"mkdir -p {_q(root / directory)}")
+        lines.append(f"mount --bind {_q(paths.disk(directory))} {_q(root / directory)}")
     lines += [
         f"mount --bind {_q(paths.root_home)} {_q(root / 'root')}",
         f"mount --bind {_q(paths.homes)} {_q(root / 'home')}",

@@ -3,7 +3,8 @@
 Layout under ``<fleet>/hosts/<name>/``:
 ``rootfs/`` the host's ``/`` (a skeleton; the layers, homes and API filesystems are mounted on
 it when the host starts), ``upper/<layer>`` and ``work/<layer>`` the overlay upper and work
-directories, ``root/`` and ``home/`` the host's own clean /root and /home.
+directories, ``root/`` and ``home/`` the host's own clean /root and /home, ``disk/<name>`` the
+directories bind-mounted at :data:`DISK_DIRS` (on the machine's own filesystem, not the layers).
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from pathlib import Path
 from kubexms.sandbox._keys import KeyPair, write_private_file
 from kubexms.sandbox._seed import LAYERS, Account, copy_skeleton_files, mkdirs_like
 
-__all__ = ["OLD_ROOT", "HostPaths", "prepare_host"]
+__all__ = ["DISK_DIRS", "OLD_ROOT", "HostPaths", "prepare_host"]
 
 #: Where the machine's root is parked during pivot_root in a minimal host, then detached.
 OLD_ROOT = ".kubexms-oldroot"
+#: Directories of a host that live on the machine's disk instead of the host's copy-on-write
+#: layers: containerd's overlayfs snapshotter cannot mount an overlay whose layers sit on an
+#: overlay ("failed to mount ...: invalid argument"), and real hosts have them on ext4 or xfs.
+DISK_DIRS = ("var/lib/containerd", "var/lib/kubelet")
 _SKELETON_DIRS = ("proc", "sys", "dev", "run", "tmp", "mnt", "media", "boot", "root", "home")
 
 
@@ -52,6 +57,10 @@ class HostPaths:
     def homes(self) -> Path:
         """The host's /home."""
         return self.base / "home"
+
+    def disk(self, directory: str) -> Path:
+        """Where one of :data:`DISK_DIRS` of the host lives on the machine."""
+        return self.base / "disk" / directory.rsplit("/", 1)[-1]
 
     @property
     def boot_script(self) -> Path:
@@ -118,6 +127,8 @@ def prepare_host(
     write_private_file(ssh_dir / "ssh_host_ed25519_key", host_key.private)
     (ssh_dir / "ssh_host_ed25519_key.pub").write_text(host_key.public + "\n")
 
+    for directory in DISK_DIRS:
+        paths.disk(directory).mkdir(mode=0o700, parents=True)
     paths.root_home.mkdir(mode=0o700)
     paths.homes.mkdir(mode=0o755)
     for account in accounts:
