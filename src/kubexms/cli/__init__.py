@@ -9,7 +9,7 @@ import typer
 
 from kubexms import __version__
 from kubexms._logging_setup import configure_logging
-from kubexms.cli import _artifact, _certs, _config, _exec, _facts, _pipeline, _sandbox
+from kubexms.cli import _artifact, _certs, _config, _etcd, _exec, _facts, _pipeline, _sandbox
 
 app = typer.Typer(
     name="kubexms",
@@ -31,6 +31,7 @@ app.add_typer(
 app.add_typer(
     _certs.app, name="certs", help="Generate the cluster's PKI; check certificate expiry."
 )
+app.add_typer(_etcd.app, name="etcd", help="Operate etcd: status, backup, restore.")
 app.command("facts")(_facts.facts)
 app.command("exec")(_exec.exec_command)
 
