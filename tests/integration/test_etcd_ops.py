@@ -47,6 +47,7 @@ from tests.fixtures.artifacts.etcd_release import (
     EtcdReleaseUnavailableError,
     build_etcd_release,
 )
+from tests.leasing import HostPool
 
 pytestmark = pytest.mark.fleet
 
@@ -205,48 +206,48 @@ async def _install_etcd(setup: EtcdFleet, release: Path, pki: Path) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def etcd_fleet(
-    fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+    fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[EtcdFleet]:
-    if len(fleet.hosts) < 3:
-        pytest.skip("needs a fleet of at least 3 hosts")
-    if fleet.hosts[0].init != "systemd":
-        pytest.skip("etcd runs under systemd")
-    directory = tmp_path_factory.mktemp("etcd-ops")
-    try:
-        release = build_etcd_release(directory)
-    except EtcdReleaseUnavailableError as error:
-        pytest.skip(f"no etcd release to test with: {error}")
-    chosen = [host.name for host in fleet.hosts[:3]]
-    document: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
-    by_name = {host["name"]: host for host in document["spec"]["hosts"]}
-    document["metadata"]["name"] = "etcd-ops"
-    document["spec"]["hosts"] = [by_name[name] for name in chosen]
-    document["spec"]["roleGroups"] = {"master": chosen[:1], "etcd": chosen, "worker": chosen[1:]}
-    document["spec"]["global"]["workDir"] = str(directory / "work")
-    document["spec"]["etcd"] = {
-        "dataDir": DATA_DIR,
-        "backup": {"schedule": "*-*-* 03:00:00", "keep": 2, "dir": BACKUP_DIR},
-    }
-    cluster_file = directory / "cluster.yaml"
-    cluster_file.write_text(yaml.safe_dump(document))
-    cluster = load_config(cluster_file)
-    setup = EtcdFleet(fleet, chosen, cluster_file, cluster, directory / "work")
-    pki = directory / "pki"
-    generate_pki(cluster, pki)
-    await _install_etcd(setup, release.path, pki)
-    try:
-        yield setup
-    finally:
-        for host in chosen:
-            await fleet.host_exec(
-                host,
-                f"systemctl disable --now {UNIT_NAME} kubexms-etcd-backup.timer; "
-                f"rm -rf {DATA_DIR} {DATA_DIR}.kubexms-* {BACKUP_DIR} /etc/etcd "
-                "/etc/kubernetes /usr/local/bin/etcd /usr/local/bin/etcdctl "
-                "/usr/local/bin/kubexms-etcd-backup /var/lib/kubexms/etcd-restore "
-                f"/etc/systemd/system/{UNIT_NAME} /etc/systemd/system/kubexms-etcd-backup.*; "
-                "systemctl daemon-reload",
-            )
+    with fleet_pool.lease(3, init="systemd", holder=__name__) as leased:
+        directory = tmp_path_factory.mktemp("etcd-ops")
+        try:
+            release = build_etcd_release(directory)
+        except EtcdReleaseUnavailableError as error:
+            pytest.skip(f"no etcd release to test with: {error}")
+        names = leased.names
+
+        def shape(document: dict[str, Any]) -> None:
+            document["metadata"]["name"] = "etcd-ops"
+            document["spec"]["roleGroups"] = {
+                "master": names[:1],
+                "etcd": names,
+                "worker": names[1:],
+            }
+            document["spec"]["global"]["workDir"] = str(directory / "work")
+            document["spec"]["etcd"] = {
+                "dataDir": DATA_DIR,
+                "backup": {"schedule": "*-*-* 03:00:00", "keep": 2, "dir": BACKUP_DIR},
+            }
+
+        cluster_file = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
+        cluster = load_config(cluster_file)
+        setup = EtcdFleet(leased.fleet, names, cluster_file, cluster, directory / "work")
+        pki = directory / "pki"
+        generate_pki(cluster, pki)
+        try:
+            await _install_etcd(setup, release.path, pki)
+            yield setup
+        finally:
+            for host in names:
+                await leased.exec(
+                    host,
+                    f"systemctl disable --now {UNIT_NAME} kubexms-etcd-backup.timer; "
+                    f"rm -rf {DATA_DIR} {DATA_DIR}.kubexms-* {BACKUP_DIR} /etc/etcd "
+                    "/etc/kubernetes /usr/local/bin/etcd /usr/local/bin/etcdctl "
+                    "/usr/local/bin/kubexms-etcd-backup /var/lib/kubexms/etcd-restore "
+                    f"/etc/systemd/system/{UNIT_NAME} /etc/systemd/system/kubexms-etcd-backup.*; "
+                    "systemctl daemon-reload",
+                )
 
 
 async def test_status_lists_every_member_healthy(etcd_fleet: EtcdFleet) -> None:
