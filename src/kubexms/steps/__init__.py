@@ -7,7 +7,8 @@
 - ``SystemdService`` / ``ServiceFile`` / ``Health``: a unit, its drop-ins and its config
   files; daemon-reload and restart only when they changed; then active and healthy (a command
   or a port), the unit's last journal lines on failure. ``RestartService`` and ``rolling``
-  restart a group one host at a time.
+  restart a group one host at a time. A ServiceFile may instead reload the service, and may be
+  validated by the daemon (``haproxy -c -f {path}``) before it replaces the running one.
 
 Each has a read-only precheck that says what would change, in one round trip.
 """
@@ -18,16 +19,18 @@ from kubexms.steps._pki import PKIFile, PKIFileError, PlacePKIFiles, default_mod
 from kubexms.steps._rolling import one_after_another, rolling
 from kubexms.steps._service import (
     PENDING_DIRECTORY,
+    RELOAD_PENDING_DIRECTORY,
     Health,
     RestartService,
-    ServiceFile,
     ServiceUnhealthyError,
     SystemdService,
     wait_healthy,
 )
+from kubexms.steps._service_files import ServiceFile, ServiceFileInvalidError
 
 __all__ = [
     "PENDING_DIRECTORY",
+    "RELOAD_PENDING_DIRECTORY",
     "ArchiveContentError",
     "Health",
     "PKIFile",
@@ -36,6 +39,7 @@ __all__ = [
     "PlacePKIFiles",
     "RestartService",
     "ServiceFile",
+    "ServiceFileInvalidError",
     "ServiceUnhealthyError",
     "SystemdService",
     "default_mode",

@@ -5,6 +5,12 @@ interrupted run (files written, then the connection lost before the restart): so
 file is replaced a marker ``/var/lib/kubexms/restart-pending/<unit>`` is written in the same
 round trip, and it is removed only once the service was (re)started and found healthy. A
 rerun sees the marker and restarts, although the files are by then as wanted.
+
+A file declared with ``reload=True`` (a proxy's backends) reloads the service instead, under
+its own marker in ``/var/lib/kubexms/reload-pending``: established connections survive. A
+file declared with ``validate`` (``haproxy -c -f {path}``) is first written beside its target
+and checked by that command; only a file that passes replaces the target, so a bad
+configuration leaves the running one (and the file it was started from) untouched.
 """
 
 from __future__ import annotations
@@ -21,16 +27,20 @@ from kubexms.engine import Step
 from kubexms.runner import Change, FileSpec, RunnerError, ServiceNotActiveError
 from kubexms.runtime import Context
 from kubexms.steps._probe import (
-    WantedFile,
-    check_absolute,
     describe_paths,
     marker,
     probe_script,
     probe_values,
 )
+from kubexms.steps._service_files import (
+    ServiceFile,
+    place_candidates,
+    validate_candidates,
+)
 
 UNIT_DIRECTORY = "/etc/systemd/system"
 PENDING_DIRECTORY = "/var/lib/kubexms/restart-pending"
+RELOAD_PENDING_DIRECTORY = "/var/lib/kubexms/reload-pending"
 _UNIT = re.compile(r"[A-Za-z0-9:_.@-]+")
 _DROP_IN = re.compile(r"[A-Za-z0-9_.@-]+\.conf")
 _UNIT_TYPES = (".service", ".socket", ".timer", ".path", ".mount", ".target")
@@ -93,30 +103,12 @@ class Health:
         return f"`{self.command}`" if self.command is not None else f"TCP port {self.port}"
 
 
-@dataclass(frozen=True)
-class ServiceFile:
-    """A file that belongs to a service (its configuration): a change to it restarts the
-    service. ``secret``: the content never appears in plans, only its sha256."""
-
-    path: str
-    content: str = field(repr=False)
-    mode: int = 0o644
-    owner: str | None = None
-    secret: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", check_absolute(self.path, "service file path"))
-
-    @property
-    def data(self) -> bytes:
-        return self.content.encode()
-
-    def wanted(self) -> WantedFile:
-        return WantedFile.of(self.path, self.data, self.mode, self.owner)
-
-
 def _pending_path(unit: str) -> str:
     return posixpath.join(PENDING_DIRECTORY, unit)
+
+
+def _reload_pending_path(unit: str) -> str:
+    return posixpath.join(RELOAD_PENDING_DIRECTORY, unit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +118,7 @@ class _State:
     active: bool
     pending: bool
     healthy: bool
+    reload_pending: bool = False
 
 
 async def _probe(
@@ -138,6 +131,7 @@ async def _probe(
             f"systemctl is-enabled --quiet -- {u} 2>/dev/null && {marker('enabled')}",
             f"systemctl is-active --quiet -- {u} 2>/dev/null && {marker('active')}",
             f"[ -e {quote(_pending_path(unit))} ] && {marker('pending')}",
+            f"[ -e {quote(_reload_pending_path(unit))} ] && {marker('reload')}",
             f"{health.test()} && {marker('healthy')}" if health is not None else "",
             "true",
         ]
@@ -158,6 +152,7 @@ async def _probe(
         active=bool(probe_values(out, "active")),
         pending=bool(probe_values(out, "pending")),
         healthy=health is None or bool(probe_values(out, "healthy")),
+        reload_pending=bool(probe_values(out, "reload")),
     )
 
 
@@ -223,10 +218,28 @@ async def _start_or_restart(
     elif state.pending:
         await ctx.runner.services.restart(unit)
         done.append("restarted")
+    elif state.reload_pending:
+        await _reload(ctx, unit, journal_lines)
+        done.append("reloaded")
     await wait_healthy(ctx, unit, health, journal_lines=journal_lines)
     if state.pending:
         await ctx.runner.files.remove(_pending_path(unit))
+    if state.reload_pending:
+        await ctx.runner.files.remove(_reload_pending_path(unit))
     return done
+
+
+async def _reload(ctx: Context, unit: str, journal_lines: int) -> None:
+    result = await ctx.runner.run(
+        f"systemctl reload -- {quote(unit)} 2>&1", sudo=ctx.runner.sudo, timeout=120
+    )
+    if not result.ok:
+        raise ServiceUnhealthyError(
+            ctx.host.name,
+            unit,
+            f"systemctl reload failed (exit {result.exit_code}): {result.stdout.strip()[-300:]}",
+            await _journal(ctx, unit, journal_lines),
+        )
 
 
 @dataclass(frozen=True)
@@ -292,10 +305,13 @@ class SystemdService(Step):
             pending.append(f"write {describe_paths([f.wanted() for f in state.stale])}")
         if self.enable and not state.enabled:
             pending.append("enable")
+        restarts = any(not f.reload for f in state.stale)
         if not state.active:
             pending.append("start")
-        elif (state.stale or state.pending) and not self.defer_restart:
+        elif (restarts or state.pending) and not self.defer_restart:
             pending.append("restart")
+        elif state.stale or state.reload_pending:
+            pending.append("reload")
         elif not state.healthy:
             pending.append(f"wait for {self.health.describe() if self.health else 'it'}")
         return Change(bool(pending), self._action(), "; ".join(pending))
@@ -305,21 +321,35 @@ class SystemdService(Step):
         state = await _probe(ctx, self.unit, files, self.health)
         done: list[str] = []
         if state.stale:
-            specs = [FileSpec(_pending_path(self.unit), f"{self.unit}\n".encode(), 0o644)]
-            specs += [FileSpec(f.path, f.data, f.mode, f.owner) for f in state.stale]
+            checked = [f for f in state.stale if f.validate is not None]
+            await validate_candidates(ctx, checked)
+            restarts = any(not f.reload for f in state.stale)
+            mark = _pending_path if restarts else _reload_pending_path
+            specs = [FileSpec(mark(self.unit), f"{self.unit}\n".encode(), 0o644)]
+            specs += [
+                FileSpec(f.path, f.data, f.mode, f.owner) for f in state.stale if f.validate is None
+            ]
             await ctx.runner.files.write_many(specs)
+            await place_candidates(ctx, checked)
             done.append(f"wrote {describe_paths([f.wanted() for f in state.stale])}")
             units = {item.path for item in self.unit_files()}
             if any(item.path in units for item in state.stale):
                 await ctx.runner.services.daemon_reload()
                 done.append("daemon reloaded")
-            state = _State((), state.enabled, state.active, True, state.healthy)
+            state = _State(
+                (),
+                state.enabled,
+                state.active,
+                state.pending or restarts,
+                state.healthy,
+                state.reload_pending or not restarts,
+            )
         if self.enable and not state.enabled:
             await ctx.runner.services.enable(self.unit)
             done.append("enabled")
         if self.defer_restart and state.active:
             # The restart (if one is pending) belongs to a RestartService step.
-            state = _State((), state.enabled, True, False, state.healthy)
+            state = _State((), state.enabled, True, False, state.healthy, state.reload_pending)
         done += await _start_or_restart(ctx, self.unit, state, self.health, self.journal_lines)
         return Change(bool(done), self._action(), "; ".join(done))
 
@@ -369,6 +399,10 @@ class RestartService(Step):
 
 def _file_param(item: ServiceFile) -> dict[str, object]:
     shown: dict[str, object] = {"path": item.path, "mode": item.mode, "owner": item.owner}
+    if item.reload:
+        shown["reload"] = True
+    if item.validate is not None:
+        shown["validate"] = item.validate
     digest = hashlib.sha256(item.data).hexdigest()
     if item.secret:
         shown["sha256"] = digest

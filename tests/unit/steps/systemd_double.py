@@ -32,6 +32,18 @@ class SystemdDouble:
             return self._probe(script)
         if "kx_sync()" in script:
             return self._sync(script, stdin)
+        if "if ! out=$(" in script:
+            return self._validate(script)
+        if script.startswith("mv -f -- "):
+            for move in script.split(" && "):
+                _, _, _, source, target = shlex.split(move)
+                self.files[target] = self.files.pop(source)
+                self.modes[target] = self.modes.pop(source)
+                self.done.append(f"move {source} {target}")
+            return ""
+        if script.startswith("systemctl reload -- "):
+            self.done.append("reload")
+            return (0, "") if self.active else (1, "Job for unit failed\n")
         if "systemctl daemon-reload" in script:
             self.done.append("daemon-reload")
             return "@kxms:done reloaded\n"
@@ -74,6 +86,8 @@ class SystemdDouble:
             out.append("@kxms-probe:active")
         if any(path.startswith("/var/lib/kubexms/restart-pending/") for path in self.files):
             out.append("@kxms-probe:pending")
+        if any(path.startswith("/var/lib/kubexms/reload-pending/") for path in self.files):
+            out.append("@kxms-probe:reload")
         if self.active and self.healthy:
             out.append("@kxms-probe:healthy")
         return "\n".join(out) + "\n"
@@ -95,6 +109,19 @@ class SystemdDouble:
                 self.done.append(f"write {path}")
                 out.append(f"@kxms:wrote {index}")
         return "\n".join(out) + "\n"
+
+    def _validate(self, script: str) -> str:
+        """The double's daemon refuses a candidate that contains the word BAD."""
+        for index, line in enumerate(script.splitlines()):
+            found = re.search(r"out=\$\(\S+ -c -f (\S+) 2>&1\)", line)
+            assert found is not None, line
+            (candidate,) = shlex.split(found.group(1))
+            self.done.append(f"validate {candidate}")
+            if b"BAD" in self.files[candidate]:
+                for path in [p for p in self.files if p.endswith(".kubexms-new")]:
+                    del self.files[path]
+                return f"@kxms-probe:invalid {index}\n[ALERT] line 3: unknown keyword 'BAD'\n"
+        return ""
 
     def _verb(self, verb: str) -> str:
         self.done.append(verb)

@@ -14,6 +14,7 @@ from kubexms.steps import (
     Health,
     RestartService,
     ServiceFile,
+    ServiceFileInvalidError,
     ServiceUnhealthyError,
     SystemdService,
     one_after_another,
@@ -206,3 +207,70 @@ def test_rolling_makes_one_task_per_host_in_config_order() -> None:
         "restart-node2": ["restart-node1"],
         "restart-node3": ["restart-node2"],
     }
+
+
+PROXY_UNIT = "[Service]\nExecStart=/usr/sbin/haproxy -Ws -f /etc/lb/haproxy.cfg\n"
+PROXY_CONFIG = "/etc/lb/haproxy.cfg"
+RELOAD_PENDING = "/var/lib/kubexms/reload-pending/lb.service"
+
+
+def proxy(config: str) -> SystemdService:
+    return SystemdService(
+        "lb",
+        PROXY_UNIT,
+        files=(ServiceFile(PROXY_CONFIG, config, reload=True, validate="haproxy -c -f {path}"),),
+    )
+
+
+async def test_a_reload_file_is_validated_then_reloads_instead_of_restarting() -> None:
+    double = SystemdDouble()
+    ctx = await systemd_context(double)
+    await proxy("backend a\n").run(ctx)
+    double.done.clear()
+    changed = proxy("backend a\nbackend b\n")
+    assert (await changed.precheck(ctx)).detail == f"write {PROXY_CONFIG}; reload"
+    await changed.run(ctx)
+    assert double.done == [
+        f"write {PROXY_CONFIG}.kubexms-new",
+        f"validate {PROXY_CONFIG}.kubexms-new",
+        f"write {RELOAD_PENDING}",
+        f"move {PROXY_CONFIG}.kubexms-new {PROXY_CONFIG}",
+        "reload",
+        f"remove {RELOAD_PENDING}",
+    ]
+    assert double.files[PROXY_CONFIG] == b"backend a\nbackend b\n"
+    assert not (await changed.precheck(ctx)).changed
+
+
+async def test_a_config_the_daemon_refuses_leaves_the_running_one_untouched() -> None:
+    double = SystemdDouble()
+    ctx = await systemd_context(double)
+    await proxy("backend a\n").run(ctx)
+    double.done.clear()
+    with pytest.raises(ServiceFileInvalidError) as caught:
+        await proxy("backend a\nBAD\n").run(ctx)
+    message = str(caught.value)
+    assert f"{PROXY_CONFIG} was not replaced: `haproxy -c -f" in message
+    assert "unknown keyword 'BAD'" in message
+    assert double.files[PROXY_CONFIG] == b"backend a\n"
+    assert not any(path.endswith(".kubexms-new") for path in double.files)
+    assert "reload" not in double.done
+    assert "restart" not in double.done
+    assert RELOAD_PENDING not in double.files  # nothing is left to do for a rerun
+    assert not (await proxy("backend a\n").precheck(ctx)).changed
+
+
+async def test_a_reload_left_pending_by_an_interrupted_run_happens_on_the_rerun() -> None:
+    double = SystemdDouble()
+    ctx = await systemd_context(double)
+    await proxy("backend a\n").run(ctx)
+    double.files[RELOAD_PENDING] = b"lb.service\n"
+    assert (await proxy("backend a\n").precheck(ctx)).detail == "reload"
+    double.done.clear()
+    await proxy("backend a\n").run(ctx)
+    assert double.done == ["reload", f"remove {RELOAD_PENDING}"]
+
+
+def test_a_validate_command_must_name_the_path() -> None:
+    with pytest.raises(ValueError, match=r"must name \{path\}"):
+        ServiceFile("/etc/lb/haproxy.cfg", "", validate="haproxy -c")
