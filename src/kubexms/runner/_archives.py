@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from kubexms.runner._change import Change
 from kubexms.runner._errors import UnsupportedHostError
-from kubexms.runner._script import check_owner, check_path, markers, quote
+from kubexms.runner._script import check_owner, check_path, check_prelude, markers, quote
 
 if TYPE_CHECKING:
     from kubexms.runner._runner import Runner
@@ -66,6 +66,7 @@ def extract_script(
     members: Sequence[str] | None,
     strip_components: int,
     owner: str | None,
+    check: bool = False,
 ) -> str:
     if kind == "zip":
         names = " ".join(quote(_zip_pattern(m)) for m in members or [])
@@ -80,18 +81,25 @@ def extract_script(
         )
         tool = "tar"
     chown = f'chown -R -h -- {quote(owner)} "$kx_stage"' if owner else ":"
+    # A check stages in the temporary directory when ``dest`` does not exist yet, so that
+    # it creates nothing the real run would (the staging copy is removed on exit).
     return f"""set -e
+{check_prelude(check)}
 a={quote(archive)}; d={quote(dest)}
 [ -f "$a" ] || {{ echo "archive $a does not exist" >&2; exit 3; }}
 command -v {tool} >/dev/null 2>&1 || {{ echo "@kxms:missing {tool}"; exit 0; }}
-(umask 022; mkdir -p -- "$d")
-kx_stage=$(mktemp -d "$(dirname -- "$d")/.kubexms-extract.XXXXXX")
+if [ "$kx_check" = 1 ] && [ ! -d "$d" ]; then
+  kx_stage=$(mktemp -d "${{TMPDIR:-/tmp}}/.kubexms-extract.XXXXXX")
+else
+  (umask 022; kx_act mkdir -p -- "$d")
+  kx_stage=$(mktemp -d "$(dirname -- "$d")/.kubexms-extract.XXXXXX")
+fi
 trap 'rm -rf -- "$kx_stage"' EXIT
 {unpack}
 {chown}
 cd "$kx_stage"
 kx_n=$(find . ! -type d -exec sh -c {quote(_COMPARE)} "$d" {{}} + | grep -c . || true)
-if [ "$kx_n" -gt 0 ]; then
+if [ "$kx_n" -gt 0 ] && [ "$kx_check" = 0 ]; then
   find . -mindepth 1 -type d -exec sh -c {quote(_MAKE_DIRS)} "$d" {{}} +
   find . ! -type d -exec sh -c {quote(_MOVE_FILES)} "$d" {{}} +
 fi
@@ -114,6 +122,7 @@ class Archives:
         strip_components: int = 0,
         owner: str | None = None,
         format: ArchiveFormat | None = None,
+        check: bool = False,
     ) -> Change:
         """Extract the host's ``archive`` into ``dest`` (created if missing).
 
@@ -121,6 +130,8 @@ class Archives:
         into a staging directory beside ``dest`` first and compared, so extracting the same
         archive again changes nothing. Files in ``dest`` the archive lacks are left alone.
         Entries belong to ``owner`` (default: the user extracting, root when elevated).
+        ``check``: unpack to the staging directory and compare only; the detail counts the
+        files that would be replaced.
         """
         archive, dest = check_path(archive), check_path(dest)
         check_owner(owner)
@@ -135,7 +146,13 @@ class Archives:
             if not member or "\x00" in member:
                 raise ValueError(f"archive member name {member!r} is empty or has a NUL")
         script = extract_script(
-            archive, dest, kind, members=members, strip_components=strip_components, owner=owner
+            archive,
+            dest,
+            kind,
+            members=members,
+            strip_components=strip_components,
+            owner=owner,
+            check=check,
         )
         result = await self._runner.script(script)
         missing = markers(result.stdout, "missing")

@@ -16,11 +16,13 @@ import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kubexms.runner._change import Change
 from kubexms.runner._script import (
     OWNERSHIP_FUNCTIONS,
     check_mode,
     check_owner,
     check_path,
+    check_prelude,
     markers,
     octal,
     quote,
@@ -47,13 +49,18 @@ kx_sync() {
   src="$kx_stage/$1"; dest=$2; tmp=$3; mode=$4; owner=$5
   if [ -f "$dest" ] && [ ! -L "$dest" ] && cmp -s -- "$src" "$dest"; then
     fixed=""
-    if ! kx_mode_is "$dest" "$mode"; then chmod "$mode" -- "$dest"; fixed="mode"; fi
+    if ! kx_mode_is "$dest" "$mode"; then kx_act chmod "$mode" -- "$dest"; fixed="mode"; fi
     if [ -n "$owner" ] && ! kx_owner_is "$dest" "$owner"; then
-      chown -- "$owner" "$dest"; fixed="$fixed owner"
+      kx_act chown -- "$owner" "$dest"; fixed="$fixed owner"
     fi
     if [ -n "$fixed" ]; then echo "@kxms:fixed $1"; kx_any=1; else echo "@kxms:same $1"; fi
     return 0
   fi
+  if [ -f "$dest" ] && [ ! -L "$dest" ]; then
+    echo "@kxms:lines $1 $(diff -- "$dest" "$src" 2>/dev/null | awk '
+      /^>/ { a++ } /^</ { d++ } END { printf "%d %d", a, d }')"
+  fi
+  if [ "$kx_check" = 1 ]; then echo "@kxms:wrote $1"; kx_any=1; return 0; fi
   ( umask 022; mkdir -p -- "$(dirname -- "$tmp")" )
   kx_tmp=$tmp
   cp -- "$src" "$tmp"
@@ -79,17 +86,24 @@ def build_tar(specs: Sequence[FileSpec]) -> bytes:
 
 
 def sync_script(
-    specs: Sequence[FileSpec], *, before: str = "", after_change: str = "", after: str = ""
+    specs: Sequence[FileSpec],
+    *,
+    before: str = "",
+    after_change: str = "",
+    after: str = "",
+    check: bool = False,
 ) -> str:
     """The script landing ``specs`` (read as tar from stdin).
 
     ``before`` runs first; if it sets ``kx_abort=1`` the script stops there and writes
     nothing (it reports why with its own markers). ``after_change`` runs once if any file
     changed (e.g. ``systemctl daemon-reload``);
-    ``after`` runs in any case, last. Both are trusted shell text built by the caller.
+    ``after`` runs in any case, last. Both are trusted shell text built by the caller, and
+    must change nothing when ``$kx_check`` is 1 (use ``kx_act``). With ``check`` the script
+    compares every file as usual and prints the same markers, but writes nothing.
     """
     token = secrets.token_hex(6)
-    lines = ["set -e", "kx_any=0; kx_tmp=''; kx_abort=0"]
+    lines = ["set -e", "kx_any=0; kx_tmp=''; kx_abort=0", check_prelude(check)]
     if before:
         lines += [before, '[ "$kx_abort" = 0 ] || exit 0']
     lines += [
@@ -120,3 +134,22 @@ def outcomes(stdout: str, count: int) -> list[str]:
         for value in markers(stdout, word):
             result[int(value)] = word
     return result
+
+
+def file_changes(specs: Sequence[FileSpec], stdout: str) -> list[Change]:
+    """The sync script's report as one Change per spec, in order; the detail of a file
+    whose content differs counts the lines a diff adds and removes."""
+    lines: dict[int, str] = {}
+    for value in markers(stdout, "lines"):
+        position, added, removed = value.split()
+        lines[int(position)] = f"+{added} -{removed} lines"
+    changes = []
+    for index, (spec, outcome) in enumerate(zip(specs, outcomes(stdout, len(specs)), strict=True)):
+        if outcome == "wrote":
+            detail = lines.get(index, "new file")
+            if detail == "+0 -0 lines":
+                detail = "content differs"
+        else:
+            detail = "mode/owner fixed" if outcome == "fixed" else ""
+        changes.append(Change(outcome != "same", f"write {spec.path}", detail))
+    return changes

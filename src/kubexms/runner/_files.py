@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 from kubexms.runner import _managed_block, _transfer
 from kubexms.runner._change import Change
-from kubexms.runner._file_sync import FileSpec, build_tar, outcomes, sync_script
+from kubexms.runner._file_sync import FileSpec, build_tar, file_changes, sync_script
 from kubexms.runner._script import (
     OWNERSHIP_FUNCTIONS,
     check_mode,
     check_owner,
     check_path,
+    check_prelude,
     markers,
     octal,
     quote,
@@ -48,8 +49,17 @@ class FileStat:
     link_target: str | None = None
 
 
-def _changed_script(path: str, body: str) -> str:
-    return "\n".join(["set -e", OWNERSHIP_FUNCTIONS, f"p={quote(path)}", "kx_done=''", body])
+def _changed_script(path: str, body: str, check: bool) -> str:
+    return "\n".join(
+        [
+            "set -e",
+            check_prelude(check),
+            OWNERSHIP_FUNCTIONS,
+            f"p={quote(path)}",
+            "kx_done=''",
+            body,
+        ]
+    )
 
 
 class Files:
@@ -135,53 +145,75 @@ class Files:
         return found[0].split()[0] if found else None
 
     async def write(
-        self, path: str, content: str | bytes, *, mode: int = 0o644, owner: str | None = None
+        self,
+        path: str,
+        content: str | bytes,
+        *,
+        mode: int = 0o644,
+        owner: str | None = None,
+        check: bool = False,
     ) -> Change:
         """Write ``content`` to ``path`` atomically with ``mode`` and ``owner``.
 
         Nothing is written when the file already holds exactly these bytes; a differing mode
         or owner is then fixed in place. Parent directories are created (0755) as needed.
         ``owner`` None keeps an existing file's owner (a new file belongs to the user the
-        operation runs as, root when elevated).
+        operation runs as, root when elevated). The detail says ``new file``, ``+A -D
+        lines`` (what a diff adds and removes) or ``mode/owner fixed``. ``check``: change
+        nothing, return the Change a write would make (every operation that changes a host
+        takes ``check``).
         """
         data = content.encode() if isinstance(content, str) else content
-        (change,) = await self.write_many([FileSpec(path, data, mode, owner)])
+        (change,) = await self.write_many([FileSpec(path, data, mode, owner)], check=check)
         return change
 
-    async def write_many(self, specs: Sequence[FileSpec]) -> list[Change]:
+    async def write_many(self, specs: Sequence[FileSpec], *, check: bool = False) -> list[Change]:
         """Write several files in one round trip; one Change per file, in order."""
         if not specs:
             return []
-        result = await self._runner.script(sync_script(specs), stdin=build_tar(specs))
-        return changes_for(specs, outcomes(result.stdout, len(specs)))
+        script = sync_script(specs, check=check)
+        result = await self._runner.script(script, stdin=build_tar(specs))
+        return file_changes(specs, result.stdout)
 
-    async def mkdir(self, path: str, *, mode: int = 0o755, owner: str | None = None) -> Change:
+    async def mkdir(
+        self, path: str, *, mode: int = 0o755, owner: str | None = None, check: bool = False
+    ) -> Change:
         """``mkdir -p`` with ``mode`` and ``owner`` on the last component."""
         path, mode, owner = check_path(path), check_mode(mode), check_owner(owner)
         body = f"""
-if [ ! -d "$p" ]; then (umask 022; mkdir -p -- "$p"); kx_done="created"; fi
-kx_mode_is "$p" {octal(mode)} || {{ chmod {octal(mode)} -- "$p"; kx_done="$kx_done mode"; }}
 o={quote(owner or "")}
-[ -z "$o" ] || kx_owner_is "$p" "$o" || {{ chown -- "$o" "$p"; kx_done="$kx_done owner"; }}
+if [ ! -d "$p" ]; then
+  (umask 022; kx_act mkdir -p -- "$p"); kx_act chmod {octal(mode)} -- "$p"
+  [ -z "$o" ] || kx_act chown -- "$o" "$p"
+  kx_done="created"
+else
+  kx_mode_is "$p" {octal(mode)} || {{ kx_act chmod {octal(mode)} -- "$p"; kx_done="mode"; }}
+  [ -z "$o" ] || kx_owner_is "$p" "$o" || {{ kx_act chown -- "$o" "$p"; kx_done="$kx_done owner"; }}
+fi
 echo "@kxms:done $kx_done"
 """
-        return await self._simple(f"mkdir {path}", _changed_script(path, body))
+        return await self._simple(f"mkdir {path}", _changed_script(path, body, check))
 
-    async def remove(self, path: str) -> Change:
+    async def remove(self, path: str, *, check: bool = False) -> Change:
         """Remove a file, symlink or whole directory tree; unchanged if already absent."""
         path = check_path(path)
-        body = 'if [ -e "$p" ] || [ -L "$p" ]; then rm -rf -- "$p"; kx_done=removed; fi\n'
+        body = 'if [ -e "$p" ] || [ -L "$p" ]; then kx_act rm -rf -- "$p"; kx_done=removed; fi\n'
         body += 'echo "@kxms:done $kx_done"'
-        return await self._simple(f"remove {path}", _changed_script(path, body))
+        return await self._simple(f"remove {path}", _changed_script(path, body, check))
 
-    async def chmod(self, path: str, mode: int) -> Change:
+    async def chmod(self, path: str, mode: int, *, check: bool = False) -> Change:
         """Set the permission bits of an existing path."""
         path, mode = check_path(path), check_mode(mode)
-        body = f'kx_mode_is "$p" {octal(mode)} || {{ chmod {octal(mode)} -- "$p"; kx_done=mode; }}'
+        body = (
+            f'kx_mode_is "$p" {octal(mode)} || '
+            f'{{ kx_act chmod {octal(mode)} -- "$p"; kx_done="mode {octal(mode)}"; }}'
+        )
         body += '\necho "@kxms:done $kx_done"'
-        return await self._simple(f"chmod {octal(mode)} {path}", _changed_script(path, body))
+        return await self._simple(f"chmod {octal(mode)} {path}", _changed_script(path, body, check))
 
-    async def chown(self, path: str, owner: str, *, recursive: bool = False) -> Change:
+    async def chown(
+        self, path: str, owner: str, *, recursive: bool = False, check: bool = False
+    ) -> Change:
         """Set the owner (``user`` or ``user:group``) of a path, or of a whole tree."""
         path = check_path(path)
         check_owner(owner)
@@ -190,17 +222,17 @@ echo "@kxms:done $kx_done"
             test = f"! -user {quote(user)}" + (f" -o ! -group {quote(group)}" if group else "")
             body = (
                 f'if [ -n "$(find "$p" \\( {test} \\) -print -quit)" ]; then '
-                f'chown -R -- {quote(owner)} "$p"; kx_done=owner; fi'
+                f'kx_act chown -R -- {quote(owner)} "$p"; kx_done=owner; fi'
             )
         else:
             body = (
                 f'kx_owner_is "$p" {quote(owner)} || '
-                f'{{ chown -- {quote(owner)} "$p"; kx_done=owner; }}'
+                f'{{ kx_act chown -- {quote(owner)} "$p"; kx_done=owner; }}'
             )
         body += '\necho "@kxms:done $kx_done"'
-        return await self._simple(f"chown {owner} {path}", _changed_script(path, body))
+        return await self._simple(f"chown {owner} {path}", _changed_script(path, body, check))
 
-    async def symlink(self, target: str, link: str) -> Change:
+    async def symlink(self, target: str, link: str, *, check: bool = False) -> Change:
         """Make ``link`` a symlink to ``target`` (replacing a different link or file)."""
         link = check_path(link)
         if not target or "\x00" in target:
@@ -210,15 +242,17 @@ t={quote(target + chr(10))}
 cur=""
 if [ -L "$p" ]; then cur=$(readlink -- "$p"; echo .); cur=${{cur%.}}; fi
 if [ "$cur" != "$t" ]; then
-  tmp="$(dirname -- "$p")/.kubexms-link-$$"
-  ( umask 022; mkdir -p -- "$(dirname -- "$p")" )
-  ln -s -f -n -- {quote(target)} "$tmp"
-  mv -f -T -- "$tmp" "$p"
   kx_done=linked
+  if [ "$kx_check" = 0 ]; then
+    tmp="$(dirname -- "$p")/.kubexms-link-$$"
+    ( umask 022; mkdir -p -- "$(dirname -- "$p")" )
+    ln -s -f -n -- {quote(target)} "$tmp"
+    mv -f -T -- "$tmp" "$p"
+  fi
 fi
 echo "@kxms:done $kx_done"
 """
-        return await self._simple(f"symlink {link} -> {target}", _changed_script(link, body))
+        return await self._simple(f"symlink {link} -> {target}", _changed_script(link, body, check))
 
     async def managed_block(
         self,
@@ -229,6 +263,7 @@ echo "@kxms:done $kx_done"
         comment: str = "#",
         mode: int | None = None,
         owner: str | None = None,
+        check: bool = False,
     ) -> Change:
         """Keep ``block`` between ``{comment} BEGIN {marker}`` / ``END`` lines in a file.
 
@@ -244,19 +279,28 @@ echo "@kxms:done $kx_done"
             return Change(False, f"managed block {marker} in {path}")
         final_mode = mode if mode is not None else (current[1] if current else 0o644)
         change = await self.write(
-            path, new.encode(errors="surrogateescape"), mode=final_mode, owner=owner
+            path, new.encode(errors="surrogateescape"), mode=final_mode, owner=owner, check=check
         )
         return Change(change.changed, f"managed block {marker} in {path}", change.detail)
 
     async def upload(
-        self, source: Path, remote_path: str, *, mode: int | None = None, owner: str | None = None
+        self,
+        source: Path,
+        remote_path: str,
+        *,
+        mode: int | None = None,
+        owner: str | None = None,
+        check: bool = False,
     ) -> Change:
         """Copy a local file or directory to the host unless it already holds the same.
 
         A file compares by sha256, mode (default: the local file's) and owner; a directory
-        compares each file the same way and leaves extra remote files alone.
+        compares each file the same way and leaves extra remote files alone. The detail
+        counts the files that differ.
         """
-        return await _transfer.upload(self._runner, source, remote_path, mode=mode, owner=owner)
+        return await _transfer.upload(
+            self._runner, source, remote_path, mode=mode, owner=owner, check=check
+        )
 
     async def fetch(self, remote_path: str, local_path: Path) -> Change:
         """Copy a remote file or directory to this machine; changed if the local copy did."""
@@ -266,12 +310,3 @@ echo "@kxms:done $kx_done"
         result = await self._runner.script(script)
         done = " ".join(" ".join(markers(result.stdout, "done")).split())
         return Change(bool(done), action, done)
-
-
-def changes_for(specs: Sequence[FileSpec], results: Sequence[str]) -> list[Change]:
-    """Turn the sync script's per-file outcomes into Changes."""
-    details = {"wrote": "written", "fixed": "mode/owner fixed", "same": ""}
-    return [
-        Change(outcome != "same", f"write {spec.path}", details[outcome])
-        for spec, outcome in zip(specs, results, strict=True)
-    ]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from kubexms.runner._change import Change
 from kubexms.runner._errors import UnsupportedHostError
-from kubexms.runner._script import markers, quote
+from kubexms.runner._script import check_prelude, markers, quote
 
 if TYPE_CHECKING:
     from kubexms.runner._runner import Runner
@@ -75,32 +75,41 @@ def check_names(names: Sequence[str]) -> list[str]:
     return list(names)
 
 
-def install_script(manager: str, names: Sequence[str], *, update: bool) -> str:
+# With check on (``kx_check=1``), a script stops after its probe, reporting what it would do.
+_STOP_IF_CHECK = '[ "$kx_check" = 0 ] || exit 0'
+
+
+def install_script(manager: str, names: Sequence[str], *, update: bool, check: bool = False) -> str:
     lines = [
         "set -e",
+        check_prelude(check),
         _HAS[manager],
         "set --",
         f'for p in {" ".join(quote(n) for n in names)}; do kx_has "$p" || set -- "$@" "$p"; done',
         '[ "$#" -gt 0 ] || exit 0',
+        'for p do echo "@kxms:installed $p"; done',
+        _STOP_IF_CHECK,
     ]
     if update:
         lines.append(_UPDATE[manager])
-    lines += [_INSTALL[manager], 'for p do echo "@kxms:installed $p"; done']
+    lines.append(_INSTALL[manager])
     return "\n".join(lines)
 
 
-def remove_script(manager: str, names: Sequence[str]) -> str:
+def remove_script(manager: str, names: Sequence[str], *, check: bool = False) -> str:
     return "\n".join(
         [
             "set -e",
+            check_prelude(check),
             _HAS[manager],
             "set --",
             f"for p in {' '.join(quote(n) for n in names)}; do",
             '  if kx_has "$p"; then set -- "$@" "$p"; fi',
             "done",
             '[ "$#" -gt 0 ] || exit 0',
-            _REMOVE[manager],
             'for p do echo "@kxms:removed $p"; done',
+            _STOP_IF_CHECK,
+            _REMOVE[manager],
         ]
     )
 
@@ -116,19 +125,23 @@ def query_script(manager: str, names: Sequence[str]) -> str:
     )
 
 
-def install_files_script(manager: str, directory: str, count: int, suffix: str) -> str:
+def install_files_script(
+    manager: str, directory: str, count: int, suffix: str, *, check: bool = False
+) -> str:
     files = " ".join(f'"$d"/{index}{suffix}' for index in range(count))
     return "\n".join(
         [
             "set -e",
+            check_prelude(check),
             f"d={quote(directory)}",
             "trap 'rm -rf -- \"$d\"' EXIT",
             _FILE_WANTED[manager],
             "set --",
             f'for f in {files}; do kx_file_wanted "$f" && set -- "$@" "$f"; done',
             '[ "$#" -gt 0 ] || exit 0',
-            _INSTALL[manager],
             'for f do echo "@kxms:installed $(kx_file_name "$f")"; done',
+            _STOP_IF_CHECK,
+            _INSTALL[manager],
         ]
     )
 
@@ -162,40 +175,50 @@ class Packages:
         return (await self.installed([name]))[name]
 
     async def install(
-        self, names: Sequence[str], *, update: bool = False, timeout: float = _INSTALL_TIMEOUT
+        self,
+        names: Sequence[str],
+        *,
+        update: bool = False,
+        timeout: float = _INSTALL_TIMEOUT,
+        check: bool = False,
     ) -> Change:
         """Install those of ``names`` not yet installed, from the configured repositories.
 
-        ``update`` refreshes the package lists first (only when something is missing).
+        ``update`` refreshes the package lists first (only when something is missing). The
+        detail names the packages installed (``check``: that would be; nothing is fetched).
         """
         names = check_names(names)
         action = f"install {' '.join(names)}"
         if not names:
             return Change(False, action)
-        script = install_script(await self.manager(), names, update=update)
+        script = install_script(await self.manager(), names, update=update, check=check)
         result = await self._runner.script(script, timeout=timeout)
         done = markers(result.stdout, "installed")
         return Change(bool(done), action, " ".join(done))
 
-    async def remove(self, names: Sequence[str], *, timeout: float = _INSTALL_TIMEOUT) -> Change:
+    async def remove(
+        self, names: Sequence[str], *, timeout: float = _INSTALL_TIMEOUT, check: bool = False
+    ) -> Change:
         """Remove those of ``names`` that are installed."""
         names = check_names(names)
         action = f"remove {' '.join(names)}"
         if not names:
             return Change(False, action)
         result = await self._runner.script(
-            remove_script(await self.manager(), names), timeout=timeout
+            remove_script(await self.manager(), names, check=check), timeout=timeout
         )
         done = markers(result.stdout, "removed")
         return Change(bool(done), action, " ".join(done))
 
     async def install_files(
-        self, files: Sequence[Path], *, timeout: float = _INSTALL_TIMEOUT
+        self, files: Sequence[Path], *, timeout: float = _INSTALL_TIMEOUT, check: bool = False
     ) -> Change:
         """Upload package files (.deb for apt, .rpm for dnf/yum) and install them offline.
 
         Files whose package is already installed at the same version are skipped; the
-        others are installed together, so they may depend on each other.
+        others are installed together, so they may depend on each other. ``check`` uploads
+        them to a temporary directory all the same (the package manager reads name and
+        version from the files themselves), installs nothing and removes the directory.
         """
         manager = await self.manager()
         suffix = _FILE_SUFFIX[manager]
@@ -212,7 +235,8 @@ class Packages:
             for index, path in enumerate(files):
                 await self._runner.connector.put(path, f"{directory}/{index}{suffix}", mode=0o644)
             result = await self._runner.script(
-                install_files_script(manager, directory, len(files), suffix), timeout=timeout
+                install_files_script(manager, directory, len(files), suffix, check=check),
+                timeout=timeout,
             )
         except Exception:
             await self._runner.script(f"rm -rf -- {quote(directory)}", check=False)

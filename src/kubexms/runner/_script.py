@@ -83,3 +83,10 @@ kx_owner_is() {
 def octal(mode: int) -> str:
     """A mode as ``stat -c %a`` prints it: octal without leading zeros."""
     return format(mode, "o")
+
+
+def check_prelude(check: bool) -> str:
+    """Shell text making a script's changes conditional: with ``check`` the script still
+    runs every probe and prints the same markers, but ``kx_act CMD...`` runs nothing and
+    ``$kx_check`` is 1. One script serves both, so a check predicts the real run."""
+    return f"kx_check={int(check)}\n" + 'kx_act() { [ "$kx_check" = 1 ] || "$@"; }'

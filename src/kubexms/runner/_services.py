@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 
 from kubexms.runner._change import Change, combine
 from kubexms.runner._errors import ServiceNotActiveError, UnsupportedHostError
-from kubexms.runner._file_sync import FileSpec, build_tar, outcomes, sync_script
-from kubexms.runner._files import changes_for
-from kubexms.runner._script import check_path, markers, quote
+from kubexms.runner._file_sync import FileSpec, build_tar, file_changes, sync_script
+from kubexms.runner._script import check_path, check_prelude, markers, quote
 
 if TYPE_CHECKING:
     from kubexms.runner._runner import Runner
@@ -63,8 +62,11 @@ class Services:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
-    async def _systemd(self, action: str, body: str, *, timeout: float | None = None) -> Change:
-        result = await self._runner.script(f"set -e\n{_REQUIRE_SYSTEMD}\n{body}", timeout=timeout)
+    async def _systemd(
+        self, action: str, body: str, *, check: bool = False, timeout: float | None = None
+    ) -> Change:
+        script = f"set -e\n{check_prelude(check)}\n{_REQUIRE_SYSTEMD}\n{body}"
+        result = await self._runner.script(script, timeout=timeout)
         self._require_systemd(result.stdout)
         done = " ".join(markers(result.stdout, "done"))
         return Change(bool(done), action, done)
@@ -82,9 +84,11 @@ class Services:
         *,
         drop_ins: Mapping[str, str] | None = None,
         directory: str = UNIT_DIRECTORY,
+        check: bool = False,
     ) -> Change:
         """Write a unit file (and drop-ins ``<unit>.d/<name>.conf``) in one round trip;
-        ``systemctl daemon-reload`` runs only if one of them changed."""
+        ``systemctl daemon-reload`` runs only if one of them changed. The detail names the
+        files that differ (``check``: would be written, and the daemon reloaded)."""
         unit = unit_name(name)
         directory = check_path(directory)
         specs = [FileSpec(f"{directory}/{unit}", content.encode())]
@@ -94,63 +98,69 @@ class Services:
             specs.append(FileSpec(f"{directory}/{unit}.d/{drop_in}", text.encode()))
         script = sync_script(
             specs,
-            after_change="if [ -d /run/systemd/system ]; then systemctl daemon-reload; "
+            after_change="if [ -d /run/systemd/system ]; then kx_act systemctl daemon-reload; "
             "echo @kxms:reloaded; fi",
+            check=check,
         )
         result = await self._runner.script(script, stdin=build_tar(specs))
+        changes = file_changes(specs, result.stdout)
         change = combine(
-            f"install unit {unit}", changes_for(specs, outcomes(result.stdout, len(specs)))
+            f"install unit {unit}",
+            [Change(c.changed, c.action, f"{c.action[6:]}: {c.detail}") for c in changes],
         )
         if markers(result.stdout, "reloaded"):
             return Change(True, change.action, change.detail + "; daemon reloaded")
         return change
 
-    async def daemon_reload(self) -> Change:
+    async def daemon_reload(self, *, check: bool = False) -> Change:
+        """Make systemd re-read its unit files (always a change)."""
         return await self._systemd(
-            "systemctl daemon-reload", 'systemctl daemon-reload; echo "@kxms:done reloaded"'
+            "systemctl daemon-reload",
+            'kx_act systemctl daemon-reload; echo "@kxms:done reloaded"',
+            check=check,
         )
 
-    async def enable(self, name: str) -> Change:
+    async def enable(self, name: str, *, check: bool = False) -> Change:
         """Enable the unit at boot (does not start it). A unit without an ``[Install]``
         section (``static``) cannot be enabled and is reported unchanged."""
         unit = quote(unit_name(name))
         body = (
             f"systemctl is-enabled --quiet -- {unit} || "
-            f"{{ systemctl enable -- {unit} >&2; echo '@kxms:done enabled'; }}"
+            f"{{ kx_act systemctl enable -- {unit} >&2; echo '@kxms:done enabled {unit}'; }}"
         )
-        return await self._systemd(f"enable {unit_name(name)}", body)
+        return await self._systemd(f"enable {unit_name(name)}", body, check=check)
 
-    async def disable(self, name: str) -> Change:
+    async def disable(self, name: str, *, check: bool = False) -> Change:
         unit = quote(unit_name(name))
         body = (
             f"if systemctl is-enabled --quiet -- {unit}; then "
-            f"systemctl disable -- {unit} >&2; echo '@kxms:done disabled'; fi"
+            f"kx_act systemctl disable -- {unit} >&2; echo '@kxms:done disabled {unit}'; fi"
         )
-        return await self._systemd(f"disable {unit_name(name)}", body)
+        return await self._systemd(f"disable {unit_name(name)}", body, check=check)
 
-    async def start(self, name: str) -> Change:
+    async def start(self, name: str, *, check: bool = False) -> Change:
         """Start the unit unless it is already active."""
         unit = quote(unit_name(name))
         body = (
             f"systemctl is-active --quiet -- {unit} || "
-            f"{{ systemctl start -- {unit} >&2; echo '@kxms:done started'; }}"
+            f"{{ kx_act systemctl start -- {unit} >&2; echo '@kxms:done started {unit}'; }}"
         )
-        return await self._systemd(f"start {unit_name(name)}", body)
+        return await self._systemd(f"start {unit_name(name)}", body, check=check)
 
-    async def stop(self, name: str) -> Change:
+    async def stop(self, name: str, *, check: bool = False) -> Change:
         """Stop the unit if it is active."""
         unit = quote(unit_name(name))
         body = (
             f"if systemctl is-active --quiet -- {unit}; then "
-            f"systemctl stop -- {unit} >&2; echo '@kxms:done stopped'; fi"
+            f"kx_act systemctl stop -- {unit} >&2; echo '@kxms:done stopped {unit}'; fi"
         )
-        return await self._systemd(f"stop {unit_name(name)}", body)
+        return await self._systemd(f"stop {unit_name(name)}", body, check=check)
 
-    async def restart(self, name: str) -> Change:
+    async def restart(self, name: str, *, check: bool = False) -> Change:
         """Restart the unit (always a change)."""
         unit = quote(unit_name(name))
-        body = f"systemctl restart -- {unit} >&2; echo '@kxms:done restarted'"
-        return await self._systemd(f"restart {unit_name(name)}", body)
+        body = f"kx_act systemctl restart -- {unit} >&2; echo '@kxms:done restarted {unit}'"
+        return await self._systemd(f"restart {unit_name(name)}", body, check=check)
 
     async def is_active(self, name: str) -> bool:
         return await self._query("is-active", name)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from kubexms.runner._change import Change, SysctlChange
 from kubexms.runner._errors import KernelModuleMissingError, RunnerError, SysctlError
-from kubexms.runner._file_sync import FileSpec, build_tar, outcomes, sync_script
-from kubexms.runner._script import check_path, markers, quote
+from kubexms.runner._file_sync import FileSpec, build_tar, file_changes, sync_script
+from kubexms.runner._script import check_path, check_prelude, markers, quote
 
 if TYPE_CHECKING:
     from kubexms.runner._runner import Runner
@@ -38,6 +38,7 @@ kx_sysctl() { # KEY PROC_PATH WANTED
   cur=$(tr -s ' \t' '  ' < "$2")
   [ "$cur" = "$3" ] && return 0
   if [ ! -w "$2" ]; then echo "@kxms:deferred $1"; return 0; fi
+  if [ "$kx_check" = 1 ]; then echo "@kxms:applied $1"; return 0; fi
   if printf '%s\n' "$3" > "$2" 2>/dev/null; then echo "@kxms:applied $1"
   else echo "@kxms:refused $1"; fi
 }
@@ -63,7 +64,8 @@ _MODULE_FUNCTION = (
     + r"""
 kx_module() { # NAME [BUILT_IN_TEST]
   kx_present "$1" "$2" && return 0
-  if command -v modprobe >/dev/null 2>&1 && modprobe -- "$1" >&2; then
+  if [ "$kx_check" = 1 ] && kx_loadable "$1"; then echo "@kxms:loaded $1"; return 0; fi
+  if [ "$kx_check" = 0 ] && command -v modprobe >/dev/null 2>&1 && modprobe -- "$1" >&2; then
     echo "@kxms:loaded $1"; return 0
   fi
   echo "@kxms:missing $1"; kx_abort=1
@@ -139,14 +141,16 @@ class System:
         self._runner = runner
 
     async def sysctl(
-        self, values: Mapping[str, str | int], *, file: str = SYSCTL_FILE
+        self, values: Mapping[str, str | int], *, file: str = SYSCTL_FILE, check: bool = False
     ) -> SysctlChange:
         """Set kernel parameters now and at boot (``file`` holds exactly ``values``).
 
         Keys are checked first: one the kernel does not know raises SysctlError and nothing
         is written. A key whose /proc/sys entry is read-only here (a container or simulated
         host: only ``net.*`` is writable) is persisted and listed in ``deferred`` instead of
-        failing. A value the kernel refuses raises SysctlError (the file is kept).
+        failing. A value the kernel refuses raises SysctlError (the file is kept). The detail
+        names the keys applied now and the file's diff; ``check`` only says so (a value the
+        kernel would refuse shows only in the real run).
         """
         checked = check_sysctl(values)
         file = check_path(file)
@@ -159,7 +163,7 @@ class System:
         apply = "\n".join(
             f"kx_sysctl {quote(k)} {quote(sysctl_path(k))} {quote(v)}" for k, v in checked.items()
         )
-        script = sync_script([spec], before=known, after=_SYSCTL_FUNCTION + apply)
+        script = sync_script([spec], before=known, after=_SYSCTL_FUNCTION + apply, check=check)
         result = await self._runner.script(script, stdin=build_tar([spec]))
         host = self._runner.host_name
         unknown = markers(result.stdout, "unknown")
@@ -168,12 +172,13 @@ class System:
         refused = markers(result.stdout, "refused")
         if refused:
             raise SysctlError(host, refused[0], f"the kernel refused {checked[refused[0]]!r}")
-        wrote = outcomes(result.stdout, 1)[0] != "same"
+        (written,) = file_changes([spec], result.stdout)
+        wrote = written.changed
         applied = markers(result.stdout, "applied")
         deferred = tuple(markers(result.stdout, "deferred"))
         detail = []
         if wrote:
-            detail.append(f"{file} written")
+            detail.append(f"{file}: {written.detail}")
         if applied:
             detail.append(f"applied {' '.join(applied)}")
         if deferred:
@@ -182,17 +187,20 @@ class System:
             wrote or bool(applied), f"sysctl {' '.join(checked)}", "; ".join(detail), deferred
         )
 
-    async def kernel_modules(self, modules: Sequence[str], *, file: str = MODULES_FILE) -> Change:
+    async def kernel_modules(
+        self, modules: Sequence[str], *, file: str = MODULES_FILE, check: bool = False
+    ) -> Change:
         """Make ``modules`` loaded now and at boot (``file`` lists exactly them).
 
         A module built into the kernel counts as loaded. One that is neither built in nor
-        loadable raises KernelModuleMissingError naming it, before anything is written.
+        loadable raises KernelModuleMissingError naming it, before anything is written
+        (``check`` too: it asks ``modprobe -n`` instead of loading).
         """
         names = check_modules(modules)
         file = check_path(file)
         spec = FileSpec(file, "".join(f"{name}\n" for name in names).encode())
         load = "\n".join(f"kx_module {quote(name)} {_built_in_sign(name)}" for name in names)
-        script = sync_script([spec], before=f"{_MODULE_FUNCTION}\n{load}")
+        script = sync_script([spec], before=f"{_MODULE_FUNCTION}\n{load}", check=check)
         result = await self._runner.script(script, stdin=build_tar([spec]))
         missing = markers(result.stdout, "missing")
         if missing:
@@ -200,75 +208,92 @@ class System:
                 self._runner.host_name, missing, "neither built into the kernel nor loadable"
             )
         loaded = markers(result.stdout, "loaded")
-        wrote = outcomes(result.stdout, 1)[0] != "same"
+        (written,) = file_changes([spec], result.stdout)
+        wrote = written.changed
         detail = []
         if loaded:
             detail.append(f"loaded {' '.join(loaded)}")
         if wrote:
-            detail.append(f"{file} written")
+            detail.append(f"{file}: {written.detail}")
         return Change(bool(loaded) or wrote, f"kernel modules {' '.join(names)}", "; ".join(detail))
 
-    async def swap_off(self, *, fstab: str = FSTAB) -> Change:
+    async def swap_off(self, *, fstab: str = FSTAB, check: bool = False) -> Change:
         """Turn swap off now and comment out swap entries in ``fstab``."""
         fstab = check_path(fstab)
         script = f"""set -e
+{check_prelude(check)}
 f={quote(fstab)}
 kx_done=""
 if [ -r /proc/swaps ] && [ "$(wc -l < /proc/swaps)" -gt 1 ]; then
-  swapoff -a >&2; kx_done="swapoff"
+  kx_act swapoff -a >&2; kx_done="swapoff"
 fi
-if [ -f "$f" ]; then
-  tmp="$(dirname -- "$f")/.fstab.kubexms-$$"
-  trap 'rm -f -- "$tmp"' EXIT
-  cp -p -- "$f" "$tmp"
+kx_fstab() {{
   awk '!/^[[:space:]]*#/ && $3 == "swap" {{ print "# " $0 "  # swap disabled by kubexms"; next }}
-       {{ print }}' "$f" > "$tmp"
-  if cmp -s -- "$f" "$tmp"; then rm -f -- "$tmp"
-  else mv -f -T -- "$tmp" "$f"; kx_done="$kx_done fstab"; fi
+       {{ print }}' "$f"
+}}
+if [ -f "$f" ] && ! kx_fstab | cmp -s -- "$f" -; then
+  kx_done="$kx_done fstab"
+  if [ "$kx_check" = 0 ]; then
+    tmp="$(dirname -- "$f")/.fstab.kubexms-$$"
+    trap 'rm -f -- "$tmp"' EXIT
+    cp -p -- "$f" "$tmp"
+    kx_fstab > "$tmp"
+    mv -f -T -- "$tmp" "$f"
+  fi
 fi
 echo "@kxms:done $kx_done"
 """
         return await self._simple(f"swap off (and in {fstab})", script)
 
-    async def hostname(self, name: str) -> Change:
+    async def hostname(self, name: str, *, check: bool = False) -> Change:
         """Set the hostname now and in /etc/hostname."""
         name = check_hostname(name)
         script = f"""set -e
+{check_prelude(check)}
 n={quote(name)}
 kx_done=""
 if [ "$(hostname)" != "$n" ]; then
-  hostname "$n" 2>/dev/null || hostnamectl set-hostname --transient "$n" >&2
-  kx_done="hostname"
+  kx_done="hostname $(hostname) -> $n"
+  if [ "$kx_check" = 0 ]; then
+    hostname "$n" 2>/dev/null || hostnamectl set-hostname --transient "$n" >&2
+  fi
 fi
 if [ "$(cat /etc/hostname 2>/dev/null || true)" != "$n" ]; then
-  printf '%s\\n' "$n" > /etc/.hostname.kubexms-$$
-  chmod 644 /etc/.hostname.kubexms-$$
-  mv -f -T /etc/.hostname.kubexms-$$ /etc/hostname
-  kx_done="$kx_done /etc/hostname"
+  kx_done="$kx_done; /etc/hostname"
+  if [ "$kx_check" = 0 ]; then
+    printf '%s\\n' "$n" > /etc/.hostname.kubexms-$$
+    chmod 644 /etc/.hostname.kubexms-$$
+    mv -f -T /etc/.hostname.kubexms-$$ /etc/hostname
+  fi
 fi
-echo "@kxms:done $kx_done"
+echo "@kxms:done ${{kx_done#; }}"
 """
         return await self._simple(f"hostname {name}", script)
 
-    async def timezone(self, name: str) -> Change:
+    async def timezone(self, name: str, *, check: bool = False) -> Change:
         """Point /etc/localtime at the zone (and /etc/timezone, where the host has one)."""
         if not _TIMEZONE.fullmatch(name) or ".." in name:
             raise ValueError(f"{name!r} is not a timezone name such as Europe/Berlin or UTC")
         script = f"""set -e
+{check_prelude(check)}
 n={quote(name)}
 z="/usr/share/zoneinfo/$n"
 [ -f "$z" ] || {{ echo "@kxms:unknown"; exit 0; }}
 kx_done=""
 if [ "$(readlink /etc/localtime 2>/dev/null || true)" != "$z" ]; then
-  ln -s -f -n -- "$z" /etc/.localtime.kubexms-$$
-  mv -f -T /etc/.localtime.kubexms-$$ /etc/localtime
-  kx_done="localtime"
+  kx_done="/etc/localtime"
+  if [ "$kx_check" = 0 ]; then
+    ln -s -f -n -- "$z" /etc/.localtime.kubexms-$$
+    mv -f -T /etc/.localtime.kubexms-$$ /etc/localtime
+  fi
 fi
 if [ -f /etc/timezone ] && [ "$(cat /etc/timezone)" != "$n" ]; then
-  printf '%s\\n' "$n" > /etc/.timezone.kubexms-$$
-  chmod 644 /etc/.timezone.kubexms-$$
-  mv -f -T /etc/.timezone.kubexms-$$ /etc/timezone
   kx_done="$kx_done /etc/timezone"
+  if [ "$kx_check" = 0 ]; then
+    printf '%s\\n' "$n" > /etc/.timezone.kubexms-$$
+    chmod 644 /etc/.timezone.kubexms-$$
+    mv -f -T /etc/.timezone.kubexms-$$ /etc/timezone
+  fi
 fi
 echo "@kxms:done $kx_done"
 """

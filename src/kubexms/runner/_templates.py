@@ -60,8 +60,10 @@ class Templates:
         *,
         mode: int = 0o644,
         owner: str | None = None,
+        check: bool = False,
     ) -> Change:
-        """Render ``template`` with ``variables`` and write it to ``path`` if different."""
+        """Render ``template`` with ``variables`` and write it to ``path`` if different
+        (``check``: only say whether it differs, as ``files.write`` does)."""
         text = self.render_text(template, variables)
-        change = await self._runner.files.write(path, text, mode=mode, owner=owner)
+        change = await self._runner.files.write(path, text, mode=mode, owner=owner, check=check)
         return Change(change.changed, f"render {path}", change.detail)

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubexms.runner._change import Change
+from kubexms.runner._errors import RunnerError
 from kubexms.runner._script import (
     OWNERSHIP_FUNCTIONS,
     check_mode,
     check_owner,
     check_path,
+    markers,
     octal,
     quote,
 )
@@ -80,35 +82,46 @@ def local_manifest(root: Path) -> dict[str, tuple[str, int]]:
 def _check_script(
     remote: str, manifest: dict[str, tuple[str, int]], mode: int | None, owner: str | None
 ) -> str:
-    """A script printing ``@kxms:differs`` at the first remote file not matching."""
+    """A script printing ``@kxms:differs`` once per remote file not matching (all of them
+    when the remote directory itself is missing or differs), then ``@kxms:checked``."""
     lines = [
         OWNERSHIP_FUNCTIONS,
         f"root={quote(remote)}",
         f"owner={quote(owner or '')}",
+        "kx_all=0",
         "kx_chk() {",
         '  f="$root${3:+/$3}"',
-        '  [ -f "$f" ] && [ ! -L "$f" ] || { echo @kxms:differs; exit 0; }',
-        '  [ "$(sha256sum < "$f" | cut -d" " -f1)" = "$1" ] || { echo @kxms:differs; exit 0; }',
-        '  kx_mode_is "$f" "$2" || { echo @kxms:differs; exit 0; }',
-        '  [ -z "$owner" ] || kx_owner_is "$f" "$owner" || { echo @kxms:differs; exit 0; }',
+        '  [ "$kx_all" = 0 ] || { echo @kxms:differs; return 0; }',
+        '  [ -f "$f" ] && [ ! -L "$f" ] || { echo @kxms:differs; return 0; }',
+        '  [ "$(sha256sum < "$f" | cut -d" " -f1)" = "$1" ] || { echo @kxms:differs; return 0; }',
+        '  kx_mode_is "$f" "$2" || { echo @kxms:differs; return 0; }',
+        '  [ -z "$owner" ] || kx_owner_is "$f" "$owner" || echo @kxms:differs',
         "}",
     ]
     is_dir = "" not in manifest
     if is_dir:
-        lines.append('[ -d "$root" ] || { echo @kxms:differs; exit 0; }')
+        lines.append('[ -d "$root" ] || { echo @kxms:root; kx_all=1; }')
         if mode is not None:
-            lines.append(f'kx_mode_is "$root" {octal(mode)} || {{ echo @kxms:differs; exit 0; }}')
+            lines.append(
+                f'[ "$kx_all" = 1 ] || kx_mode_is "$root" {octal(mode)} || echo @kxms:root'
+            )
         if owner:
-            lines.append('kx_owner_is "$root" "$owner" || { echo @kxms:differs; exit 0; }')
+            lines.append('[ "$kx_all" = 1 ] || kx_owner_is "$root" "$owner" || echo @kxms:root')
     for relative, (digest, file_mode) in sorted(manifest.items()):
         wanted = mode if (mode is not None and not is_dir) else file_mode
         lines.append(f"kx_chk {digest} {octal(wanted)} {quote(relative)}")
-    lines.append("echo @kxms:same")
+    lines.append("echo @kxms:checked")
     return "\n".join(lines)
 
 
 async def upload(
-    runner: Runner, source: Path, remote: str, *, mode: int | None, owner: str | None
+    runner: Runner,
+    source: Path,
+    remote: str,
+    *,
+    mode: int | None,
+    owner: str | None,
+    check: bool = False,
 ) -> Change:
     remote = check_path(remote)
     if mode is not None:
@@ -122,10 +135,20 @@ async def upload(
     # command-line argument is capped at 128 KiB.
     script = _check_script(remote, manifest, mode, owner)
     result = await runner.script("exec sh -s", stdin=script)
-    if "@kxms:same" in result.stdout.splitlines():
+    if not markers(result.stdout, "checked"):
+        raise RunnerError(runner.host_name, f"cannot compare {remote} with {source}")
+    differing = len(markers(result.stdout, "differs"))
+    if not differing and not markers(result.stdout, "root"):
         return Change(False, action)
-    await runner.connector.put(source, remote, mode=mode, owner=owner)
-    return Change(True, action, "uploaded")
+    if "" in manifest:
+        detail = "differs" if differing else ""
+    else:
+        detail = f"{differing} of {len(manifest)} file(s) differ"
+        if markers(result.stdout, "root") and not differing:
+            detail = "directory mode/owner differs"
+    if not check:
+        await runner.connector.put(source, remote, mode=mode, owner=owner)
+    return Change(True, action, detail)
 
 
 async def fetch(runner: Runner, remote: str, local: Path) -> Change:

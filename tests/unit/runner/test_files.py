@@ -24,7 +24,7 @@ async def test_write_changes_once_then_reports_unchanged(runner: Runner, tmp_pat
     first = await runner.files.write(str(target), "a = 1\n", mode=0o600)
     second = await runner.files.write(str(target), "a = 1\n", mode=0o600)
     assert first.changed
-    assert first.detail == "written"
+    assert first.detail == "new file"
     assert not second.changed
     assert target.read_text() == "a = 1\n"
     assert mode_of(target) == 0o600
