@@ -125,6 +125,7 @@ def test_remote_check_reads_the_host_and_reports_the_unreachable_one(
     data = json.loads(done.stdout)
     assert list(data["unreachable"]) == ["ghost"]
     assert "refused" in data["unreachable"]["ghost"]
+    assert data["unreachable"]["ghost"].startswith("unreachable: ")
     assert "could not read 1 of 2 hosts" in done.stderr
     assert "Traceback" not in done.stderr
 

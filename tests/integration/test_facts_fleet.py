@@ -68,7 +68,20 @@ def test_an_unreachable_host_is_reported_and_the_others_answer(
     facts = json.loads(done.stdout)
     assert list(facts) == hosts.names
     assert "refused" in facts[down["name"]]["error"]
+    assert facts[down["name"]]["error"].startswith("unreachable: ")
     answered = [name for name, entry in facts.items() if "error" not in entry]
     assert len(answered) == len(hosts) - 1
     assert down["name"] in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_facts_for_one_host_connects_only_to_it(lease: LeaseHosts, tmp_path: Path) -> None:
+    hosts = lease(2)
+    data = hosts.cluster_document()
+    data["spec"]["hosts"][1]["port"] = 2  # the other host cannot be reached: never tried
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = _kubexms("facts", "-f", str(cluster), "--hosts", hosts[0].name, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert list(json.loads(done.stdout)) == [hosts[0].name]
+    assert hosts[1].name not in done.stderr

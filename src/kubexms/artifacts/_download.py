@@ -18,11 +18,15 @@ from kubexms.artifacts._mirror import artifact_url, checksum_file_url
 from kubexms.artifacts._plan import Artifact, ArtifactPlan
 from kubexms.artifacts._settings import ArtifactSettings
 from kubexms.artifacts._store import ArtifactStore, sha256_of
+from kubexms.engine import RetryPolicy, is_retryable
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
 log = structlog.stdlib.get_logger("kubexms.artifacts")
+
+DOWNLOAD_RETRY = RetryPolicy(retries=3)
+"""Downloads are retried with the Engine's policy: 3 retries, backoff from 1 s, jittered."""
 
 ProgressFactory = Callable[[], "Progress"]
 
@@ -85,16 +89,17 @@ async def download_artifacts(
     store: ArtifactStore,
     settings: ArtifactSettings,
     *,
-    retries: int = 3,
+    retry: RetryPolicy = DOWNLOAD_RETRY,
     timeout: float = 60.0,
     progress: ProgressFactory | None = None,
 ) -> list[DownloadResult]:
     """Bring every artifact of ``plan`` into ``store``, verified.
 
     Artifacts already present with the expected sha256 are not fetched again. Up to
-    ``settings.download_concurrency`` downloads run at once; each is retried ``retries``
-    times, resuming its partial file. Successful downloads are recorded in the store's
-    manifest even when others fail; failures are raised afterwards (one error as itself,
+    ``settings.download_concurrency`` downloads run at once; a retryable failure (a network
+    error, not a checksum mismatch) is retried as the Engine retries pairs: ``retry.retries``
+    times, with its backoff, resuming the partial file. Successful downloads are recorded in
+    the store's manifest even when others fail; failures are raised afterwards (one error as itself,
     several as DownloadFailedError).
     """
     refuse_unverifiable(plan)
@@ -118,7 +123,8 @@ async def download_artifacts(
                         bar.update(task, total=total)
                     bar.advance(task, done)
 
-            for attempt in range(retries + 1):
+            attempt = 0
+            while True:
                 try:
                     if bar is not None and task is not None:
                         bar.reset(task, total=None)
@@ -133,10 +139,14 @@ async def download_artifacts(
                     )
                     break
                 except DownloadError as error:
-                    if attempt == retries:
+                    attempt += 1
+                    if not is_retryable(error) or attempt > retry.retries:
                         raise
-                    log.warning("artifacts.retry", url=url, attempt=attempt + 1, error=str(error))
-                    await asyncio.sleep(min(2.0**attempt, 10.0))
+                    delay = retry.delay(attempt)
+                    log.warning(
+                        "artifacts.retry", url=url, attempt=attempt, delay=delay, error=str(error)
+                    )
+                    await asyncio.sleep(delay)
             log.info("artifacts.downloaded", artifact=artifact.relpath, url=url)
             return DownloadResult(artifact, dest, sha256, source, fetched=True)
 
@@ -189,7 +199,7 @@ async def prepare_artifacts(
     store: ArtifactStore,
     settings: ArtifactSettings,
     *,
-    retries: int = 3,
+    retry: RetryPolicy = DOWNLOAD_RETRY,
     timeout: float = 60.0,
     progress: ProgressFactory | None = None,
 ) -> list[DownloadResult]:
@@ -201,7 +211,7 @@ async def prepare_artifacts(
     """
     if settings.offline_bundle is None:
         return await download_artifacts(
-            plan, store, settings, retries=retries, timeout=timeout, progress=progress
+            plan, store, settings, retry=retry, timeout=timeout, progress=progress
         )
     from kubexms.artifacts._bundle import import_bundle
 

@@ -28,7 +28,10 @@ class ChecksumMismatchError(ArtifactError):
 
 
 class DownloadError(ArtifactError):
-    """A URL could not be fetched (no network, refused, HTTP error, cut short)."""
+    """A URL could not be fetched (no network, refused, HTTP error, cut short); worth
+    trying again (the partial file is resumed)."""
+
+    retryable = True
 
     def __init__(self, url: str, reason: str, advice: str = "") -> None:
         message = f"cannot download {url}: {reason}"

@@ -41,6 +41,7 @@ from kubexms.artifacts import (
 from kubexms.cli._cluster import err_console, load_cluster
 from kubexms.cli._console import output_console
 from kubexms.config import Cluster
+from kubexms.engine import RetryPolicy
 
 app = typer.Typer(
     help="Download, bundle and import the binaries and manifests a cluster needs.",
@@ -183,7 +184,11 @@ def download(
         show = not no_progress and sys.stderr.isatty()
         results = asyncio.run(
             prepare_artifacts(
-                plan, store, settings, retries=retries, progress=_progress if show else None
+                plan,
+                store,
+                settings,
+                retry=RetryPolicy(retries=retries),
+                progress=_progress if show else None,
             )
         )
     except ArtifactError as error:

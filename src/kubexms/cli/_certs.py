@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kubexms._errors import error_label
 from kubexms.cli._cluster import err_console, load_cluster
 from kubexms.cli._console import output_console
 from kubexms.cli._exec import select_hosts
@@ -30,8 +31,7 @@ from kubexms.pki import (
     local_authorities,
     local_expirations,
 )
-from kubexms.runner import Runner
-from kubexms.runtime import ConnectorBuilder
+from kubexms.runtime import reach_hosts
 
 app = typer.Typer(
     help="Certificates: generate the cluster's PKI, check when certificates expire.",
@@ -99,37 +99,35 @@ async def _check_hosts(
 
     ``authorities``: the local CAs, to name the CA of each host certificate.
     """
-    settings = cluster.spec.global_
-    builder = ConnectorBuilder(cluster)
-    workers = asyncio.Semaphore(settings.concurrency)
-    handshakes = asyncio.Semaphore(settings.connect_concurrency)
-    timeout = float(settings.connection_timeout)
-
-    async def one(host: ResolvedHost) -> list[CertificateExpiry] | str:
-        async with workers:
-            try:
-                connector = builder.build(host)
-            except ValueError as error:
-                return str(error)
-            try:
-                async with handshakes:
-                    await asyncio.wait_for(connector.connect(), timeout)
-                return await host_expirations(Runner(connector), authorities=authorities)
-            except TimeoutError:
-                return f"did not connect to {host.address}:{host.port} within {timeout:g}s"
-            except ConnectorError as error:
-                return error.reason
-            finally:
-                await connector.close()
-
-    outcomes = await asyncio.gather(*(one(host) for host in hosts))
     found: list[CertificateExpiry] = []
     failed: dict[str, str] = {}
-    for host, outcome in zip(hosts, outcomes, strict=True):
-        if isinstance(outcome, str):
-            failed[host.name] = outcome
-        else:
-            found += outcome
+    # Only these hosts are connected to, through the Runtime; one that cannot be reached is
+    # listed with what happened (unreachable, timed out, authentication failed...).
+    async with await reach_hosts(cluster, [host.name for host in hosts]) as runtime:
+        limit = asyncio.Semaphore(cluster.spec.global_.concurrency)
+
+        async def one(name: str) -> list[CertificateExpiry] | str:
+            async with limit:
+                try:
+                    runner = runtime.host(name).runner
+                    return await host_expirations(runner, authorities=authorities)
+                except ConnectorError as error:
+                    return f"{error_label(error)}: {error.reason}"
+
+        reachable = [host.name for host in hosts if host.name not in runtime.unreachable]
+        outcomes = dict(
+            zip(reachable, await asyncio.gather(*(one(n) for n in reachable)), strict=True)
+        )
+        for host in hosts:
+            unreachable = runtime.unreachable.get(host.name)
+            if unreachable is not None:
+                failed[host.name] = f"{error_label(unreachable)}: {unreachable.reason}"
+                continue
+            outcome = outcomes[host.name]
+            if isinstance(outcome, str):
+                failed[host.name] = outcome
+            else:
+                found += outcome
     return found, failed
 
 

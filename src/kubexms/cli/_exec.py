@@ -1,14 +1,15 @@
 """`kubexms exec`: run one command on many hosts at once, output grouped per host.
 
-Unlike the other commands it does not need every host up: it connects to each host on its
-own (``new_runtime`` fails the whole run when any host is unreachable), runs the command on
-those it reached, and reports the unreachable ones as failures.
+It reaches the hosts through the Runtime, connecting only to the selected hosts; a host that
+cannot be reached is one row of the answer (labelled with what happened: "unreachable",
+"timed out", "authentication failed", "host key changed"...), not the end of the command.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -20,11 +21,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kubexms._errors import error_label
 from kubexms.cli._cluster import err_console, load_cluster
 from kubexms.cli._console import output_console
-from kubexms.config import Cluster, ResolvedHost
-from kubexms.connector import CommandTimeoutError, Connector, ConnectorError
-from kubexms.runtime import ConnectorBuilder
+from kubexms.config import ROLES, Cluster, ResolvedHost
+from kubexms.connector import ConnectorError
+from kubexms.runtime import ConnectorFactory, reach_hosts
 
 DEFAULT_CONCURRENCY = 256
 
@@ -36,7 +38,8 @@ class ExecOutput(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class HostOutcome:
-    """What happened on one host: the command's result, or why it could not run."""
+    """What happened on one host: the command's result, or why it could not run (``error``,
+    and ``label``: what happened, in a few words)."""
 
     host: str
     exit_code: int | None
@@ -44,17 +47,29 @@ class HostOutcome:
     stderr: str
     duration: float
     error: str | None = None
+    label: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.exit_code == 0
 
 
+def command_line(words: Sequence[str]) -> str:
+    """What to run: one argument is a shell command line, as typed (``'a; b | c'``); several
+    are one argv, each word quoted (``sh -c 'a; b'`` runs ``sh`` with ``-c`` and ``a; b``)."""
+    if len(words) == 1:
+        return words[0].strip()
+    return shlex.join(words)
+
+
 def select_hosts(
     cluster: Cluster, *, role: str | None, names: Sequence[str] | None
 ) -> list[ResolvedHost]:
-    """The hosts to run on, in config order; ValueError naming an unknown role or host."""
+    """The hosts to run on, in config order: those named (default: all) that have ``role``
+    (default: any). ValueError naming an unknown role or host, or saying that none matches."""
     hosts = cluster.resolved_hosts()
+    if role is not None and role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
     if names:
         known = {host.name for host in hosts}
         unknown = [name for name in names if name not in known]
@@ -64,6 +79,11 @@ def select_hosts(
         hosts = [host for host in hosts if host.name in wanted]
     if role is not None:
         hosts = [host for host in hosts if role in host.roles]
+        if not hosts and names:
+            raise ValueError(
+                f"none of the hosts {', '.join(names)} has the role {role!r}; --role and "
+                "--hosts select the hosts that match both"
+            )
         if not hosts:
             raise ValueError(f"no host has the role {role!r}")
     return hosts
@@ -77,60 +97,56 @@ async def fan_out(
     sudo: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     timeout: float | None = None,
-    connector_factory: Callable[[ResolvedHost], Connector] | None = None,
+    connector_factory: ConnectorFactory | None = None,
     on_done: Callable[[HostOutcome], None] | None = None,
 ) -> list[HostOutcome]:
-    """Connect to each host and run ``command``; one outcome per host, in the given order.
+    """Reach ``hosts`` through the Runtime and run ``command`` on each; one outcome per host,
+    in the given order.
 
-    At most ``concurrency`` hosts are worked on at once and at most
-    ``spec.global.connectConcurrency`` handshakes run at once; each handshake is bounded by
-    ``connectionTimeout``. A host that cannot be reached is an outcome with ``error``.
+    Only these hosts are connected to, at most ``spec.global.connectConcurrency`` handshakes
+    at once within ``connectionTimeout``; at most ``concurrency`` commands run at once. A
+    host that cannot be reached is an outcome with ``error`` and its ``label``.
     """
-    settings = cluster.spec.global_
-    factory = connector_factory or ConnectorBuilder(cluster).build
+    command_timeout = (
+        timeout if timeout is not None else float(cluster.spec.global_.command_timeout)
+    )
     workers = asyncio.Semaphore(max(1, concurrency))
-    handshakes = asyncio.Semaphore(settings.connect_concurrency)
-    connect_timeout = float(settings.connection_timeout)
-    command_timeout = timeout if timeout is not None else float(settings.command_timeout)
+    outcomes: dict[str, HostOutcome] = {}
 
-    async def one(host: ResolvedHost) -> HostOutcome:
-        started = time.monotonic()
-        async with workers:
-            try:
-                connector = factory(host)
-            except ValueError as error:
-                return HostOutcome(host.name, None, "", "", 0.0, f"{host.name}: {error}")
-            try:
-                async with handshakes:
-                    await asyncio.wait_for(connector.connect(), connect_timeout)
-                result = await connector.run(command, sudo=sudo, timeout=command_timeout)
-                outcome = HostOutcome(
-                    host.name, result.exit_code, result.stdout, result.stderr, result.duration
-                )
-            except TimeoutError:
-                outcome = _failed(host, started, f"did not connect within {connect_timeout:g}s")
-            except CommandTimeoutError as error:
-                outcome = _failed(host, started, error.reason)
-            except ConnectorError as error:
-                outcome = _failed(host, started, error.reason)
-            finally:
-                await connector.close()
+    def done(outcome: HostOutcome) -> None:
+        outcomes[outcome.host] = outcome
         if on_done is not None:
             on_done(outcome)
-        return outcome
 
-    return list(await asyncio.gather(*(one(host) for host in hosts)))
+    names = [host.name for host in hosts]
+    async with await reach_hosts(cluster, names, connector_factory=connector_factory) as runtime:
+        for name, error in runtime.unreachable.items():
+            done(_failed(name, 0.0, error))
+
+        async def one(name: str) -> None:
+            runner = runtime.host(name).runner
+            started = time.monotonic()
+            async with workers:
+                try:
+                    result = await runner.run(command, sudo=sudo, timeout=command_timeout)
+                except ConnectorError as error:
+                    done(_failed(name, time.monotonic() - started, error))
+                    return
+            done(HostOutcome(name, result.exit_code, result.stdout, result.stderr, result.duration))
+
+        await asyncio.gather(*(one(host.name) for host in runtime.hosts))
+    return [outcomes[name] for name in names]
 
 
-def _failed(host: ResolvedHost, started: float, reason: str) -> HostOutcome:
-    return HostOutcome(host.name, None, "", "", time.monotonic() - started, reason)
+def _failed(host: str, duration: float, error: ConnectorError) -> HostOutcome:
+    return HostOutcome(host, None, "", "", duration, error.reason, error_label(error))
 
 
 def group_outcomes(outcomes: Sequence[HostOutcome]) -> list[tuple[list[str], HostOutcome]]:
     """Hosts with identical results folded together, groups in order of first appearance."""
-    groups: dict[tuple[int | None, str, str, str | None], list[HostOutcome]] = {}
+    groups: dict[tuple[int | None, str, str, str | None, str | None], list[HostOutcome]] = {}
     for outcome in outcomes:
-        key = (outcome.exit_code, outcome.stdout, outcome.stderr, outcome.error)
+        key = (outcome.exit_code, outcome.stdout, outcome.stderr, outcome.error, outcome.label)
         groups.setdefault(key, []).append(outcome)
     return [([o.host for o in members], members[0]) for members in groups.values()]
 
@@ -151,7 +167,7 @@ def render_text(outcomes: Sequence[HostOutcome], console: Console) -> None:
     for names, outcome in group_outcomes(outcomes):
         label = ", ".join(names) + (f" ({len(names)} hosts)" if len(names) > 1 else "")
         if outcome.error is not None:
-            _header(console, f"{label}: unreachable", "red")
+            _header(console, f"{label}: {outcome.label or 'failed'}", "red")
             _body(console, outcome.error)
             continue
         colour = "green" if outcome.exit_code == 0 else "red"
@@ -215,7 +231,13 @@ async def _run_with_progress(
 
 def exec_command(
     command: Annotated[
-        list[str], typer.Argument(help="The command (after --), run by the host's shell.")
+        list[str],
+        typer.Argument(
+            help="The command, after --. One argument is a shell command line "
+            "(\"kubexms exec -- 'systemctl status x | head'\"); several are one command and "
+            "its arguments, each quoted as typed (\"kubexms exec -- sh -c 'a; b'\").",
+            show_default=False,
+        ),
     ],
     file: Annotated[
         Path | None,
@@ -239,9 +261,15 @@ def exec_command(
 ) -> None:
     """Run COMMAND on many hosts at once; outputs grouped per host, identical ones folded.
 
-    Exits 1 if the command failed or could not run on any host, and lists those hosts.
+    A single argument after -- is run by the host's shell as typed (pipes, ;, globs).
+    Several arguments are one command and its arguments: each is quoted, so
+    `kubexms exec -- sh -c 'a; b'` runs sh with -c and 'a; b'. --role and --hosts together
+    select the hosts that match both. Only the selected hosts are connected to; one that
+    cannot be reached is reported with what happened (unreachable, timed out,
+    authentication failed, host key changed). Exits 1 if the command failed or could not
+    run on any host, and lists those hosts.
     """
-    text = " ".join(command).strip()
+    text = command_line(command)
     if not text:
         err_console.print("[red]error:[/] no command given (put it after --)")
         raise typer.Exit(2)

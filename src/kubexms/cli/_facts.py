@@ -12,10 +12,12 @@ import typer
 import yaml
 from rich.table import Table
 
-from kubexms.cli._cluster import err_console, load_cluster, open_runtime
+from kubexms._errors import KubexmsError, error_label
+from kubexms.cli._cluster import err_console, load_cluster
 from kubexms.cli._console import output_console
 from kubexms.connector import ConnectorError
 from kubexms.runner import FactsParseError, HostFacts
+from kubexms.runtime import reach_hosts
 
 
 class OutputFormat(StrEnum):
@@ -33,22 +35,28 @@ async def _gather(file: Path | None, only: list[str] | None) -> dict[str, FactsO
     unknown = [name for name in only or () if name not in names]
     if unknown:
         raise KeyError(f"no host named {', '.join(map(repr, unknown))} in this cluster")
-    wanted = only or names
-    # A host that cannot be reached is one row of the answer, not the end of it.
-    async with await open_runtime(cluster, allow_unreachable=True) as runtime:
+    wanted = [name for name in names if name in only] if only else names
+    # Only the wanted hosts are connected to; one that cannot be reached is one row of the
+    # answer (labelled with what happened), not the end of it.
+    async with await reach_hosts(cluster, wanted) as runtime:
         limit = asyncio.Semaphore(cluster.spec.global_.concurrency)
 
         async def one(name: str) -> FactsOrError:
             if name in runtime.unreachable:
-                return str(runtime.unreachable[name])
+                return _failure(runtime.unreachable[name])
             async with limit:
                 try:
                     return await runtime.host(name).runner.facts()
                 except (ConnectorError, FactsParseError) as error:
-                    return str(error)
+                    return _failure(error)
 
         results = await asyncio.gather(*(one(name) for name in wanted))
         return dict(zip(wanted, results, strict=True))
+
+
+def _failure(error: KubexmsError) -> str:
+    """ "<what happened>: <message>", e.g. "timed out: connecting to 10.0.0.5:22 ..."."""
+    return f"{error_label(error)}: {error}"
 
 
 def _as_data(results: dict[str, FactsOrError]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from kubexms.runtime._connectors import ConnectorBuilder
 from kubexms.runtime._context import Context, DataKey, DataStore, MissingDataError
 from kubexms.runtime._errors import InitializationError
 from kubexms.runtime._host import Host
-from kubexms.runtime._runtime import ClusterRuntime, ConnectorFactory, new_runtime
+from kubexms.runtime._runtime import ClusterRuntime, ConnectorFactory, new_runtime, reach_hosts
 
 __all__ = [
     "ClusterRuntime",
@@ -21,4 +21,5 @@ __all__ = [
     "InitializationError",
     "MissingDataError",
     "new_runtime",
+    "reach_hosts",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -131,6 +131,7 @@ async def new_runtime(
     *,
     connector_factory: ConnectorFactory | None = None,
     allow_unreachable: bool = False,
+    only: Collection[str] | None = None,
 ) -> ClusterRuntime:
     """Connect to every host concurrently and return the ClusterRuntime.
 
@@ -141,11 +142,12 @@ async def new_runtime(
 
     With ``allow_unreachable`` (a run that continues on healthy hosts), hosts that fail with a
     ConnectorError are left out of ``hosts`` and listed in ``unreachable`` instead; it still
-    raises when no host at all could be reached.
+    raises when no host at all could be reached. With ``only``, just the hosts of those names
+    are connected to (and make up the runtime); the others are not touched.
     """
     log = logger if logger is not None else structlog.stdlib.get_logger("kubexms.runtime")
     settings = config.spec.global_
-    specs = config.resolved_hosts()
+    specs = [spec for spec in config.resolved_hosts() if only is None or spec.name in only]
     factory = connector_factory or ConnectorBuilder(config).build
     connectors = [factory(spec) for spec in specs]
     handshakes = asyncio.Semaphore(settings.connect_concurrency)
@@ -202,3 +204,26 @@ async def new_runtime(
     ]
     log.debug("runtime.ready", hosts=len(hosts))
     return ClusterRuntime(config, hosts, log, unreachable=errors)
+
+
+async def reach_hosts(
+    config: Cluster,
+    names: Collection[str],
+    logger: structlog.stdlib.BoundLogger | None = None,
+    *,
+    connector_factory: ConnectorFactory | None = None,
+) -> ClusterRuntime:
+    """A runtime of the named hosts only, for commands that report per host (exec, facts,
+    certificates): each host that cannot be reached is in ``unreachable``, even when that is
+    every one of them (then the runtime has no host), instead of failing the whole command."""
+    try:
+        return await new_runtime(
+            config,
+            logger,
+            connector_factory=connector_factory,
+            allow_unreachable=True,
+            only=names,
+        )
+    except InitializationError as error:
+        log = logger if logger is not None else structlog.stdlib.get_logger("kubexms.runtime")
+        return ClusterRuntime(config, [], log, unreachable=error.errors)

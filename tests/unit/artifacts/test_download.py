@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from rich.console import Console
 from rich.progress import Progress
 
@@ -33,6 +34,7 @@ from kubexms.artifacts import (
     sha256_of,
 )
 from kubexms.config import Cluster
+from kubexms.engine import RetryPolicy
 from tests.fixtures.artifacts.etcd_release import EtcdRelease
 from tests.fixtures.artifacts.server import ArtifactServer
 
@@ -123,7 +125,12 @@ async def test_a_checksum_mismatch_is_refused_and_nothing_is_kept(
     store = ArtifactStore.for_cluster(one_node)
 
     with pytest.raises(ChecksumMismatchError) as caught:
-        await download_artifacts(_etcd_plan(one_node, settings), store, settings, retries=2)
+        await download_artifacts(
+            _etcd_plan(one_node, settings),
+            store,
+            settings,
+            retry=RetryPolicy(retries=2, base_delay=0.0),
+        )
 
     message = str(caught.value)
     assert server.url(_served_path(etcd_release)) in message
@@ -151,13 +158,17 @@ async def test_a_cut_download_resumes_with_a_range_request(
     dest = store.root / "etcd" / etcd_release.version / "amd64" / etcd_release.file
 
     with pytest.raises(DownloadError) as caught:
-        await download_artifacts(plan, store, settings, retries=0)
+        await download_artifacts(
+            plan, store, settings, retry=RetryPolicy(retries=0, base_delay=0.0)
+        )
     assert "connection was lost after" in str(caught.value)
     assert server.url(path) in str(caught.value)
     assert not dest.exists()
     assert part_path(dest).stat().st_size == half
 
-    (result,) = await download_artifacts(plan, store, settings, retries=0)
+    (result,) = await download_artifacts(
+        plan, store, settings, retry=RetryPolicy(retries=0, base_delay=0.0)
+    )
 
     assert result.fetched
     assert sha256_of(dest) == etcd_release.sha256
@@ -176,7 +187,12 @@ async def test_retries_resume_within_one_call(
     settings = _etcd_settings(server, etcd_release)
     store = ArtifactStore.for_cluster(one_node)
 
-    (result,) = await download_artifacts(_etcd_plan(one_node, settings), store, settings, retries=2)
+    (result,) = await download_artifacts(
+        _etcd_plan(one_node, settings),
+        store,
+        settings,
+        retry=RetryPolicy(retries=2, base_delay=0.0),
+    )
 
     assert sha256_of(result.path) == etcd_release.sha256
     ranges = [request.range for request in server.requests_for(path)]
@@ -193,7 +209,12 @@ async def test_a_server_without_range_support_restarts_cleanly(
     settings = _etcd_settings(server, etcd_release)
     store = ArtifactStore.for_cluster(one_node)
 
-    (result,) = await download_artifacts(_etcd_plan(one_node, settings), store, settings, retries=1)
+    (result,) = await download_artifacts(
+        _etcd_plan(one_node, settings),
+        store,
+        settings,
+        retry=RetryPolicy(retries=1, base_delay=0.0),
+    )
 
     assert sha256_of(result.path) == etcd_release.sha256
 
@@ -287,7 +308,10 @@ async def test_no_network_names_the_url_and_what_to_do(
     )
     with pytest.raises(DownloadError) as caught:
         await download_artifacts(
-            _etcd_plan(one_node, settings), ArtifactStore.for_cluster(one_node), settings, retries=0
+            _etcd_plan(one_node, settings),
+            ArtifactStore.for_cluster(one_node),
+            settings,
+            retry=RetryPolicy(retries=0, base_delay=0.0),
         )
     message = str(caught.value)
     assert f"http://127.0.0.1:{port}/etcd-io/etcd/releases/download/" in message
@@ -302,7 +326,10 @@ async def test_http_errors_are_named(
     settings = _etcd_settings(server, etcd_release)  # nothing published: 404
     with pytest.raises(DownloadError, match="HTTP 404"):
         await download_artifacts(
-            _etcd_plan(one_node, settings), ArtifactStore.for_cluster(one_node), settings, retries=0
+            _etcd_plan(one_node, settings),
+            ArtifactStore.for_cluster(one_node),
+            settings,
+            retry=RetryPolicy(retries=0, base_delay=0.0),
         )
 
 
@@ -323,7 +350,10 @@ async def test_a_file_mirror_in_the_store_layout_is_used_instead_of_upstream(
     missing = _etcd_settings(server, etcd_release, mirror=(tmp_path / "empty").as_uri())
     with pytest.raises(DownloadError, match="no such file in the mirror"):
         await download_artifacts(
-            _etcd_plan(one_node, missing), ArtifactStore(tmp_path / "s2"), missing, retries=0
+            _etcd_plan(one_node, missing),
+            ArtifactStore(tmp_path / "s2"),
+            missing,
+            retry=RetryPolicy(retries=0, base_delay=0.0),
         )
 
 
@@ -365,9 +395,35 @@ async def test_parallel_downloads_report_progress_and_every_failure(
     plan2 = plan_artifacts(cluster, {"n1": ("amd64",), "n2": ("arm64",)}, settings=settings)
     broken = plan2.select(["kube-proxy", "kube-apiserver"])
     with pytest.raises(DownloadFailedError) as caught:
-        await download_artifacts(broken, ArtifactStore(tmp_path / "s3"), settings, retries=0)
+        await download_artifacts(
+            broken,
+            ArtifactStore(tmp_path / "s3"),
+            settings,
+            retry=RetryPolicy(retries=0, base_delay=0.0),
+        )
     assert len(caught.value.errors) == 2  # kube-proxy for both arches: nothing published
     # What succeeded was kept and recorded.
     assert {e.component for e in ArtifactStore(tmp_path / "s3").manifest().artifacts} == {
         "kube-apiserver"
     }
+
+
+async def test_downloads_back_off_as_the_engine_retry_policy_says(
+    server: ArtifactServer, etcd_release: EtcdRelease, one_node: Cluster
+) -> None:
+    path = _served_path(etcd_release)
+    server.publish(path, etcd_release.path.read_bytes())
+    server.cut(path, after=4096, times=1)
+    settings = _etcd_settings(server, etcd_release)
+    policy = RetryPolicy(retries=1, base_delay=0.2, max_delay=0.2)
+    with structlog.testing.capture_logs() as logs:
+        (result,) = await download_artifacts(
+            _etcd_plan(one_node, settings),
+            ArtifactStore.for_cluster(one_node),
+            settings,
+            retry=policy,
+        )
+    assert result.fetched
+    (retried,) = [entry for entry in logs if entry["event"] == "artifacts.retry"]
+    assert retried["attempt"] == 1
+    assert 0.1 <= retried["delay"] <= 0.2  # the policy's jittered backoff, not a private one

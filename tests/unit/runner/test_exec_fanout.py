@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import subprocess
+import sys
 
 import pytest
+from rich.console import Console
 
-from kubexms.cli._exec import HostOutcome, fan_out, group_outcomes, render_json, select_hosts
+from kubexms.cli._exec import (
+    HostOutcome,
+    command_line,
+    fan_out,
+    group_outcomes,
+    render_json,
+    render_text,
+    select_hosts,
+)
 from kubexms.config import Cluster, ResolvedHost, parse_config
-from kubexms.connector import Connector, HostConnectionError
+from kubexms.connector import (
+    CommandResult,
+    Connector,
+    ConnectTimeoutError,
+    HostConnectionError,
+    SudoError,
+)
 from tests.unit.runner.fakes import Call, ScriptedConnector
 
 CLUSTER = """
@@ -118,3 +136,81 @@ def test_identical_outputs_fold_but_exit_codes_split() -> None:
         HostOutcome("z", 0, "out", "", 0.2),
     ]
     assert [names for names, _ in group_outcomes(outcomes)] == [["x", "z"], ["y"]]
+
+
+def test_several_words_are_one_argv_and_one_word_is_a_shell_line() -> None:
+    assert command_line(["sh", "-c", "echo a; echo b"]) == "sh -c 'echo a; echo b'"
+    assert command_line(["ls", "*.txt"]) == "ls '*.txt'"
+    assert command_line(["echo a; echo b | tr a-z A-Z"]) == "echo a; echo b | tr a-z A-Z"
+
+
+def test_exec_runs_what_was_typed() -> None:
+    # No -f: this machine, through the local connector; read-only.
+    done = subprocess.run(
+        [sys.executable, "-m", "kubexms", "exec", "-o", "json", "--", "sh", "-c", "echo a; echo b"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["hosts"]["localhost"]["stdout"] == "a\nb\n"
+
+
+def test_role_and_hosts_together_select_hosts_matching_both(cluster: Cluster) -> None:
+    chosen = select_hosts(cluster, role="worker", names=["a1", "a2", "b2"])
+    assert [h.name for h in chosen] == ["a2", "b2"]
+    with pytest.raises(ValueError, match=r"none of the hosts a1 has the role 'worker'"):
+        select_hosts(cluster, role="worker", names=["a1"])
+    with pytest.raises(ValueError, match=r"unknown role 'wroker'"):
+        select_hosts(cluster, role="wroker", names=None)
+
+
+async def test_only_the_selected_hosts_are_connected_to(cluster: Cluster) -> None:
+    built: list[str] = []
+
+    def factory(host: ResolvedHost) -> Connector:
+        built.append(host.name)
+        return ScriptedConnector(name=host.name)
+
+    chosen = select_hosts(cluster, role=None, names=["b1"])
+    outcomes = await fan_out(cluster, chosen, "true", connector_factory=factory)
+    assert built == ["b1"]
+    assert [o.host for o in outcomes] == ["b1"]
+
+
+async def test_failures_are_labelled_by_what_happened(cluster: Cluster) -> None:
+    class SudoRefused(ScriptedConnector):
+        async def run(self, command: str, **kwargs: object) -> CommandResult:
+            raise SudoError(self.name, "sudo refused to run the command: incorrect password")
+
+    class Slow(ScriptedConnector):
+        async def connect(self) -> None:
+            raise ConnectTimeoutError(self.name, "connecting to 192.0.2.3:22 timed out after 5s.")
+
+    def factory(host: ResolvedHost) -> Connector:
+        kinds = {"a1": Unreachable, "a2": SudoRefused, "b1": Slow}
+        return kinds.get(host.name, ScriptedConnector)(name=host.name)
+
+    outcomes = await fan_out(cluster, cluster.resolved_hosts(), "id", connector_factory=factory)
+    labels = {o.host: o.label for o in outcomes}
+    assert labels == {"a1": "unreachable", "a2": "sudo refused", "b1": "timed out", "b2": None}
+    out = io.StringIO()
+    render_text(outcomes, Console(file=out, width=200, color_system=None))
+    text = out.getvalue()
+    assert "==> a1: unreachable" in text
+    assert "==> a2: sudo refused" in text
+    assert "==> b1: timed out" in text
+    assert json.loads(render_json(outcomes))["hosts"]["a2"]["label"] == "sudo refused"
+
+
+async def test_every_host_unreachable_is_still_one_row_each(cluster: Cluster) -> None:
+    outcomes = await fan_out(
+        cluster,
+        cluster.resolved_hosts(),
+        "true",
+        connector_factory=lambda host: Unreachable(name=host.name),
+    )
+    assert [(o.host, o.label) for o in outcomes] == [
+        (name, "unreachable") for name in ("a1", "a2", "b1", "b2")
+    ]
