@@ -25,7 +25,7 @@ from kubexms.engine import ControlMachine, Module, Pipeline, PlanContext, Step, 
 from kubexms.etcd._layout import EtcdMember
 from kubexms.etcd._layout import members as etcd_members
 from kubexms.etcd._status import cluster_status, etcdctl, snapshot_tool
-from kubexms.runner import Change
+from kubexms.runner import Change, Runner
 from kubexms.runner._script import markers, quote
 from kubexms.runtime import Context
 
@@ -242,12 +242,13 @@ class SaveSnapshot(Step):
         )
 
     async def _fetch(
-        self, runner: Any, member: EtcdMember, remote_dir: str, stdout: str
+        self, runner: Runner, member: EtcdMember, remote_dir: str, stdout: str
     ) -> BackupRecord:
         remote_sum = (markers(stdout, "sum") or [""])[0]
         status: dict[str, Any] = json.loads((markers(stdout, "status") or ["{}"])[0] or "{}")
         target = self.target
-        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+        # Snapshots hold every secret of the cluster: a new backup directory is private.
+        await asyncio.to_thread(target.parent.mkdir, mode=0o700, parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.part")
         await runner.files.fetch(f"{remote_dir}/snapshot.db", partial)
         local_sum = await asyncio.to_thread(file_sha256, partial)

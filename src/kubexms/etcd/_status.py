@@ -39,7 +39,10 @@ STATUS_TIMEOUT = 30.0
 def etcdctl(arguments: str, endpoints: Sequence[str]) -> str:
     """Shell text running etcdctl (API v3) against ``endpoints`` with the healthcheck client
     certificate; ``arguments`` is shell text (quote data yourself)."""
+    # ETCDCTL_* from an operator's environment (etcdctl.env) would clash with the flags:
+    # etcdctl refuses --endpoints beside ETCDCTL_ENDPOINTS.
     return (
+        "env -u ETCDCTL_ENDPOINTS -u ETCDCTL_CACERT -u ETCDCTL_CERT -u ETCDCTL_KEY "
         f"ETCDCTL_API=3 {ETCDCTL_BINARY} --endpoints={quote(','.join(endpoints))} "
         f"--cacert={CA_CERT} --cert={HEALTHCHECK_CERT} --key={HEALTHCHECK_KEY} "
         f"--dial-timeout={DIAL_TIMEOUT} --command-timeout={COMMAND_TIMEOUT} {arguments}"

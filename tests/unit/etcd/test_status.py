@@ -99,5 +99,6 @@ def test_etcdctl_uses_the_healthcheck_client_over_tls_and_quotes_endpoints() -> 
     assert "--cacert=/etc/kubernetes/pki/etcd/ca.crt" in command
     assert "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt" in command
     assert "--endpoints='https://10.0.0.1:2379,https://[fd00::1]:2379'" in command
-    assert command.startswith("ETCDCTL_API=3 /usr/local/bin/etcdctl ")
+    assert "ETCDCTL_API=3 /usr/local/bin/etcdctl " in command
+    assert command.startswith("env -u ETCDCTL_ENDPOINTS ")
     assert "/usr/local/bin/etcdutl snapshot status" in snapshot_tool("snapshot status x")
