@@ -29,7 +29,7 @@ import pytest_asyncio
 import yaml
 
 from kubexms.config import Cluster, load_config
-from kubexms.engine import Engine, EngineOptions, Module, Pipeline
+from kubexms.engine import Engine, EngineOptions, Module, Pipeline, RunResult
 from kubexms.etcd import (
     CONFIG_FILE,
     ETCDCTL_ENV,
@@ -396,16 +396,15 @@ async def test_an_interrupted_restore_finishes_on_rerun(etcd_fleet: EtcdFleet) -
 
 async def _run_schedule_task(
     setup: EtcdFleet, cluster: Cluster | None = None, *, succeed: bool = True
-) -> str:
-    """The backup-schedule task the etcd phase appends, run through the Engine; returns the
-    failures' messages."""
+) -> RunResult:
+    """The backup-schedule task the etcd phase appends, run through the Engine."""
     cluster = cluster or setup.cluster
     pipeline = Pipeline("etcd-schedule", [Module("etcd", [backup_schedule_task(cluster)])])
     graph = pipeline.plan(cluster)
     async with await new_runtime(cluster) as runtime:
         result = await Engine(runtime, EngineOptions.from_config(cluster)).run(graph)
     assert result.succeeded is succeed, result
-    return "\n".join(str(failure) for failure in result.failures)
+    return result
 
 
 async def test_the_backup_timer_writes_a_snapshot_when_started(etcd_fleet: EtcdFleet) -> None:
@@ -433,8 +432,13 @@ async def test_the_backup_timer_writes_a_snapshot_when_started(etcd_fleet: EtcdF
     document["spec"]["etcd"]["backup"]["schedule"] = "*-*-* 25:00:00"
     bad = etcd_fleet.cluster_file.with_name("bad-schedule.yaml")
     bad.write_text(yaml.safe_dump(document))
-    errors = await _run_schedule_task(etcd_fleet, load_config(bad), succeed=False)
+    failed = await _run_schedule_task(etcd_fleet, load_config(bad), succeed=False)
+    errors = "\n".join(failure.error for failure in failed.failures)
     assert "spec.etcd.backup.schedule: systemd rejects '*-*-* 25:00:00'" in errors
+    assert "03:00:00" in await etcd_fleet.on(host, "systemctl cat kubexms-etcd-backup.timer")
+
+    again = await _run_schedule_task(etcd_fleet)
+    assert again.counts.get("changed", 0) == 0, again.counts
 
 
 async def test_a_stopped_member_is_an_unhealthy_row_and_exit_1(etcd_fleet: EtcdFleet) -> None:

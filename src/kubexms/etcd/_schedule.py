@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubexms.config import Cluster
-from kubexms.engine import Check, CheckFailedError, Roles, Step, Task
+from kubexms.engine import Check, CheckFailedError, OperationStep, Roles, Task
 from kubexms.etcd._layout import etcdctl_command
 from kubexms.runner import Change, render_template
 from kubexms.runner._change import combine
@@ -129,7 +129,7 @@ class ValidateBackupSchedule(Check):
 
 
 @dataclass(frozen=True)
-class InstallBackupTimer(Step):
+class InstallBackupTimer(OperationStep):
     """The backup script and its service and timer units are on the host, the timer enabled
     and running; a changed timer is restarted so that its new schedule counts."""
 
@@ -145,60 +145,42 @@ class InstallBackupTimer(Step):
             f"newest {backup.keep} kept"
         )
 
-    async def precheck(self, ctx: Context) -> bool:
-        runner = ctx.runner
-        for path, content in self.backup.files(ctx.host.name).items():
-            stat = await runner.files.stat(path)
-            if stat is None or stat.mode != _mode(path):
-                return False
-            if await runner.files.read_text(path) != content:
-                return False
-        services = runner.services
-        return await services.is_enabled(TIMER_UNIT) and await services.is_active(TIMER_UNIT)
-
-    async def run(self, ctx: Context) -> Change | None:
+    async def apply(self, ctx: Context, *, check: bool) -> Change:
         runner = ctx.runner
         files = self.backup.files(ctx.host.name)
-        changes = [await runner.files.write(SCRIPT_PATH, files[SCRIPT_PATH], mode=0o755)]
-        changes.append(await runner.services.install_unit(SERVICE_UNIT, files[SERVICE_PATH]))
-        timer = await runner.services.install_unit(TIMER_UNIT, files[TIMER_PATH])
-        changes += [timer, await runner.services.enable(TIMER_UNIT)]
+        changes = [
+            await runner.files.write(SCRIPT_PATH, files[SCRIPT_PATH], mode=0o755, check=check),
+            await runner.services.install_unit(SERVICE_UNIT, files[SERVICE_PATH], check=check),
+        ]
+        timer = await runner.services.install_unit(TIMER_UNIT, files[TIMER_PATH], check=check)
+        changes += [timer, await runner.services.enable(TIMER_UNIT, check=check)]
         if timer.changed and await runner.services.is_active(TIMER_UNIT):
-            changes.append(await runner.services.restart(TIMER_UNIT))
+            changes.append(await runner.services.restart(TIMER_UNIT, check=check))
         else:
-            changes.append(await runner.services.start(TIMER_UNIT))
+            changes.append(await runner.services.start(TIMER_UNIT, check=check))
         return combine("scheduled etcd snapshots", changes)
 
 
-def _mode(path: str) -> int:
-    return 0o755 if path == SCRIPT_PATH else 0o644
-
-
 @dataclass(frozen=True)
-class RemoveBackupTimer(Step):
+class RemoveBackupTimer(OperationStep):
     """No backup timer is left from an earlier schedule (the snapshots themselves stay)."""
 
     name = "no-backup-timer"
     description = "no scheduled etcd snapshots (spec.etcd.backup.schedule is not set)"
 
-    async def precheck(self, ctx: Context) -> bool:
-        for path in (TIMER_PATH, SERVICE_PATH):
-            if await ctx.runner.files.exists(path):
-                return False
-        return not await ctx.runner.files.exists(SCRIPT_PATH)
-
-    async def run(self, ctx: Context) -> Change | None:
+    async def apply(self, ctx: Context, *, check: bool) -> Change:
         runner = ctx.runner
         changes: list[Change] = []
         if await runner.files.exists(TIMER_PATH):
             changes += [
-                await runner.services.stop(TIMER_UNIT),
-                await runner.services.disable(TIMER_UNIT),
+                await runner.services.stop(TIMER_UNIT, check=check),
+                await runner.services.disable(TIMER_UNIT, check=check),
             ]
         for path in (TIMER_PATH, SERVICE_PATH):
-            changes.append(await runner.files.remove(path))
-        changes.append(await runner.services.daemon_reload())
-        changes.append(await runner.files.remove(SCRIPT_PATH))
+            changes.append(await runner.files.remove(path, check=check))
+        if any(change.changed for change in changes):
+            changes.append(await runner.services.daemon_reload(check=check))
+        changes.append(await runner.files.remove(SCRIPT_PATH, check=check))
         return combine("remove scheduled etcd snapshots", changes)
 
 
