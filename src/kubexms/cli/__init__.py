@@ -1,74 +1,91 @@
-"""The kubexms command line: one root app, each command group in its own module."""
+"""The kubexms command line: one root app, each command in its own module, imported on use.
+
+``import kubexms.cli`` imports neither typer nor any command module: every command is declared
+in ``COMMANDS`` by its path, where it lives and its one-line help, and its module is imported
+only when it runs or shows its own help (kubexms.cli._lazy). ``kubexms --help`` is drawn from
+these declarations without typer (kubexms.cli._root_help). The typer app is ``kubexms.cli.app``,
+built on first access (kubexms.cli._app). Unit tests pin which heavy libraries
+``import kubexms.cli`` loads (none of asyncssh, pydantic, jinja2, cryptography, typer) and that
+each declared line matches the command's own help.
+
+Adding a command is ONE line in ``COMMANDS``::
+
+    LazyCommand("etcd", "kubexms.cli._etcd:app", "Check, back up and restore etcd."),
+    LazyCommand("create cluster", "kubexms.cli._create:create_cluster", "<its docstring's line>"),
+
+A ``typer.Typer`` target becomes a group (the line given is its help); a function becomes a
+command (its docstring is its help; give its first line here). A path of two words puts the
+command under that group (``create`` is the one nested group so far; a new one needs a
+``LazyGroup`` subclass in kubexms.cli._app). Keep imports of heavy libraries inside command
+modules, never here.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import sys
+from typing import Any
 
-import typer
+from kubexms.cli._commands import LazyCommand
 
-from kubexms import __version__
-from kubexms._logging_setup import configure_logging
-from kubexms.cli import _artifact, _certs, _config, _etcd, _exec, _facts, _pipeline, _sandbox
+__all__ = ["COMMANDS", "DESCRIPTION", "LazyCommand", "app", "main"]
 
-app = typer.Typer(
-    name="kubexms",
-    help="Declarative Kubernetes clusters over SSH: one cluster.yaml, any fleet.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+DESCRIPTION = "Declarative Kubernetes clusters over SSH: one cluster.yaml, any fleet."
+
+COMMANDS: tuple[LazyCommand, ...] = (
+    LazyCommand(
+        "facts",
+        "kubexms.cli._facts:facts",
+        "Gather and print each host's facts: OS, kernel, arch, CPUs, memory, init, IPv4.",
+    ),
+    LazyCommand(
+        "exec",
+        "kubexms.cli._exec:exec_command",
+        "Run COMMAND on many hosts at once; outputs grouped per host, identical ones folded.",
+    ),
+    LazyCommand("init", "kubexms.cli._pipeline:init_app", "Prepare hosts for Kubernetes."),
+    LazyCommand(
+        "plan", "kubexms.cli._pipeline:plan_app", "Show what a command would do; change nothing."
+    ),
+    LazyCommand(
+        "config", "kubexms.cli._config:app", "Validate the cluster file; print its schema."
+    ),
+    LazyCommand(
+        "sandbox", "kubexms.cli._sandbox:app", "A simulated fleet of hosts on this machine."
+    ),
+    LazyCommand("create", "kubexms.cli._app:create_app", "Create files kubexms works from."),
+    LazyCommand(
+        "create config",
+        "kubexms.cli._config:create_config_command",
+        "Write a fully commented cluster.yaml scaffold.",
+    ),
+    LazyCommand(
+        "artifact",
+        "kubexms.cli._artifact:app",
+        "Download, bundle and import the binaries a cluster needs.",
+    ),
+    LazyCommand(
+        "certs", "kubexms.cli._certs:app", "Generate the cluster's PKI; check certificate expiry."
+    ),
+    LazyCommand("etcd", "kubexms.cli._etcd:app", "Operate etcd: status, backup, restore."),
 )
-create_app = typer.Typer(help="Create files kubexms works from.", no_args_is_help=True)
-
-app.add_typer(_pipeline.init_app, name="init", help="Prepare hosts for Kubernetes.")
-app.add_typer(_pipeline.plan_app, name="plan", help="Show what a command would do; change nothing.")
-app.add_typer(_config.app, name="config", help="Validate the cluster file; print its schema.")
-app.add_typer(_sandbox.app, name="sandbox", help="A simulated fleet of hosts on this machine.")
-app.add_typer(create_app, name="create")
-app.add_typer(
-    _artifact.app, name="artifact", help="Download, bundle and import the binaries a cluster needs."
-)
-app.add_typer(
-    _certs.app, name="certs", help="Generate the cluster's PKI; check certificate expiry."
-)
-app.add_typer(_etcd.app, name="etcd", help="Operate etcd: status, backup, restore.")
-app.command("facts")(_facts.facts)
-app.command("exec")(_exec.exec_command)
 
 
-@create_app.command("config")
-def create_config(
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
-    ] = None,
-    name: Annotated[str, typer.Option("--name", help="metadata.name of the cluster.")] = "demo",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-) -> None:
-    """Write a fully commented cluster.yaml scaffold."""
-    _config.create_config(output, name, force)
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer app, built when first asked for (typer costs ~0.1 s)
+        from kubexms.cli._app import app
 
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"kubexms {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    log_level: Annotated[
-        str, typer.Option("--log-level", help="debug, info, warning or error.")
-    ] = "warning",
-    log_format: Annotated[
-        str, typer.Option("--log-format", help="console or json (logs go to stderr).")
-    ] = "console",
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
-    ] = False,
-) -> None:
-    configure_logging(log_level, "json" if log_format == "json" else "console")
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point."""
+    from kubexms.cli import _root_help
+
+    if _root_help.wants_root_help(sys.argv[1:]):
+        top = [(command.name, command.help) for command in COMMANDS if not command.parent]
+        _root_help.print_root_help(DESCRIPTION, top)
+        return
+    from kubexms.cli._app import app
+
     app()

@@ -94,3 +94,14 @@ def create_config(output: Path | None, name: str, force: bool) -> None:
         _stderr().print(f"[red]cannot write {escape(str(output))}: {escape(str(exc.strerror))}[/]")
         raise typer.Exit(1) from None
     typer.echo(f"wrote {output}")
+
+
+def create_config_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="metadata.name of the cluster.")] = "demo",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a fully commented cluster.yaml scaffold."""
+    create_config(output, name, force)
