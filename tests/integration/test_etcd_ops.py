@@ -442,20 +442,35 @@ async def test_the_backup_timer_writes_a_snapshot_when_started(etcd_fleet: EtcdF
 
 
 async def test_a_stopped_member_is_an_unhealthy_row_and_exit_1(etcd_fleet: EtcdFleet) -> None:
-    down = etcd_fleet.hosts[2]
+    # The first member: the one a backup would otherwise take its snapshot from.
+    down, up = etcd_fleet.hosts[0], etcd_fleet.hosts[1]
     await etcd_fleet.on(down, f"systemctl stop {UNIT_NAME}")
     try:
+
+        async def others_agree() -> bool:
+            code, _, _ = await etcd_fleet.fleet.host_exec(
+                up, etcdctl_command("endpoint health --command-timeout=2s")
+            )
+            return code == 0
+
+        await wait_for(others_agree, "the other two members to elect a leader")
         code, document = await etcd_fleet.status()
         assert code == 1
         rows = {row["name"]: row for row in document["members"]}
         assert not rows[down]["healthy"]
         assert rows[down]["error"]
         assert rows[down]["version"] is None
-        assert all(rows[host]["healthy"] for host in etcd_fleet.hosts[:2])
+        assert all(rows[host]["healthy"] for host in etcd_fleet.hosts[1:])
         assert document["healthy"] is False
         code, out, err = await etcd_fleet.run("status")
         assert code == 1
         assert "unhealthy" in out
         assert down in err
+        # A backup needs one healthy member, and takes it from one.
+        backups = etcd_fleet.work / "while-down"
+        code, out, err = await etcd_fleet.run("backup", "--dir", str(backups))
+        assert code == 0, out + err
+        (record,) = backups.glob("*.db.json")
+        assert json.loads(record.read_text())["member"] != down
     finally:
         await etcd_fleet.on(down, f"systemctl start {UNIT_NAME}")

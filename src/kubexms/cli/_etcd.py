@@ -147,9 +147,17 @@ def status(
 
 
 def _settings(
-    cluster: Cluster, command: str, output: Output, log_format: LogFormat, *, resume: bool
+    cluster: Cluster,
+    command: str,
+    output: Output,
+    log_format: LogFormat,
+    *,
+    resume: bool,
+    tolerate_unreachable: bool = False,
 ) -> RunSettings:
-    options = EngineOptions.from_config(cluster, continue_on_error=False)
+    # A backup needs one healthy member, not every host: it goes on without unreachable ones
+    # (its only steps run on the control machine). A restore needs every member.
+    options = EngineOptions.from_config(cluster, continue_on_error=tolerate_unreachable)
     return RunSettings(
         command=command,
         dry_run=False,
@@ -183,7 +191,9 @@ def backup(
     target_dir = (directory or cluster.work_dir / "backups").expanduser().absolute()
     name = backup_file_name(cluster.name, backup_stamp())
     graph = plan_or_exit(BackupPipeline(target_dir, name, keep), cluster)
-    settings = _settings(cluster, "kubexms etcd backup", output, log_format, resume=False)
+    settings = _settings(
+        cluster, "kubexms etcd backup", output, log_format, resume=False, tolerate_unreachable=True
+    )
     run_pipeline(cluster, graph, settings)
     record = read_record(target_dir / name)
     if record is not None and output is Output.text and log_format is LogFormat.console:
