@@ -41,9 +41,9 @@ from kubexms.engine import (
     Task,
     config_fingerprint,
 )
-from kubexms.engine.testing import cluster_of, memory_runtime
 from kubexms.runner import Change
 from kubexms.runtime import Context
+from kubexms.testing import cluster_of, memory_runtime
 
 STEPS = 20
 

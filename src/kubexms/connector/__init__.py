@@ -1,4 +1,4 @@
-"""Connectors: transport to one host (local subprocesses, SSH, or in memory for tests)."""
+"""Connectors: transport to one host, local subprocesses or SSH (in memory: kubexms.testing)."""
 
 from kubexms.connector._base import CommandResult, Connector
 from kubexms.connector._errors import (
@@ -14,7 +14,6 @@ from kubexms.connector._errors import (
     SudoError,
 )
 from kubexms.connector._local import LocalConnector
-from kubexms.connector._memory import MemoryConnector
 from kubexms.connector._ssh import SSHConnector
 from kubexms.connector._ssh_settings import HostKeyPolicy, SSHClientSettings, SSHEndpoint
 
@@ -32,7 +31,6 @@ __all__ = [
     "HostKeyError",
     "HostKeyPolicy",
     "LocalConnector",
-    "MemoryConnector",
     "SSHClientSettings",
     "SSHConnector",
     "SSHEndpoint",

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
-
-from kubexms.connector import LocalConnector
 from kubexms.engine._inventory import CONTROL_HOST
-from kubexms.runner import Runner
-from kubexms.runtime import Host
+from kubexms.runtime import ClusterRuntime, Host
 
 
-def control_host() -> Host:
-    """A Host for this machine, run as the invoking user (its Runner never elevates)."""
-    return Host(
-        name=CONTROL_HOST,
-        address="127.0.0.1",
-        internal_address="127.0.0.1",
-        port=0,
-        user=getpass.getuser(),
-        roles=frozenset(),
-        runner=Runner(LocalConnector(CONTROL_HOST), sudo=False),
-    )
+def control_host(runtime: ClusterRuntime) -> Host:
+    """The runtime's Host for this machine, named ``CONTROL_HOST``: its connector is local and
+    owned (and closed) by the runtime, its Runner never elevates."""
+    return runtime.control_host(CONTROL_HOST)

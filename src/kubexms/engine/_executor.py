@@ -69,7 +69,7 @@ class Engine:
     def host(self, name: str) -> Host:
         if name == CONTROL_HOST:
             if self._control is None:
-                self._control = control_host()
+                self._control = control_host(self.runtime)
             return self._control
         try:
             return self.runtime.inventory[name]

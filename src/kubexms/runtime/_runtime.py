@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Callable, Collection, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 import structlog
 
-from kubexms.connector import Connector, ConnectorError, ConnectTimeoutError
+from kubexms.connector import Connector, ConnectorError, ConnectTimeoutError, LocalConnector
 from kubexms.runner import Runner
 from kubexms.runtime._connectors import ConnectorBuilder
 from kubexms.runtime._context import Context, DataStore
@@ -45,6 +46,7 @@ class ClusterRuntime:
         self.logger = logger
         self.cluster_data = DataStore("cluster data")
         self._host_data = {host.name: DataStore(f"shared data of {host.name}") for host in hosts}
+        self._control: Host | None = None
         self._closed = False
 
     def __iter__(self) -> Iterator[Host]:
@@ -87,12 +89,31 @@ class ClusterRuntime:
             deadline=deadline,
         )
 
+    def control_host(self, name: str) -> Host:
+        """This machine as a host named ``name``, for steps that work locally (downloads,
+        certificates): a local connector run as the invoking user, whose Runner never
+        elevates. Made on first use; closed with the runtime like every other connection."""
+        if self._control is None:
+            self._control = Host(
+                name=name,
+                address="127.0.0.1",
+                internal_address="127.0.0.1",
+                port=0,
+                user=getpass.getuser(),
+                roles=frozenset(),
+                runner=Runner(LocalConnector(name), sudo=False),
+            )
+        return self._control
+
     async def close(self) -> None:
         """Close every host's connection. Safe to call more than once."""
         if self._closed:
             return
         self._closed = True
-        await _close_all(host.runner.connector for host in self.hosts)
+        connectors = [host.runner.connector for host in self.hosts]
+        if self._control is not None:
+            connectors.append(self._control.runner.connector)
+        await _close_all(connectors)
 
     async def __aenter__(self) -> Self:
         return self

@@ -14,7 +14,7 @@ import typer
 
 from kubexms.cli._pipeline import Output, plan_or_exit
 from kubexms.engine import ExecutionGraph, PlanError
-from kubexms.engine.testing import cluster_of
+from kubexms.testing import cluster_of
 
 
 def _kubexms(*args: str) -> tuple[int, str, str]:

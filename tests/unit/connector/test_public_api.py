@@ -26,7 +26,6 @@ def test_public_names_are_pinned_and_sorted() -> None:
         "HostKeyError",
         "HostKeyPolicy",
         "LocalConnector",
-        "MemoryConnector",
         "SSHClientSettings",
         "SSHConnector",
         "SSHEndpoint",

@@ -23,7 +23,7 @@ from kubexms.engine import (
     resume_point,
     run_log_path,
 )
-from kubexms.engine.testing import cluster_of
+from kubexms.testing import cluster_of
 from tests.unit.engine.world import Failure, pipeline, setup, task
 
 KEY = CheckpointKey("init-os", "c" * 64, "p" * 64)

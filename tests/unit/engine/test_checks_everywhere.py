@@ -26,8 +26,8 @@ from kubexms.engine import (
     summary_table,
 )
 from kubexms.engine._options import EngineOptions
-from kubexms.engine.testing import Answer
 from kubexms.runtime import Context
+from kubexms.testing import Answer
 from tests.unit.engine.world import World, pipeline, setup, task
 
 HOSTS = 200

@@ -24,8 +24,8 @@ from kubexms.engine import (
     Roles,
     Task,
 )
-from kubexms.engine.testing import MemoryConnector, cluster_of
 from kubexms.runtime import new_runtime
+from kubexms.testing import MemoryConnector, cluster_of
 from tests.unit.engine.world import ProbeStep, pipeline, task
 
 

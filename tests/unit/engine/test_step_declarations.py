@@ -24,9 +24,9 @@ from kubexms.engine import (
     plan_tree,
     secret_field,
 )
-from kubexms.engine.testing import cluster_of
 from kubexms.runner import Change
 from kubexms.runtime import Context
+from kubexms.testing import cluster_of
 from tests.unit.engine.world import pipeline, setup
 
 

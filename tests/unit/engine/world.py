@@ -29,9 +29,9 @@ from kubexms.engine import (
     Step,
     Task,
 )
-from kubexms.engine.testing import Answer, MemoryConnector, cluster_of, memory_runtime
 from kubexms.runner import Change
 from kubexms.runtime import ClusterRuntime, Context
+from kubexms.testing import Answer, MemoryConnector, cluster_of, memory_runtime
 
 NO_WAIT = RetryPolicy(retries=2, base_delay=0.0, max_delay=0.0)
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kubexms.config import Cluster
-from kubexms.engine.testing import Answer, cluster_of, memory_runtime
 from kubexms.runtime import ClusterRuntime, Context
+from kubexms.testing import Answer, cluster_of, memory_runtime
 
 DEBIAN = {
     "os_id": "debian",

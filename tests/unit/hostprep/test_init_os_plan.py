@@ -10,9 +10,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from kubexms.engine.testing import cluster_of
 from kubexms.hostprep import OSPrepOptions, PackageSource
 from kubexms.pipelines import InitOSPipeline
+from kubexms.testing import cluster_of
 
 PREFLIGHT = [
     "reachable",

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from kubexms.engine.testing import cluster_of
 from kubexms.hostprep import (
     KUBERNETES_SYSCTL,
     ApplySysctl,
@@ -28,6 +27,7 @@ from kubexms.runner import (
     sysctl_path,
 )
 from kubexms.runtime import ClusterRuntime, Context, new_runtime
+from kubexms.testing import cluster_of
 from tests.unit.engine.test_timeouts import local_cluster
 from tests.unit.hostprep.scripted import Script, scripted_context
 

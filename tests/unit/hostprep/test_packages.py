@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from kubexms.engine.testing import cluster_of
 from kubexms.hostprep import (
     DownloadPackages,
     InstallPackages,
@@ -18,6 +17,7 @@ from kubexms.hostprep import (
 )
 from kubexms.hostprep._package_source import DebFile, closure_names, debs_for
 from kubexms.hostprep._requirements import package_names_by_manager
+from kubexms.testing import cluster_of
 from tests.unit.hostprep.scripted import Script, scripted_context
 
 NAMES = {"apt": ["conntrack", "socat"], "dnf": ["conntrack-tools", "socat"]}

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from kubexms.engine import CheckFailedError
-from kubexms.engine.testing import cluster_of
 from kubexms.hostprep import kernel_modules
 from kubexms.preflight import (
     CLOCK_OFFSET,
@@ -23,6 +22,7 @@ from kubexms.preflight import (
     parse_version,
     ports_by_role,
 )
+from kubexms.testing import cluster_of
 from tests.unit.hostprep.scripted import Script, scripted_context
 
 

@@ -13,9 +13,9 @@ from kubexms.connector import (
     Connector,
     HostConnectionError,
     HostKeyError,
-    MemoryConnector,
 )
 from kubexms.runtime import InitializationError, MissingDataError, new_runtime
+from kubexms.testing import MemoryConnector
 
 
 class GaugedConnector(MemoryConnector):

@@ -11,8 +11,8 @@ from typing import Any
 
 from kubexms.config import Cluster, ResolvedHost
 from kubexms.connector import Connector
-from kubexms.engine.testing import cluster_of
 from kubexms.runtime import ClusterRuntime, Context, new_runtime
+from kubexms.testing import cluster_of
 from tests.unit.runner.fakes import ShellConnector
 
 

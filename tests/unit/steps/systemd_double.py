@@ -11,8 +11,8 @@ import shlex
 import tarfile
 from dataclasses import dataclass, field
 
-from kubexms.engine.testing import cluster_of, memory_runtime
 from kubexms.runtime import Context
+from kubexms.testing import cluster_of, memory_runtime
 
 
 @dataclass

@@ -9,7 +9,6 @@ import json
 import pytest
 
 from kubexms.engine import PlanContext, Roles, Task
-from kubexms.engine.testing import cluster_of
 from kubexms.steps import (
     Health,
     RestartService,
@@ -20,6 +19,7 @@ from kubexms.steps import (
     one_after_another,
     rolling,
 )
+from kubexms.testing import cluster_of
 from tests.unit.steps.systemd_double import SystemdDouble, systemd_context
 
 UNIT = "[Service]\nExecStart=/usr/local/bin/etcd --config-file /etc/etcd/etcd.conf.yml\n"

@@ -1,8 +1,10 @@
-"""Run pipelines without machines: in-memory hosts for unit tests and benchmarks.
+"""kubexms.testing: the one public surface for running kubexms without machines.
 
-``MemoryConnector`` (from ``kubexms.connector``) answers each command from a handler (default:
+For unit tests and benchmarks of Runner operations, Steps, components and pipelines:
+``MemoryConnector`` is a host in memory that answers each command from a handler (default:
 exit 0, no output) and records what it was asked; ``memory_runtime`` builds a ClusterRuntime of
-such hosts from a cluster file; ``cluster_of`` makes a cluster file of any size without YAML.
+such hosts from a cluster file; ``cluster_of`` makes a valid cluster file of any size without
+YAML. Integration tests use real hosts (``kubexms sandbox``) instead.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kubexms.config import Cluster, ResolvedHost
-from kubexms.connector import Connector, MemoryConnector
-from kubexms.connector._memory import Answer, Handler
+from kubexms.connector import Connector
+from kubexms.connector._memory import Answer, Handler, MemoryConnector
 from kubexms.runtime import ClusterRuntime, new_runtime
 
 __all__ = ["Answer", "Handler", "MemoryConnector", "cluster_of", "memory_runtime"]
