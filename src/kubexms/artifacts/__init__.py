@@ -50,6 +50,7 @@ from kubexms.artifacts._errors import (
 )
 from kubexms.artifacts._fetch import fetch_to, part_path
 from kubexms.artifacts._manifest import MANIFEST_NAME, Manifest, ManifestEntry
+from kubexms.artifacts._phase import FetchArtifacts, component_versions
 from kubexms.artifacts._plan import OVERRIDE_SOURCE, Artifact, ArtifactPlan, plan_artifacts
 from kubexms.artifacts._settings import (
     DEFAULT_REMOTE_DIR,
@@ -83,6 +84,7 @@ __all__ = [
     "DownloadError",
     "DownloadFailedError",
     "DownloadResult",
+    "FetchArtifacts",
     "Manifest",
     "ManifestEntry",
     "Pin",
@@ -90,6 +92,7 @@ __all__ = [
     "Source",
     "artifact_settings",
     "check_arches",
+    "component_versions",
     "create_bundle",
     "default_bom",
     "distribute",

@@ -52,7 +52,14 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "sandbox", "kubexms.cli._sandbox:app", "A simulated fleet of hosts on this machine."
     ),
-    LazyCommand("create", "kubexms.cli._app:create_app", "Create files kubexms works from."),
+    LazyCommand(
+        "create", "kubexms.cli._app:create_app", "Create a cluster, or files kubexms works from."
+    ),
+    LazyCommand(
+        "create cluster",
+        "kubexms.cli._create_cluster:create_cluster",
+        "Create the cluster: its phases in order (preflight, os, artifacts, pki, etcd, ...).",
+    ),
     LazyCommand(
         "create config",
         "kubexms.cli._config:create_config_command",

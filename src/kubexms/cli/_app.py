@@ -32,13 +32,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 create_app = typer.Typer(
-    cls=_CreateGroup, help="Create files kubexms works from.", no_args_is_help=True
+    cls=_CreateGroup, help="Create a cluster, or files kubexms works from.", no_args_is_help=True
 )
 
 
 @create_app.callback()
 def _create() -> None:
-    """Create files kubexms works from."""
+    """Create a cluster, or files kubexms works from."""
 
 
 def _version(value: bool) -> None:

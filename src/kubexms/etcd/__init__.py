@@ -2,7 +2,8 @@
 
 ``_layout`` says where everything lives on a host (binaries, the one configuration file, the
 certificates in kubeadm's layout, ports) and how members are named; the install phase and the
-operating commands (status, backup, restore) both read it.
+operating commands (status, backup, restore) both read it. ``EtcdModule`` is the ``etcd`` phase
+of ``create cluster``.
 """
 
 from kubexms.etcd._layout import (
@@ -34,6 +35,7 @@ from kubexms.etcd._layout import (
     members,
     pki_files,
 )
+from kubexms.etcd._module import EtcdModule, etcd_warnings
 
 __all__ = [
     "BIN_DIR",
@@ -56,8 +58,10 @@ __all__ = [
     "SERVER_KEY",
     "UNIT_NAME",
     "EtcdMember",
+    "EtcdModule",
     "client_endpoints",
     "cluster_token",
+    "etcd_warnings",
     "etcdctl_command",
     "initial_cluster",
     "member_of",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -161,7 +161,11 @@ def render_environment(variables: Mapping[str, str]) -> str:
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in variables.items())
 
 
-def etcdctl_command(arguments: str) -> str:
+def etcdctl_command(arguments: str, endpoints: Sequence[str] = ()) -> str:
     """A shell command running ``etcdctl <arguments>`` on an etcd host with its etcdctl.env
-    (``arguments`` must already be shell-quoted)."""
-    return f"set -a && . {ETCDCTL_ENV} && set +a && {ETCDCTL_BINARY} {arguments}"
+    (``arguments`` must already be shell-quoted); ``endpoints`` replace the local one (etcdctl
+    refuses ``--endpoints`` beside ETCDCTL_ENDPOINTS)."""
+    command = f"set -a && . {ETCDCTL_ENV} && set +a && "
+    if endpoints:
+        command += f"ETCDCTL_ENDPOINTS={shlex.quote(','.join(endpoints))} "
+    return command + f"{ETCDCTL_BINARY} {arguments}"

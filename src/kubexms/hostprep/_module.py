@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kubexms.engine import AllHosts, ControlMachine, Module, PlanContext, Task
+from kubexms.engine import AllHosts, ControlMachine, HostSelector, Module, PlanContext, Task
 from kubexms.hostprep._kernel_steps import ApplySysctl, LoadKernelModules
 from kubexms.hostprep._package_source import PackageSource
 from kubexms.hostprep._package_steps import DownloadPackages, InstallPackages
@@ -43,9 +43,14 @@ class OSPrepModule(Module):
 
     name = "os"
 
-    def __init__(self, options: OSPrepOptions | None = None) -> None:
+    def __init__(
+        self, options: OSPrepOptions | None = None, hosts: HostSelector | None = None
+    ) -> None:
+        """``hosts``: whom to prepare (default: every host; ``create cluster --only etcd``
+        prepares only the etcd hosts)."""
         super().__init__(parallel=True)
         self.options = options or OSPrepOptions()
+        self.hosts = hosts or AllHosts()
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         config = ctx.config
@@ -57,7 +62,7 @@ class OSPrepModule(Module):
             Task(
                 "identity",
                 [SetHostname(), HostsFileBlock(hosts_entries(hosts, endpoint.domain, address))],
-                AllHosts(),
+                self.hosts,
             ),
             Task(
                 "kernel",
@@ -66,7 +71,7 @@ class OSPrepModule(Module):
                     LoadKernelModules([module.name for module in kernel_modules(config)]),
                     ApplySysctl(KUBERNETES_SYSCTL),
                 ],
-                AllHosts(),
+                self.hosts,
             ),
         ]
         source = self.options.packages
@@ -81,11 +86,11 @@ class OSPrepModule(Module):
             )
         tasks.append(
             Task(
-                "packages", [InstallPackages(package_names_by_manager(config), source)], AllHosts()
+                "packages", [InstallPackages(package_names_by_manager(config), source)], self.hosts
             )
         )
         if self.options.timezone is not None:
-            tasks.append(Task("timezone", [SetTimezone(self.options.timezone)], AllHosts()))
+            tasks.append(Task("timezone", [SetTimezone(self.options.timezone)], self.hosts))
         return tasks
 
     def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:

@@ -36,6 +36,7 @@ from kubexms.pki._host_certs import (
 )
 from kubexms.pki._kubeconfig import KubeconfigContents, parse_kubeconfig, render_kubeconfig
 from kubexms.pki._options import KeyType, PkiOptions, pki_options
+from kubexms.pki._phase import GeneratePki, PkiModule
 from kubexms.pki._profiles import (
     CLUSTER_ADMINS,
     SYSTEM_MASTERS,
@@ -60,11 +61,13 @@ __all__ = [
     "CertProfile",
     "CertificateExpiry",
     "CertificateSpec",
+    "GeneratePki",
     "KeyType",
     "KubeconfigContents",
     "KubeconfigSpec",
     "PkiEntry",
     "PkiError",
+    "PkiModule",
     "PkiOptions",
     "PkiPlan",
     "PkiReport",

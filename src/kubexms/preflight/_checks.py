@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubexms.engine import Check, CheckFailedError, DataKey
 from kubexms.hostprep import KernelModule
@@ -149,6 +149,9 @@ class PortsFree(Check):
     description = "ports Kubernetes will use are free"
 
     ports: Mapping[str, Sequence[int]]
+    owners: Mapping[int, str] = field(default_factory=dict)
+    """Port -> the systemd unit it belongs to: held while that unit is active, it is the
+    component's own (kubexms installed it on an earlier run), not a conflict."""
 
     def needs(self, roles: frozenset[str]) -> list[int]:
         return sorted({port for role in roles for port in self.ports.get(role, [])})
@@ -160,6 +163,10 @@ class PortsFree(Check):
         result = await ctx.runner.must_run(_LISTENING)
         listening = {int(value, 16) for value in result.stdout.split() if value}
         taken = [port for port in wanted if port in listening]
+        units = sorted({self.owners[port] for port in taken if port in self.owners})
+        if units:
+            active = {unit for unit in units if await ctx.runner.services.is_active(unit)}
+            taken = [port for port in taken if self.owners.get(port) not in active]
         if taken:
             raise CheckFailedError(
                 ctx.host.name,

@@ -62,7 +62,7 @@ def ports_by_role(config: Cluster) -> dict[str, list[int]]:
     ports = {
         "master": [6443, 10250, 10257, 10259],
         "worker": [10250],
-        "etcd": [2379, 2380],
+        "etcd": [2379, 2380, 2381],
     }
     if config.spec.control_plane_endpoint.load_balancer.type == "external":
         ports["loadbalancer"] = [api_port]

@@ -1,5 +1,6 @@
 """Building blocks: the Steps every component is made of.
 
+- ``ArtifactsModule``: the ``artifacts`` phase (fetch into the store, place on hosts).
 - ``PlaceArtifact``: a file from the artifact store on a host (a binary with its mode, or an
   archive extracted), verified by sha256 there, skipped when already in place.
 - ``PlacePKIFiles`` / ``PKIFile``: certificates (0644), keys and kubeconfigs (0600) from the
@@ -15,6 +16,7 @@ Each has a read-only precheck that says what would change, in one round trip.
 
 from kubexms.steps._archive_digests import ArchiveContentError
 from kubexms.steps._artifact import PlaceArtifact
+from kubexms.steps._distribution import ArtifactsModule
 from kubexms.steps._pki import PKIFile, PKIFileError, PlacePKIFiles, default_mode, kubeadm_layout
 from kubexms.steps._rolling import one_after_another, rolling
 from kubexms.steps._service import (
@@ -32,6 +34,7 @@ __all__ = [
     "PENDING_DIRECTORY",
     "RELOAD_PENDING_DIRECTORY",
     "ArchiveContentError",
+    "ArtifactsModule",
     "Health",
     "PKIFile",
     "PKIFileError",

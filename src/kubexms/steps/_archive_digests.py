@@ -6,14 +6,15 @@ archive is already in place needs neither the archive on the host nor a trial ex
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import json
 import posixpath
 import stat
 import tarfile
+import threading
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 
@@ -49,44 +50,97 @@ def _selected(name: str, members: Sequence[str] | None) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=64)
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    name: str
+    regular: bool
+    sha256: str
+    mode: int
+
+
+_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_ENTRIES: dict[tuple[str, str], tuple[_Entry, ...]] = {}
+
+
+def _read_entries(path: str) -> tuple[_Entry, ...]:
+    entries: list[_Entry] = []
+    if path.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                kind = info.external_attr >> 16
+                mode = kind & 0o7777 or 0o644
+                if stat.S_ISLNK(kind):
+                    entries.append(_Entry(info.filename, False, "", mode))
+                    continue
+                data = hashlib.sha256(archive.read(info)).hexdigest()
+                entries.append(_Entry(info.filename, True, data, mode))
+    else:
+        with tarfile.open(path, "r:*") as archive:
+            for entry in archive:
+                handle = archive.extractfile(entry) if entry.isreg() else None
+                if handle is None:
+                    entries.append(_Entry(entry.name, False, "", entry.mode & 0o7777))
+                    continue
+                digest = hashlib.sha256()
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+                entries.append(_Entry(entry.name, True, digest.hexdigest(), entry.mode & 0o7777))
+    return tuple(entries)
+
+
+def _sidecar(path: str) -> Path:
+    # Beside the archive in the store: a rerun in a new process need not decompress it again.
+    archive = Path(path)
+    return archive.with_name(f".{archive.name}.digests.json")
+
+
+def _entries(path: str, sha256: str) -> tuple[_Entry, ...]:
+    """Every member of the archive with its digest: read once per archive version, shared by
+    concurrent callers (one decompression for all hosts) and kept in a sidecar file."""
+    key = (path, sha256)
+    with _LOCK:
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        if key in _ENTRIES:
+            return _ENTRIES[key]
+        sidecar = _sidecar(path)
+        entries: tuple[_Entry, ...] | None = None
+        try:
+            saved = json.loads(sidecar.read_text())
+            if saved.get("sha256") == sha256:
+                entries = tuple(_Entry(*item) for item in saved["entries"])
+        except (OSError, ValueError, TypeError, KeyError):
+            entries = None
+        if entries is None:
+            entries = _read_entries(path)
+            document = {"sha256": sha256, "entries": [list(astuple(e)) for e in entries]}
+            try:
+                temporary = sidecar.with_name(sidecar.name + ".part")
+                temporary.write_text(json.dumps(document))
+                temporary.replace(sidecar)
+            except OSError:
+                pass  # a read-only store: digests are recomputed next time
+        _ENTRIES[key] = entries
+        return entries
+
+
 def _files(
     path: str, sha256: str, members: tuple[str, ...] | None, strip: int
 ) -> tuple[ArchiveFile, ...]:
     # ``sha256`` is part of the key: a store file replaced by another version is read again.
     found: dict[str, ArchiveFile] = {}
     seen: set[str] = set()
-    if path.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                member = _selected(info.filename, members)
-                if member is None or info.is_dir():
-                    continue
-                seen.add(member)
-                mode = (info.external_attr >> 16) & 0o7777 or 0o644
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    continue
-                relative = _relative(info.filename, strip)
-                if relative is not None:
-                    data = hashlib.sha256(archive.read(info)).hexdigest()
-                    found[relative] = ArchiveFile(relative, data, mode)
-    else:
-        with tarfile.open(path, "r:*") as archive:
-            for entry in archive:
-                member = _selected(entry.name, members)
-                if member is None:
-                    continue
-                seen.add(member)
-                if not entry.isreg():
-                    continue
-                relative = _relative(entry.name, strip)
-                handle = archive.extractfile(entry)
-                if relative is None or handle is None:
-                    continue
-                digest = hashlib.sha256()
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
-                found[relative] = ArchiveFile(relative, digest.hexdigest(), entry.mode & 0o7777)
+    for entry in _entries(path, sha256):
+        member = _selected(entry.name, members)
+        if member is None:
+            continue
+        seen.add(member)
+        relative = _relative(entry.name, strip)
+        if entry.regular and relative is not None:
+            found[relative] = ArchiveFile(relative, entry.sha256, entry.mode)
     missing = [member for member in members or () if member not in seen]
     if missing:
         raise ArchiveContentError(
@@ -106,7 +160,7 @@ def archive_files(
     """The regular files extracting ``members`` (None: all) of the archive at ``path`` with
     ``strip`` leading directories removed would write, relative to the destination.
 
-    Read once per archive version and selection (cached). ArchiveContentError if a member is
-    missing or nothing would be extracted.
+    Read once per archive version (cached in memory and beside the archive).
+    ArchiveContentError if a member is missing or nothing would be extracted.
     """
     return _files(str(path), sha256, tuple(members) if members is not None else None, strip)

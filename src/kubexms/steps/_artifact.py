@@ -41,7 +41,9 @@ class PlaceArtifact(Step):
     to ``dest`` (None: the host's artifact cache, ``<remote_dir>/<component>/<version>/<file>``)
     with ``mode`` (None: 0755 for executables, else 0644). With ``extract`` it is an archive:
     it is kept in the host's cache and ``members`` of it (None: all) are extracted into the
-    directory ``dest``, ``strip_components`` leading directories removed.
+    directory ``dest``, ``strip_components`` leading directories removed. A member may say
+    ``{version}`` and ``{arch}`` (``etcd-{version}-linux-{arch}/etcd``): they become the
+    artifact's, since a host's architecture is known only when the step runs.
 
     The precheck compares the sha256, mode and owner of every file the step would write with
     what is on the host (the archive's members are read on the control machine), so an
@@ -106,7 +108,7 @@ class PlaceArtifact(Step):
             await runner.archives.extract(
                 resolved.cache,
                 self._dest(resolved),
-                members=self.members,
+                members=_members_of(self.members, resolved.entry),
                 strip_components=self.strip_components,
                 owner=self.owner,
             )
@@ -149,7 +151,11 @@ class PlaceArtifact(Step):
         assert self.dest is not None
         try:
             files = await asyncio.to_thread(
-                archive_files, local, entry.sha256, self.members, self.strip_components
+                archive_files,
+                local,
+                entry.sha256,
+                _members_of(self.members, entry),
+                self.strip_components,
             )
         except (OSError, ArchiveContentError) as error:
             raise DistributionError(
@@ -170,6 +176,15 @@ class PlaceArtifact(Step):
         if self.store is not None:
             return ArtifactStore(Path(self.store))
         return ArtifactStore.for_cluster(ctx.cluster.config)
+
+
+def _members_of(members: tuple[str, ...] | None, entry: ManifestEntry) -> tuple[str, ...] | None:
+    if members is None:
+        return None
+    return tuple(
+        member.replace("{version}", entry.version).replace("{arch}", entry.arch)
+        for member in members
+    )
 
 
 def _detail(files: Sequence[WantedFile], verb: str) -> str:

@@ -53,7 +53,14 @@ def test_preflight_names() -> None:
 
 
 def test_pipelines_names() -> None:
-    assert kubexms.pipelines.__all__ == ["InitOSPipeline"]
+    assert kubexms.pipelines.__all__ == [
+        "AVAILABLE",
+        "PHASES",
+        "CreateClusterPipeline",
+        "InitOSPipeline",
+        "PhaseSelection",
+        "PhaseSelectionError",
+    ]
 
 
 def test_every_exported_name_exists() -> None:

@@ -140,6 +140,21 @@ async def test_archive_members_are_extracted_with_strip(ctx: Context, tmp_path: 
     assert (bin_dir / "etcd").read_bytes() == b"etcd binary"
 
 
+async def test_members_may_name_the_version_and_arch(ctx: Context, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "host" / "bin"
+    step = PlaceArtifact(
+        "etcd",
+        str(bin_dir),
+        extract=True,
+        members=("etcd-{version}-linux-{arch}/etcd",),
+        strip_components=1,
+        remote_dir=str(tmp_path / "cache"),
+    )
+    await step.run(ctx)
+    assert os.listdir(bin_dir) == ["etcd"]
+    assert not (await step.precheck(ctx)).changed
+
+
 async def test_the_whole_archive_without_members(ctx: Context, tmp_path: Path) -> None:
     dest = tmp_path / "host" / "opt" / "etcd"
     step = PlaceArtifact("etcd", str(dest), extract=True, remote_dir=str(tmp_path / "c"))

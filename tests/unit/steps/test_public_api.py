@@ -11,6 +11,7 @@ import kubexms.steps
 def test_steps_names() -> None:
     assert sorted(kubexms.steps.__all__) == [
         "ArchiveContentError",
+        "ArtifactsModule",
         "Health",
         "PENDING_DIRECTORY",
         "PKIFile",
