@@ -44,7 +44,9 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("init", "kubexms.cli._pipeline:init_app", "Prepare hosts for Kubernetes."),
     LazyCommand(
-        "plan", "kubexms.cli._pipeline:plan_app", "Show what a command would do; change nothing."
+        "plan",
+        "kubexms.cli._create_cluster:plan_app",
+        "Show what a command would do; change nothing.",
     ),
     LazyCommand(
         "config", "kubexms.cli._config:app", "Validate the cluster file; print its schema."

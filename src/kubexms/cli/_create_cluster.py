@@ -1,4 +1,7 @@
-"""``kubexms create cluster`` and ``kubexms plan create-cluster``: the phases of a cluster."""
+"""``kubexms create cluster`` and ``kubexms plan create-cluster``: the phases of a cluster.
+
+The ``plan`` group (``plan_app``) is taken from here, so it holds ``create-cluster`` too.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from kubexms.cli._pipeline import (
     fail,
     init_os_pipeline,
     load_cluster_for,
+    plan_app,
     plan_or_exit,
     run_pipeline,
 )
@@ -170,3 +174,7 @@ def plan_create_cluster(
     _report_plan(graph, result, output.value)
     if not result.succeeded:
         raise typer.Exit(1)
+
+
+# ``kubexms plan`` is declared here so that it has every plan, this one included.
+plan_app.command("create-cluster")(plan_create_cluster)

@@ -439,9 +439,3 @@ def plan_init_os(
 
 init_app.command("os")(init_os)
 plan_app.command("init-os")(plan_init_os)
-
-# ``plan create-cluster`` lives with ``create cluster``; it imports this module's helpers, so
-# it is attached once they all exist.
-from kubexms.cli import _create_cluster  # noqa: E402
-
-plan_app.command("create-cluster")(_create_cluster.plan_create_cluster)
