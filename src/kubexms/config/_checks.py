@@ -210,7 +210,33 @@ def _role_problems(parts: SpecParts) -> list[Problem]:
                     "is external",
                 )
             )
+        problems += _balancer_on_master_problems(endpoint, groups, groups_loc)
     return problems
+
+
+API_SERVER_PORT = 6443
+
+
+def _balancer_on_master_problems(
+    endpoint: ControlPlaneEndpoint, groups: RoleGroups, groups_loc: Loc
+) -> list[Problem]:
+    """An external load balancer listens on the endpoint's port on its hosts: on a master
+    that port is the API server's own."""
+    if endpoint.load_balancer.type != "external" or endpoint.port != API_SERVER_PORT:
+        return []
+    masters = set(groups.members("master"))
+    for index, pattern in enumerate(groups.loadbalancer):
+        both = [name for name in expand_host_pattern(pattern) if name in masters]
+        if both:
+            return [
+                (
+                    (*groups_loc, "loadbalancer", index),
+                    f"host '{both[0]}' is a master, whose API server holds port "
+                    f"{API_SERVER_PORT}, the port the load balancer would listen on; use "
+                    "hosts that are not masters, or another controlPlaneEndpoint.port",
+                )
+            ]
+    return []
 
 
 def _unknown_hosts_message(
@@ -234,6 +260,14 @@ def _endpoint_problems(parts: SpecParts) -> list[Problem]:
             (
                 (*_SPEC, "controlPlaneEndpoint", "address"),
                 f"the virtual IP address is required when loadBalancer.type is {lb_type}",
+            )
+        ]
+    if lb_type == "internal" and not endpoint.domain:
+        return [
+            (
+                (*_SPEC, "controlPlaneEndpoint", "domain"),
+                "a domain is required when loadBalancer.type is internal: it resolves to the "
+                "local load balancer (127.0.0.1) on nodes that are not masters",
             )
         ]
     return []

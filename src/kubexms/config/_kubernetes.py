@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StrictInt
 
 from kubexms.config._base import ConfigModel
 from kubexms.config._types import (
@@ -22,17 +23,46 @@ DEFAULT_KUBERNETES_VERSION = "v1.31.4"
 DEFAULT_CONTAINERD_VERSION = "v1.7.24"
 
 
+_INTERFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}")
+
+
+def _check_interface(value: str) -> str:
+    if value and not _INTERFACE.fullmatch(value):
+        raise ValueError(f"'{value}' is not a network interface name (at most 15 characters)")
+    return value
+
+
+def _check_router_id(value: int) -> int:
+    if not 1 <= value <= 255:
+        raise ValueError(f"{value} is not a VRRP router id (1-255)")
+    return value
+
+
+InterfaceOrEmpty = Annotated[str, AfterValidator(_check_interface)]
+RouterId = Annotated[StrictInt, AfterValidator(_check_router_id)]
+
+
 class LoadBalancer(ConfigModel):
     """What spreads API traffic over the masters.
 
-    ``internal``: a local haproxy/nginx on every node; ``external``: keepalived plus
-    haproxy/nginx on the ``loadbalancer`` hosts holding ``address`` as a virtual IP;
-    ``kube-vip``: a virtual IP (``address``) floated between the masters; ``none``: the
-    endpoint is used as is (one master, or a load balancer run by someone else).
+    ``internal``: a local haproxy/nginx on every node that is not a master; ``external``:
+    keepalived plus haproxy/nginx on the ``loadbalancer`` hosts holding ``address`` as a
+    virtual IP; ``kube-vip``: a virtual IP (``address``) floated between the masters;
+    ``none``: the endpoint is used as is (one master, or a load balancer run by someone else).
     """
 
     type: Literal["internal", "external", "kube-vip", "none"] = "none"
     kind: Literal["haproxy", "nginx"] = "haproxy"
+    interface: InterfaceOrEmpty = Field(
+        default="",
+        description="external and kube-vip: the interface the virtual IP goes on; empty: the "
+        "one holding the host's internal address (external), eth0 (kube-vip).",
+    )
+    virtual_router_id: RouterId | None = Field(
+        default=None,
+        description="external: the VRRP router id (1-255), unique on the network; default "
+        "derived from the cluster name.",
+    )
 
 
 class ControlPlaneEndpoint(ConfigModel):

@@ -81,6 +81,9 @@ spec:
       type: none              # internal (haproxy/nginx on every node) | external
                               # (keepalived + haproxy/nginx on loadbalancer hosts) | kube-vip | none
       kind: haproxy           # haproxy | nginx
+      interface: ""           # external: NIC for the virtual IP (default: the one with the
+                              # host's internal address); kube-vip: default eth0
+      # virtualRouterId: 51   # external: VRRP id, unique on the network (default from the name)
 
   kubernetes:
     type: kubeadm             # kubeadm (static pods) | kubexm (binaries under systemd)

@@ -213,6 +213,32 @@ CASES: list[tuple[str, Callable[[Data], None], str]] = [
         ),
         "spec.roleGroups.loadbalancer",
     ),
+    (
+        "internal load balancer without a domain",
+        _section("controlPlaneEndpoint", {"loadBalancer": {"type": "internal"}}),
+        "spec.controlPlaneEndpoint.domain",
+    ),
+    (
+        "external load balancer on a master at the API server's port",
+        _all(
+            _section(
+                "controlPlaneEndpoint",
+                {"address": "10.0.0.9", "loadBalancer": {"type": "external"}},
+            ),
+            _roles(loadbalancer=["node2", "node1"]),
+        ),
+        "spec.roleGroups.loadbalancer[1]",
+    ),
+    (
+        "virtual router id out of range",
+        _section("controlPlaneEndpoint", {"loadBalancer": {"virtualRouterId": 256}}),
+        "spec.controlPlaneEndpoint.loadBalancer.virtualRouterId",
+    ),
+    (
+        "interface name with a slash",
+        _section("controlPlaneEndpoint", {"loadBalancer": {"interface": "eth0/1"}}),
+        "spec.controlPlaneEndpoint.loadBalancer.interface",
+    ),
     # global
     ("host key policy", _global(hostKeyPolicy="yes"), "spec.global.hostKeyPolicy"),
     ("zero connection timeout", _global(connectionTimeout=0), "spec.global.connectionTimeout"),
