@@ -20,6 +20,8 @@ from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
 from kubexms.config._network import Network
 
 _SPEC: Loc = ("spec",)
+API_SERVER_PORT = 6443
+"""Where every master's API server listens; the endpoint's port is the load balancer's."""
 _YAML_NAMES = {
     "password": "password",
     "private_key_path": "privateKeyPath",
@@ -214,9 +216,6 @@ def _role_problems(parts: SpecParts) -> list[Problem]:
     return problems
 
 
-API_SERVER_PORT = 6443
-
-
 def _balancer_on_master_problems(
     endpoint: ControlPlaneEndpoint, groups: RoleGroups, groups_loc: Loc
 ) -> list[Problem]:
@@ -260,6 +259,14 @@ def _endpoint_problems(parts: SpecParts) -> list[Problem]:
             (
                 (*_SPEC, "controlPlaneEndpoint", "address"),
                 f"the virtual IP address is required when loadBalancer.type is {lb_type}",
+            )
+        ]
+    if lb_type == "kube-vip" and endpoint.port != API_SERVER_PORT:
+        return [
+            (
+                (*_SPEC, "controlPlaneEndpoint", "port"),
+                f"must be {API_SERVER_PORT} when loadBalancer.type is kube-vip: kube-vip only "
+                "moves the address, clients reach the API server's own port",
             )
         ]
     if lb_type == "internal" and not endpoint.domain:

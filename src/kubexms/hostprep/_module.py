@@ -58,6 +58,8 @@ class OSPrepModule(Module):
         endpoint = config.spec.control_plane_endpoint
         masters = config.hosts_with_role("master")
         address = endpoint.address or (masters[0].internal_address if masters else "")
+        if endpoint.load_balancer.type == "internal":
+            address = ""  # the loadbalancer phase names it per host: 127.0.0.1 or the master
         tasks = [
             Task(
                 "identity",

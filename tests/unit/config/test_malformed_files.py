@@ -230,6 +230,14 @@ CASES: list[tuple[str, Callable[[Data], None], str]] = [
         "spec.roleGroups.loadbalancer[1]",
     ),
     (
+        "kube-vip on another port than the API server's",
+        _section(
+            "controlPlaneEndpoint",
+            {"address": "10.0.0.9", "port": 8443, "loadBalancer": {"type": "kube-vip"}},
+        ),
+        "spec.controlPlaneEndpoint.port",
+    ),
+    (
         "virtual router id out of range",
         _section("controlPlaneEndpoint", {"loadBalancer": {"virtualRouterId": 256}}),
         "spec.controlPlaneEndpoint.loadBalancer.virtualRouterId",

@@ -1,0 +1,185 @@
+"""The ``loadbalancer`` phase of ``create cluster``: mostly declarations on the building blocks.
+
+- ``internal``: on every node that is not a master, ``kubexms-lb.service`` (haproxy or nginx)
+  listens on 127.0.0.1:<port> and spreads connections over every master's API server; the
+  endpoint's domain resolves to 127.0.0.1 there and to the master itself on masters.
+- ``external``: the same proxy on the ``loadbalancer`` hosts (all addresses), and keepalived
+  holding ``address`` on one of them, following a live proxy.
+- ``kube-vip``: a static pod manifest on every master (it runs once the kubelet does).
+- ``none``: nothing.
+
+A changed master list rewrites the proxy's backends and reloads it (connections stay open);
+every new config is checked by the daemon itself before it replaces the running one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+
+from kubexms.config import Cluster
+from kubexms.engine import Module, Named, PlanContext, Roles, Task
+from kubexms.loadbalancer._layout import (
+    KEEPALIVED_CONFIG,
+    KEEPALIVED_UNIT,
+    PACKAGES,
+    PROXY_UNIT,
+    backends,
+    local_proxy_hosts,
+    proxy_config_path,
+    virtual_router_id,
+    vrrp_peers,
+)
+from kubexms.loadbalancer._render import (
+    keepalived_validate_command,
+    proxy_validate_command,
+    render_keepalived_config,
+    render_keepalived_unit,
+    render_proxy_config,
+    render_proxy_unit,
+)
+from kubexms.loadbalancer._static_pod import KubeVipManifest
+from kubexms.loadbalancer._steps import (
+    EndpointHostsEntry,
+    EndpointHostsEntryOnMaster,
+    ServiceOnInterface,
+)
+from kubexms.steps import Health, ServiceFile, SystemdService
+
+PROXY_HEALTH_TIMEOUT = 30.0
+
+
+def proxy_service(cluster: Cluster, bind: str) -> SystemdService:
+    """``kubexms-lb.service`` listening on ``bind`` over every master's API server."""
+    endpoint = cluster.spec.control_plane_endpoint
+    kind = endpoint.load_balancer.kind
+    config = ServiceFile(
+        proxy_config_path(kind),
+        render_proxy_config(kind, bind, backends(cluster)),
+        reload=True,
+        validate=proxy_validate_command(kind),
+    )
+    return SystemdService(
+        unit=PROXY_UNIT,
+        unit_file=render_proxy_unit(kind),
+        files=(config,),
+        health=Health(port=endpoint.port, timeout=PROXY_HEALTH_TIMEOUT),
+        name="proxy",
+    )
+
+
+def keepalived_service(cluster: Cluster, host: str, interface: str) -> SystemdService:
+    """keepalived on ``host`` (a ``loadbalancer`` host) with the VIP on ``interface``."""
+    endpoint = cluster.spec.control_plane_endpoint
+    peers = vrrp_peers(cluster)
+    (me,) = [peer for peer in peers if peer.name == host]
+    config = render_keepalived_config(
+        host=host,
+        kind=endpoint.load_balancer.kind,
+        interface=interface,
+        router_id=virtual_router_id(cluster),
+        priority=me.priority,
+        address=me.address,
+        peers=[peer.address for peer in peers if peer.name != host],
+        vip=endpoint.address,
+    )
+    return SystemdService(
+        unit=KEEPALIVED_UNIT,
+        unit_file=render_keepalived_unit(),
+        files=(
+            ServiceFile(
+                KEEPALIVED_CONFIG, config, reload=True, validate=keepalived_validate_command()
+            ),
+        ),
+        name="keepalived",
+    )
+
+
+def packages_needed(cluster: Cluster) -> dict[str, tuple[str, ...]]:
+    """Which OS packages :func:`balancer_hosts` need, per package
+    manager (``internal``: the non-master nodes; ``external``: the loadbalancer hosts)."""
+    balancer = cluster.spec.control_plane_endpoint.load_balancer
+    if balancer.type not in ("internal", "external"):
+        return {}
+    wanted = {manager: list(names) for manager, names in PACKAGES[balancer.kind].items()}
+    if balancer.type == "external":
+        for manager, names in PACKAGES["keepalived"].items():
+            wanted[manager] += names
+    return {manager: tuple(names) for manager, names in wanted.items()}
+
+
+def balancer_hosts(cluster: Cluster) -> list[str]:
+    """The hosts the phase installs a proxy (and keepalived) on."""
+    balancer = cluster.spec.control_plane_endpoint.load_balancer
+    if balancer.type == "internal":
+        return local_proxy_hosts(cluster)
+    if balancer.type == "external":
+        return [host.name for host in cluster.hosts_with_role("loadbalancer")]
+    return []
+
+
+def balancer_ports(cluster: Cluster) -> tuple[int, ...]:
+    """TCP ports the phase's proxies listen on (on :func:`balancer_hosts`)."""
+    balancer = cluster.spec.control_plane_endpoint.load_balancer
+    if balancer.type in ("internal", "external"):
+        return (cluster.spec.control_plane_endpoint.port,)
+    return ()
+
+
+class LoadBalancerModule(Module):
+    """The ``loadbalancer`` phase (see the module docstring)."""
+
+    name = "loadbalancer"
+
+    def __init__(self) -> None:
+        super().__init__(parallel=True)
+
+    def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        cluster = ctx.config
+        endpoint = cluster.spec.control_plane_endpoint
+        balancer = endpoint.load_balancer
+        if balancer.type == "internal":
+            return self._internal(cluster)
+        if balancer.type == "external":
+            return self._external(cluster)
+        if balancer.type == "kube-vip":
+            manifest = KubeVipManifest(endpoint.address, balancer.interface)
+            return [Task("kube-vip", [manifest], Roles("master"))]
+        return []
+
+    def _internal(self, cluster: Cluster) -> list[Task]:
+        domain = cluster.spec.control_plane_endpoint.domain
+        port = cluster.spec.control_plane_endpoint.port
+        nodes = local_proxy_hosts(cluster)
+        tasks = [
+            Task("endpoint-name-masters", [EndpointHostsEntryOnMaster(domain)], Roles("master"))
+        ]
+        if nodes:
+            tasks += [
+                Task("proxy", [proxy_service(cluster, f"127.0.0.1:{port}")], Named(nodes)),
+                Task("endpoint-name", [EndpointHostsEntry(domain, "127.0.0.1")], Named(nodes)),
+            ]
+        return tasks
+
+    def _external(self, cluster: Cluster) -> list[Task]:
+        port = cluster.spec.control_plane_endpoint.port
+        interface = cluster.spec.control_plane_endpoint.load_balancer.interface
+        tasks = [Task("proxy", [proxy_service(cluster, f"*:{port}")], Roles("loadbalancer"))]
+        for peer in vrrp_peers(cluster):
+            service = ServiceOnInterface(
+                partial(keepalived_service, cluster, peer.name), interface, name="keepalived"
+            )
+            tasks.append(Task(f"keepalived-{peer.name}", [service], Named([peer.name])))
+        return tasks
+
+    def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
+        names = [task.name for task in tasks]
+        after: dict[str, Sequence[str]] = {}
+        if "endpoint-name" in names:
+            # Names point at the proxy only once it listens.
+            after["endpoint-name"] = ["proxy"]
+        for name in names:
+            if name.startswith("keepalived-"):
+                # keepalived gives the address only to a host whose proxy runs.
+                after[name] = ["proxy"]
+        return after
