@@ -7,7 +7,6 @@ from typing import Any
 
 from kubexms.config import Cluster
 from kubexms.engine import Pipeline, PlanContext
-from kubexms.engine.testing import cluster_of
 from kubexms.loadbalancer import (
     LoadBalancerModule,
     balancer_hosts,
@@ -16,6 +15,7 @@ from kubexms.loadbalancer import (
 )
 from kubexms.loadbalancer._steps import EndpointHostsEntry, ServiceOnInterface
 from kubexms.steps import SystemdService
+from kubexms.testing import cluster_of
 
 
 def cluster(lb: dict[str, Any], *, hosts: int = 5, masters: int = 3, **more: Any) -> Cluster:
