@@ -8,9 +8,14 @@ from dataclasses import dataclass, field
 
 from kubexms.config._errors import Loc
 
-# `${NAME}` is a reference; `$${NAME}` is the literal text `${NAME}`.
-_REFERENCE = re.compile(r"\$(\$?)\{([^}]*)\}")
+# `${NAME}` is a reference; `$${NAME}` is the literal text `${NAME}`. A `${` without its `}`
+# is matched too (group 3 empty), so it is reported rather than kept as literal text.
+_REFERENCE = re.compile(r"\$(\$?)\{([^}]*)(\}?)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNFINISHED = (
+    "has a '${' without its closing '}': write ${NAME} for an environment variable, "
+    "or $${ for a literal '${'"
+)
 
 
 @dataclass
@@ -43,11 +48,16 @@ def _walk(value: object, loc: Loc, environ: Mapping[str, str], out: Substitution
 def _resolve(text: str, loc: Loc, environ: Mapping[str, str], out: Substitution) -> str:
     missing: list[str] = []
     invalid: list[str] = []
+    unfinished = False
 
     def replace(match: re.Match[str]) -> str:
-        escaped, name = match.group(1), match.group(2)
+        nonlocal unfinished
+        escaped, name, closed = match.group(1), match.group(2), match.group(3)
         if escaped:
-            return "${" + name + "}"
+            return "${" + name + closed
+        if not closed:
+            unfinished = True  # the rest of the text is not shown: it may be a secret
+            return match.group(0)
         if not _NAME.fullmatch(name):
             invalid.append(name)
             return match.group(0)
@@ -57,8 +67,16 @@ def _resolve(text: str, loc: Loc, environ: Mapping[str, str], out: Substitution)
         return environ[name]
 
     resolved = _REFERENCE.sub(replace, text)
+    if unfinished:
+        out.problems.append((loc, _UNFINISHED))
     for name in invalid:
-        out.problems.append((loc, f"'${{{name}}}' is not a valid environment variable reference"))
+        out.problems.append(
+            (
+                loc,
+                f"'${{{name}}}' is not a valid environment variable reference: a name is letters, "
+                "digits and '_', not starting with a digit (write $${ for a literal '${')",
+            )
+        )
     for name in missing:
         out.problems.append((loc, f"environment variable {name} is not set"))
     if resolved != text:

@@ -13,6 +13,8 @@ from kubexms.config._types import (
     Address,
     Count,
     FilePath,
+    LabelKey,
+    LabelValue,
     Name,
     NoneAsEmpty,
     NonNegativeSeconds,
@@ -68,7 +70,7 @@ class Host(ConfigModel):
     private_key: Secret | None = None
     sudo_password: Secret | None = None
     arch: Arch | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     bastion: Bastion | None = Field(
         default=None,
         description="Jump host for this host; `null` turns off the global bastion for it.",

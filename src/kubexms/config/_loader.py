@@ -16,7 +16,7 @@ from kubexms.config._env_refs import restore_references, substitute_env
 from kubexms.config._errors import ConfigError, ConfigIssue, Loc, format_path
 from kubexms.config._salvage import salvage_spec_parts
 from kubexms.config._validation_messages import problems_from
-from kubexms.config._yaml_source import YamlSource, read_yaml
+from kubexms.config._yaml_source import MAX_BYTES, YamlSource, read_yaml, too_large
 
 _TOP_LEVEL = "the file must be a mapping with apiVersion, kind, metadata and spec"
 
@@ -25,7 +25,13 @@ def load_config(path: str | Path) -> Cluster:
     """Read and validate a cluster file. Raises `ConfigError` listing every problem."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as handle:  # never more than the cap, even from /dev/zero
+            raw = handle.read(MAX_BYTES + 1)
+            if len(raw) > MAX_BYTES:
+                size = os.fstat(handle.fileno()).st_size  # 0 for a device or a pipe
+                raise ConfigError([ConfigIssue("", None, too_large(size or None))], source)
+        # Universal newlines, as reading in text mode would give.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise ConfigError([ConfigIssue("", None, "file not found")], source) from None
     except IsADirectoryError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -92,13 +93,24 @@ def _check_port(value: int) -> int:
     return value
 
 
+def _check_finite(value: float) -> float:
+    # `.nan` and `.inf` are YAML floats; as a timeout they would mean "never" or "undefined".
+    if math.isnan(value):
+        raise invalid("must be a number of seconds, not .nan")
+    if math.isinf(value):
+        raise invalid(f"must be a finite number of seconds, not {'-' if value < 0 else ''}.inf")
+    return value
+
+
 def _check_positive(value: float) -> float:
+    _check_finite(value)
     if value <= 0:
         raise invalid("must be greater than 0")
     return value
 
 
 def _check_not_negative(value: float) -> float:
+    _check_finite(value)
     if value < 0:
         raise invalid("must not be negative")
     return value
@@ -163,6 +175,58 @@ def _check_absolute_path(value: Path) -> Path:
     return value
 
 
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why ``key`` is not a Kubernetes label key (``[prefix/]name``), or None when it is one.
+
+    The optional prefix is a DNS subdomain of at most 253 characters; the name is at most 63
+    characters of letters, digits, '-', '_' and '.', beginning and ending with a letter or digit.
+    """
+    prefix, slash, name = key.rpartition("/")
+    if slash and not prefix:
+        return f"label key '{key}' has an empty prefix before '/'"
+    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return (
+            f"label key prefix '{prefix}' must be a DNS subdomain: lower-case letters, digits, "
+            "'-' and '.', at most 253 characters"
+        )
+    if not name:
+        return f"label key '{key}' has no name"
+    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        return (
+            f"label key '{key}': the name must be at most 63 characters of letters, digits, "
+            "'-', '_' and '.', beginning and ending with a letter or digit"
+        )
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why ``value`` is not a Kubernetes label value (empty is allowed), or None."""
+    if value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value)):
+        return (
+            f"label value '{value}' must be at most 63 characters of letters, digits, '-', '_' "
+            "and '.', beginning and ending with a letter or digit (or empty)"
+        )
+    return None
+
+
+def _check_label_key(value: str) -> str:
+    problem = label_key_problem(value)
+    if problem is not None:
+        raise invalid(problem)
+    return value
+
+
+def _check_label_value(value: str) -> str:
+    problem = label_value_problem(value)
+    if problem is not None:
+        raise invalid(problem)
+    return value
+
+
 def _none_as_empty_list(value: Any) -> Any:
     # `worker:` with nothing after it is YAML null; it means "no hosts", not an error.
     return [] if value is None else value
@@ -201,6 +265,8 @@ Url = Annotated[str, AfterValidator(_check_url)]
 FilePath = Annotated[Path, AfterValidator(_check_path)]
 AbsolutePath = Annotated[Path, AfterValidator(_check_path), AfterValidator(_check_absolute_path)]
 ArgValue = Annotated[str, BeforeValidator(_scalar_as_text)]
+LabelKey = Annotated[str, AfterValidator(_check_label_key)]
+LabelValue = Annotated[str, AfterValidator(_check_label_value)]
 NoneAsEmpty = BeforeValidator(_none_as_empty_list)
 
 

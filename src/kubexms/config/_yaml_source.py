@@ -11,6 +11,8 @@ from kubexms.config._errors import ConfigError, ConfigIssue, Loc, format_path
 
 # The last segment of a formatted path: `.key`, `[3]` or `["quoted.key"]`.
 _RANGE_IN_FLOW = re.compile(r"\[[^\]\n]*[\w-]\[\d+:\d+\]")
+# `${NAME}` not inside quotes: in a flow collection `{` starts a nested mapping.
+_UNQUOTED_REFERENCE = re.compile(r"""(^|[\s,\[{:])\$\{""")
 _LAST_SEGMENT = re.compile(r'(?:\.[A-Za-z0-9_-]+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])$')
 
 
@@ -40,8 +42,80 @@ class YamlSource:
         return None
 
 
+# A cluster file is a few kilobytes, a thousand hosts a few hundred; anything far larger (or
+# nested far deeper) is a mistake, and PyYAML's time and recursion grow with both.
+MAX_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+_OPENERS = re.compile(r"(?:[\[{]\s*){" + str(MAX_DEPTH + 1) + "}")
+
+
+def too_large(size: int | None) -> str:
+    """The file-level message for a file of ``size`` bytes (None: unknown, but over the cap)."""
+    cap = f"a cluster file is at most {MAX_BYTES // (1024 * 1024)} MiB (is this the right file?)"
+    if size is None or size <= MAX_BYTES:
+        return f"is larger than {MAX_BYTES // (1024 * 1024)} MiB; {cap}"
+    return f"is {size / (1024 * 1024):.1f} MiB; {cap}"
+
+
 def read_yaml(text: str, source: str) -> YamlSource:
-    """Parse one YAML document; syntax errors and empty input raise `ConfigError` with a line."""
+    """Parse one YAML document; syntax errors and empty input raise `ConfigError` with a line.
+
+    Size, characters and nesting depth are checked before the document is composed, so a huge,
+    binary or absurdly nested file is refused quickly with one file-level issue.
+    """
+    _check_before_parsing(text, source)
+    try:
+        return _read_checked(text, source)
+    except RecursionError:  # the depth check makes this unreachable; never a traceback anyway
+        issue = ConfigIssue("", None, f"nested more than {MAX_DEPTH} levels deep")
+        raise ConfigError([issue], source) from None
+
+
+def _check_before_parsing(text: str, source: str) -> None:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise ConfigError([ConfigIssue("", None, too_large(size))], source)
+    bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        char = bad.group()[0]
+        what = "a NUL byte" if char == "\0" else f"the control character U+{ord(char):04X}"
+        message = f"contains {what}; a cluster file is text (is this a binary file?)"
+        raise ConfigError([ConfigIssue("", line, message)], source)
+    _check_depth(text, source)
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse nesting deeper than `MAX_DEPTH` from the parser's events, before composing.
+
+    PyYAML's parser is iterative; its composer (and the reader below) recurse per level.
+    """
+    runs = _OPENERS.search(text)
+    if runs is not None:  # `[[[[...`: found in C before the parser's quadratic scan-ahead
+        line = text.count("\n", 0, runs.start()) + 1
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        raise ConfigError([ConfigIssue("", line, message)], source)
+    loader = yaml.SafeLoader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    at = event.start_mark.line + 1 if event.start_mark else None
+                    message = f"nested more than {MAX_DEPTH} levels deep"
+                    raise ConfigError([ConfigIssue("", at, message)], source)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # a syntax error: reported, with its line, by the full read
+    finally:
+        loader.dispose()
+
+
+def _read_checked(text: str, source: str) -> YamlSource:
     loader = yaml.SafeLoader(text)
     try:
         try:
@@ -80,13 +154,27 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, text: str) -> ConfigIssue:
     if "flow" in what and _RANGE_IN_FLOW.search(source_line):
         # `worker: [node[1:3]]` reads as nested YAML lists; the range must be quoted there.
         what += '; quote host ranges inside [...] lists, e.g. ["node[1:3]"], or use "- node[1:3]"'
+    elif "flow" in what and _flow_lines_have_unquoted_reference(exc, text):
+        # `{name: n2, sudoPassword: ${N2_SUDO}}`: the `{` of `${` opens a nested mapping.
+        what += (
+            '; quote ${...} references inside {...} or [...], e.g. sudoPassword: "${NODE2_SUDO}"'
+        )
     return ConfigIssue("", line, f"not valid YAML: {what}")
 
 
-# Aliases let a few lines expand into millions of nodes, or into themselves; a cluster file
-# never needs anywhere near these.
-MAX_DEPTH = 64
-MAX_NODES = 200_000
+def _flow_lines_have_unquoted_reference(exc: yaml.MarkedYAMLError, text: str) -> bool:
+    lines = text.splitlines()
+    marks = [mark for mark in (exc.context_mark, exc.problem_mark) if mark is not None]
+    if not marks:
+        return False
+    first, last = min(m.line for m in marks), max(m.line for m in marks)
+    return any(
+        _UNQUOTED_REFERENCE.search(lines[i]) for i in range(first, min(last + 1, len(lines)))
+    )
+
+
+# Aliases let a few lines expand into millions of nodes, or into themselves; the reader stops at
+# MAX_DEPTH levels and MAX_NODES nodes (a cluster file never needs anywhere near these).
 
 
 class _NodeReader:
