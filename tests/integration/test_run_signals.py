@@ -1,6 +1,6 @@
 """SIGTERM, SIGHUP and SIGINT stop a run alike: the remote command is killed, the host lock
 released, the checkpoint kept, the exit code 128 + the signal, and ``--resume`` finishes.
-Uses ``fleet.hosts[1]`` only."""
+Each test leases one host."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from kubexms.sandbox import Fleet
 from tests.integration.interruptible_run import DONE, HOLD, MARKER, PID_FILE
+from tests.leasing import HostLease, LeaseHosts
 
 pytestmark = pytest.mark.fleet
 
@@ -24,20 +23,15 @@ LOCK = "/run/lock/kubexms.lock"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cluster(fleet: Fleet, directory: Path) -> Path:
-    document: dict[str, Any] = yaml.safe_load(fleet.cluster_file.read_text())
-    host = dict(document["spec"]["hosts"][1])
-    document["spec"]["hosts"] = [host]
-    name = host["name"]
-    document["spec"]["roleGroups"] = {"master": [name], "etcd": [name], "worker": [name]}
-    document["spec"]["global"]["workDir"] = str(directory / "work")
-    path = directory / "cluster.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+def _cluster(hosts: HostLease, directory: Path) -> Path:
+    def work_here(document: dict[str, Any]) -> None:
+        document["spec"].setdefault("global", {})["workDir"] = str(directory / "work")
+
+    return hosts.cluster_file(directory, edit=work_here, name="cluster.yaml")
 
 
-async def _on(fleet: Fleet, host: str, command: str) -> tuple[int, str]:
-    code, out, _ = await fleet.host_exec(host, command)
+async def _on(hosts: HostLease, command: str) -> tuple[int, str]:
+    code, out, _ = await hosts.exec(hosts[0], command)
     return code, out
 
 
@@ -59,11 +53,12 @@ async def _run(cluster: Path, *extra: str) -> asyncio.subprocess.Process:
     [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
 )
 async def test_a_signal_stops_the_run_cleanly_and_resume_finishes_it(
-    fleet: Fleet, tmp_path: Path, signum: int, code: int
+    lease: LeaseHosts, tmp_path: Path, signum: int, code: int
 ) -> None:
-    host = fleet.hosts[1].name
-    cluster = _cluster(fleet, tmp_path)
-    await _on(fleet, host, f"rm -f {PID_FILE} {MARKER} {DONE}; touch {HOLD}")
+    hosts = lease(1)
+    host = hosts[0].name
+    cluster = _cluster(hosts, tmp_path)
+    await _on(hosts, f"rm -f {PID_FILE} {MARKER} {DONE}; touch {HOLD}")
     process = await _run(cluster, "-o", "json")
     try:
         deadline = time.monotonic() + 60
@@ -72,7 +67,7 @@ async def test_a_signal_stops_the_run_cleanly_and_resume_finishes_it(
             assert time.monotonic() < deadline, "the wait step never started on the host"
             assert process.returncode is None
             await asyncio.sleep(0.2)
-            _, pid = await _on(fleet, host, f"cat {PID_FILE} 2>/dev/null")
+            _, pid = await _on(hosts, f"cat {PID_FILE} 2>/dev/null")
             pid = pid.strip()
         process.send_signal(signum)
         out, err = await asyncio.wait_for(process.communicate(), 60)
@@ -89,33 +84,34 @@ async def test_a_signal_stops_the_run_cleanly_and_resume_finishes_it(
     assert document["exit_code"] == code
     assert document["error"]["kind"] == "interrupted"
     # Nothing left behind on the host: the sleeping command is gone, the lock released.
-    alive, _ = await _on(fleet, host, f"kill -0 {pid} 2>/dev/null")
+    alive, _ = await _on(hosts, f"kill -0 {pid} 2>/dev/null")
     assert alive != 0, f"the remote command (pid {pid}) still runs on {host}"
-    locked, _ = await _on(fleet, host, f"test -e {LOCK}")
+    locked, _ = await _on(hosts, f"test -e {LOCK}")
     assert locked != 0, f"{LOCK} is left on {host}"
     checkpoint = tmp_path / "work" / "checkpoints" / "interruptible.jsonl"
     assert checkpoint.exists()
     assert '"node":"interruptible/m/t/marker"' in checkpoint.read_text()
 
-    await _on(fleet, host, f"rm -f {HOLD}")
+    await _on(hosts, f"rm -f {HOLD}")
     resumed = await _run(cluster, "--resume")
     out, err = await asyncio.wait_for(resumed.communicate(), 120)
     assert resumed.returncode == 0, err.decode()
-    assert (await _on(fleet, host, f"test -e {DONE}"))[0] == 0
+    assert (await _on(hosts, f"test -e {DONE}"))[0] == 0
     assert not checkpoint.exists()
-    await _on(fleet, host, f"rm -f {PID_FILE} {MARKER} {DONE}")
+    await _on(hosts, f"rm -f {PID_FILE} {MARKER} {DONE}")
 
 
 async def test_a_run_refused_by_a_host_lock_prints_one_json_document(
-    fleet: Fleet, tmp_path: Path
+    lease: LeaseHosts, tmp_path: Path
 ) -> None:
-    host = fleet.hosts[1].name
-    cluster = _cluster(fleet, tmp_path)
-    await _on(fleet, host, f"rm -f {PID_FILE} {MARKER} {DONE}; touch {HOLD}")
+    hosts = lease(1)
+    host = hosts[0].name
+    cluster = _cluster(hosts, tmp_path)
+    await _on(hosts, f"rm -f {PID_FILE} {MARKER} {DONE}; touch {HOLD}")
     first = await _run(cluster)
     try:
         deadline = time.monotonic() + 60
-        while (await _on(fleet, host, f"test -s {PID_FILE}"))[0] != 0:
+        while (await _on(hosts, f"test -s {PID_FILE}"))[0] != 0:
             assert time.monotonic() < deadline, "the first run never reached its wait step"
             await asyncio.sleep(0.2)
         second = await _run(cluster, "-o", "json")
@@ -129,5 +125,5 @@ async def test_a_run_refused_by_a_host_lock_prints_one_json_document(
     finally:
         first.send_signal(signal.SIGTERM)
         await asyncio.wait_for(first.communicate(), 60)
-        await _on(fleet, host, f"rm -f {HOLD} {PID_FILE} {MARKER} {DONE}")
+        await _on(hosts, f"rm -f {HOLD} {PID_FILE} {MARKER} {DONE}")
     assert first.returncode == 143

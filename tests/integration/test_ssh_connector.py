@@ -19,6 +19,7 @@ from kubexms.connector import (
     AuthenticationError,
     CommandTimeoutError,
     HostConnectionError,
+    HostKeyChangedError,
     HostKeyError,
     SSHClientSettings,
     SSHConnector,
@@ -81,8 +82,11 @@ def _captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[list[str]]:
 
 
 @contextlib.asynccontextmanager
-async def _changed_host_key(hosts: HostLease, index: int) -> AsyncIterator[None]:
-    """Give a host a new ed25519 key, and put the original back afterwards.
+async def _changed_host_key(
+    hosts: HostLease, index: int, key_type: str = "ed25519"
+) -> AsyncIterator[None]:
+    """Give a host a new key (ed25519, or another type in the file sshd reads), and put the
+    original back afterwards.
 
     sshd re-executes itself for every connection and reads its host key then, so swapping
     the file is enough; nothing needs restarting.
@@ -91,7 +95,7 @@ async def _changed_host_key(hosts: HostLease, index: int) -> AsyncIterator[None]
     await _host(hosts, index, f"cp -p {key} {key}.kx-orig && cp -p {key}.pub {key}.pub.kx-orig")
     try:
         await _host(
-            hosts, index, f"rm -f {key} {key}.pub && ssh-keygen -q -t ed25519 -N '' -f {key}"
+            hosts, index, f"rm -f {key} {key}.pub && ssh-keygen -q -t {key_type} -N '' -f {key}"
         )
         yield
     finally:
@@ -243,6 +247,20 @@ async def test_changed_host_key_is_refused_under_strict(lease: LeaseHosts) -> No
             await _connector(hosts, index).connect()
         assert not caught.value.retryable
         assert f"{hosts[index].address}:22" in str(caught.value)
+
+
+async def test_a_host_key_of_another_type_is_a_changed_host_key(lease: LeaseHosts) -> None:
+    # known_hosts records an ed25519 key; the host now has only an ECDSA one. This was
+    # reported as a network fault ("reset the connection"), and retried.
+    hosts = lease(1)
+    async with _changed_host_key(hosts, 0, "ecdsa"):
+        with pytest.raises(HostKeyChangedError) as caught:
+            await _connector(hosts, 0).connect()
+    error = caught.value
+    assert not error.retryable
+    assert error.label == "host key changed"
+    assert f"{hosts[0].address}:22 now has a ecdsa-sha2-nistp256 host key" in str(error)
+    assert "records only ssh-ed25519" in str(error)
 
 
 async def test_unknown_host_is_refused_under_strict(lease: LeaseHosts, tmp_path: Path) -> None:

@@ -82,6 +82,7 @@ def test_an_initialization_error_is_caught_as_the_root() -> None:
         (HostKeyError("n", "x"), "host key not trusted", False),
         (CommandFailedError("n", CommandResult("false", 1, "", "", 0.0)), "command failed", False),
         (PlanError("x"), "failed", False),
+        (CheckFailedError("n", "os", "init is tini"), "check failed", False),
     ],
 )
 def test_errors_are_labelled_by_what_happened(

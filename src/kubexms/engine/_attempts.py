@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from kubexms._errors import error_label
 from kubexms.engine._errors import StepTimeoutError, is_retryable
 from kubexms.engine._events import Event, EventKind
 from kubexms.engine._graph import Node
@@ -99,6 +100,7 @@ async def attempt_pair(pair: PairRun) -> Attempted:
                 detail=f"retrying in {delay:.1f}s",
                 error=describe_error(error),
                 error_type=type(error).__name__,
+                error_label=error_label(error),
             )
         )
         await asyncio.sleep(delay)
@@ -146,6 +148,7 @@ async def _rollback(pair: PairRun, step: ReversibleStep) -> None:
                 duration=time.monotonic() - started,
                 error=describe_error(error),
                 error_type=type(error).__name__,
+                error_label=error_label(error),
             )
         )
         return

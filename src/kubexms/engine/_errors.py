@@ -13,6 +13,8 @@ class PlanError(KubexmsError):
 class CheckFailedError(KubexmsError):
     """A preflight check found the host unfit; ``host`` and ``check`` name where and what."""
 
+    label = "check failed"
+
     def __init__(self, host: str, check: str, message: str) -> None:
         super().__init__(f"{host}: {message}")
         self.host = host

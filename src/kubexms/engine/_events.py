@@ -54,6 +54,7 @@ class Event:
     detail: str = ""
     error: str = ""
     error_type: str = ""
+    error_label: str = ""  # what happened: "timed out", "unreachable", "sudo refused"...
     data: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,7 +66,7 @@ class Event:
                 result[key] = value
         if self.duration is not None:
             result["duration"] = round(self.duration, 6)
-        for key in ("detail", "error", "error_type"):
+        for key in ("detail", "error", "error_type", "error_label"):
             value = getattr(self, key)
             if value:
                 result[key] = value

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Collection
 
+from kubexms._errors import error_label
 from kubexms.engine._attempts import Attempted, PairRun, Slots, attempt_pair, describe_error
 from kubexms.engine._checkpoint import CheckpointWriter
 from kubexms.engine._control import control_host
@@ -291,6 +292,7 @@ class _Run:
                 detail=attempted.detail,
                 error=describe_error(error) if error is not None else "",
                 error_type=type(error).__name__ if error is not None else "",
+                error_label=error_label(error) if error is not None else "",
             )
         )
         self.counts[kind.value] += 1

@@ -33,6 +33,7 @@ class HostSummary:
     first: float | None = None
     last: float | None = None
     errors: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # what happened, one per error
 
     @property
     def seconds(self) -> float:
@@ -50,6 +51,7 @@ class HostSummary:
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
             "errors": list(self.errors),
+            "labels": list(self.labels),
         }
 
 
@@ -126,6 +128,7 @@ class SummaryCollector:
             # Errors name their host already; here the host is the row, so say it once.
             error = event.error.removeprefix(f"{event.host}: ")
             host.errors.append(f"{event.node}: {error}")
+            host.labels.append(event.error_label or "failed")
 
 
 def _short(text: str, limit: int = 100) -> str:
@@ -144,6 +147,7 @@ def summary_table(summary: RunSummary) -> Table:
     for column in ("ok", verb, "failed", "skipped"):
         table.add_column(column, justify="right")
     table.add_column("time", justify="right")
+    table.add_column("what happened")
     table.add_column("first error", overflow="fold")
     # Hosts that failed alike (same counts, same first error) share one row.
     rows: dict[tuple[object, ...], list[str]] = {}
@@ -164,6 +168,7 @@ def summary_table(summary: RunSummary) -> Table:
             Text(str(host.failed), style="red" if host.failed else ""),
             str(host.skipped),
             f"{seconds:.1f}s",
+            Text(host.labels[0] if host.labels else "", style="red"),
             Text(_short(host.errors[0]) if host.errors else "", style="red"),
         )
     return table

@@ -193,8 +193,8 @@ async def new_runtime(
             errors.append(
                 ConnectTimeoutError(
                     spec.name,
-                    f"did not connect to {spec.address}:{spec.port} within the "
-                    f"connection timeout of {timeout:g}s",
+                    f"connecting to {spec.address}:{spec.port} timed out: no connection "
+                    f"within the connection timeout of {timeout:g}s",
                 )
             )
             continue

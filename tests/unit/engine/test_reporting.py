@@ -7,7 +7,7 @@ import json
 
 from rich.console import Console
 
-from kubexms.connector import HostConnectionError
+from kubexms.connector import CommandTimeoutError, HostConnectionError, SudoError
 from kubexms.engine import (
     EventBus,
     EventKind,
@@ -117,3 +117,32 @@ async def test_plan_tree_and_document_show_dry_run_findings() -> None:
     assert document["nodes"][1]["depends_on"] == ["p/m/init/init"]
     assert document["dry_run"] == {"would_change": 2, "failed": 0, "outcome": "succeeded"}
     assert s.recorder.of(EventKind.CHANGED) == []
+
+
+async def test_failures_are_labelled_by_what_happened_in_the_summary() -> None:
+    s = await setup(3)
+    s.world.fail[("node1", "run a")] = Failure(CommandTimeoutError("node1", "run a", 5))
+    s.world.fail[("node2", "run a")] = Failure(SudoError("node2", "sudo refused to run it"))
+    s.world.fail[("node3", "run a")] = Failure(HostConnectionError("node3", "connection lost"))
+    graph = pipeline(Module("m", [task("t", "a")])).plan(s.config)
+    collector = SummaryCollector(["node1", "node2", "node3"])
+    engine = s.engine(continue_on_error=True)
+    engine.events.subscribe(collector)
+    await engine.run(graph)
+    hosts = collector.summary.as_dict()["hosts"]
+    assert {name: host["labels"] for name, host in hosts.items()} == {
+        "node1": ["timed out"],
+        "node2": ["sudo refused"],
+        "node3": ["unreachable"],
+    }
+    assert [e.error_label for e in s.recorder.of(EventKind.FAILED)] != []
+    out, buffer = console()
+    out.print(summary_table(collector.summary))
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in buffer.getvalue().splitlines()
+        if "│ node" in line
+    }
+    assert "timed out" in rows["node1"]
+    assert "sudo refused" in rows["node2"]
+    assert "unreachable" in rows["node3"]

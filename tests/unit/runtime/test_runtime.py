@@ -123,6 +123,9 @@ async def test_a_host_that_hangs_fails_at_the_overall_timeout() -> None:
     assert isinstance(only, HostConnectionError)
     assert only.host == "node03"
     assert "connection timeout" in str(only)
+    assert "timed out" in str(only)
+    assert only.label == "timed out"
+    assert only.retryable
     assert all(connector.close_count for connector in made)
 
 
