@@ -134,6 +134,21 @@ class LoadBalancerModule(Module):
     def __init__(self) -> None:
         super().__init__(parallel=True)
 
+    @staticmethod
+    def artifact_components(cluster: Cluster) -> frozenset[str]:
+        """Nothing from the artifact store: the daemons are OS packages (kube-vip an image)."""
+        return frozenset()
+
+    @staticmethod
+    def host_roles(cluster: Cluster) -> frozenset[str]:
+        """The roles of the hosts this phase works on (preflight and OS prep cover them)."""
+        balancer = cluster.spec.control_plane_endpoint.load_balancer
+        if balancer.type == "internal":
+            return frozenset({"master", "worker"})
+        if balancer.type == "external":
+            return frozenset({"loadbalancer"})
+        return frozenset({"master"})
+
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         cluster = ctx.config
         endpoint = cluster.spec.control_plane_endpoint

@@ -17,6 +17,7 @@ from kubexms.config import Cluster
 from kubexms.engine import Module, Pipeline, PlanContext, Roles
 from kubexms.etcd import EtcdModule, etcd_warnings
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
+from kubexms.loadbalancer import PROXY_UNIT, LoadBalancerModule
 from kubexms.pki import PkiModule
 from kubexms.preflight import PreflightModule
 from kubexms.steps import ArtifactsModule
@@ -57,10 +58,18 @@ FOUNDATION = ("preflight", "os", "artifacts", "pki")
 """Phases that serve the component phases; limited to their needs when only pulled in."""
 
 
-COMPONENT_PHASES: Mapping[str, type[EtcdModule]] = {"etcd": EtcdModule}
+COMPONENT_PHASES: Mapping[str, type[EtcdModule] | type[LoadBalancerModule]] = {
+    "etcd": EtcdModule,
+    "loadbalancer": LoadBalancerModule,
+}
 """The component phases that exist today."""
 AVAILABLE = (*FOUNDATION, *COMPONENT_PHASES)
-PORT_OWNERS: Mapping[int, str] = {2379: "etcd.service", 2380: "etcd.service", 2381: "etcd.service"}
+PORT_OWNERS: Mapping[int, str] = {
+    2379: "etcd.service",
+    2380: "etcd.service",
+    2381: "etcd.service",
+    6443: PROXY_UNIT,  # on a loadbalancer host; masters check no port in this phase
+}
 """Ports a component holds once installed: preflight on a rerun must not call them taken."""
 
 

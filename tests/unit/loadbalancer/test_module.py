@@ -134,3 +134,15 @@ def test_with_internal_the_os_phase_leaves_the_endpoint_name_to_this_phase() -> 
 
     assert "lb.demo.local" not in block_of(cluster({"type": "internal"}))
     assert "10.213.0.100 lb.demo.local" in block_of(cluster({"type": "kube-vip"}))
+
+
+def test_create_cluster_only_loadbalancer_prepares_only_the_hosts_it_needs() -> None:
+    from kubexms.pipelines import CreateClusterPipeline, PhaseSelection
+
+    config = cluster({"type": "external"})
+    selection = PhaseSelection.choose(["loadbalancer"])
+    assert selection.phases == ("preflight", "os", "artifacts", "loadbalancer")
+    graph = CreateClusterPipeline(selection).plan(config)
+    assert graph.nodes["create-cluster/os/packages/packages"].hosts == ("node4", "node5")
+    assert graph.nodes["create-cluster/loadbalancer/proxy/proxy"].hosts == ("node4", "node5")
+    assert not [n for n in graph.nodes if n.startswith("create-cluster/artifacts/place-")]
