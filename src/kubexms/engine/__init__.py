@@ -41,6 +41,7 @@ from kubexms.engine._inventory import (
     Roles,
 )
 from kubexms.engine._lock import LOCK_PATH, HostLockError, HostLocks, LockHolder
+from kubexms.engine._needs import PACKAGE_MANAGERS, HostNeeds, HostRequirements
 from kubexms.engine._options import EngineOptions, PairFailure, RunResult
 from kubexms.engine._plan_view import plan_document, plan_tree
 from kubexms.engine._planning import Module, Pipeline, PlanContext, Task
@@ -54,6 +55,7 @@ from kubexms.runtime import DataKey
 __all__ = [
     "CONTROL_HOST",
     "LOCK_PATH",
+    "PACKAGE_MANAGERS",
     "PAIR_RESULTS",
     "AllHosts",
     "Check",
@@ -74,7 +76,9 @@ __all__ = [
     "Fragment",
     "HostLockError",
     "HostLocks",
+    "HostNeeds",
     "HostRef",
+    "HostRequirements",
     "HostSelector",
     "HostSummary",
     "Inventory",

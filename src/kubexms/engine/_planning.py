@@ -8,14 +8,16 @@ an exception in any planner fails planning, never yields an empty plan that "suc
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubexms.config import Cluster
 from kubexms.engine._errors import PlanError
 from kubexms.engine._graph import ExecutionGraph, Fragment, Node, compose, sequence_order
 from kubexms.engine._inventory import HostSelector, Inventory
+from kubexms.engine._needs import HostNeeds, HostRequirements
 from kubexms.engine._step import Step
 
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -32,10 +34,12 @@ def _check_name(kind: str, name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PlanContext:
-    """What planners read: the cluster file and its hosts in config order."""
+    """What planners read: the cluster file, its hosts in config order, and what the
+    pipeline's modules need of those hosts (``needs``, gathered before any module plans)."""
 
     config: Cluster
     inventory: Inventory
+    needs: HostRequirements = field(default_factory=HostRequirements)
 
     @classmethod
     def for_cluster(cls, config: Cluster) -> PlanContext:
@@ -101,6 +105,11 @@ class Module:
         """The tasks of this module for the cluster being planned."""
         return self._tasks
 
+    def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
+        """What this module's component needs of its hosts (ports, packages, kernel modules,
+        sysctls, CPUs and memory); preflight checks and OS preparation applies them."""
+        return ()
+
     def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
         """Which task waits for which (task name -> names it runs after)."""
         if self.parallel:
@@ -137,6 +146,10 @@ class Pipeline:
         """The modules of this pipeline for the cluster being planned, in order."""
         return self._modules
 
+    def host_needs(self, ctx: PlanContext, modules: Sequence[Module]) -> Sequence[HostNeeds]:
+        """What the pipeline needs of hosts: by default what its modules declare."""
+        return [needs for module in modules for needs in module.host_needs(ctx)]
+
     def plan(self, config: Cluster, inventory: Inventory | None = None) -> ExecutionGraph:
         """Plan the pipeline for ``config``; PlanError on any problem (nothing has run)."""
         where = f"pipeline {self.name or '?'}"
@@ -144,6 +157,9 @@ class Pipeline:
             _check_name("pipeline", self.name)
             ctx = PlanContext(config, inventory or Inventory.from_cluster(config))
             modules = list(self.modules(ctx))
+            ctx = dataclasses.replace(
+                ctx, needs=HostRequirements(tuple(self.host_needs(ctx, modules)))
+            )
             units = [(module.name, module.plan(ctx, self.name)) for module in modules]
             fragment = compose(units, sequence_order([m.name for m in modules]), what=where)
             graph = ExecutionGraph(self.name, fragment.nodes, fragment.deps)

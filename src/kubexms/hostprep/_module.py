@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kubexms.engine import AllHosts, ControlMachine, HostSelector, Module, PlanContext, Task
+from kubexms.engine import (
+    AllHosts,
+    ControlMachine,
+    HostNeeds,
+    HostSelector,
+    Module,
+    Named,
+    PlanContext,
+    Step,
+    Task,
+)
 from kubexms.hostprep._kernel_steps import ApplySysctl, LoadKernelModules
 from kubexms.hostprep._package_source import PackageSource
 from kubexms.hostprep._package_steps import DownloadPackages, InstallPackages
-from kubexms.hostprep._requirements import (
-    KUBERNETES_SYSCTL,
-    kernel_modules,
-    package_names_by_manager,
-    required_packages,
-)
+from kubexms.hostprep._requirements import os_needs
 from kubexms.hostprep._system_steps import (
     DisableSwap,
     HostsFileBlock,
@@ -36,6 +41,10 @@ class OSPrepOptions:
 class OSPrepModule(Module):
     """Hostname and /etc/hosts; swap, kernel modules and sysctl; packages; timezone.
 
+    Kernel modules, sysctls and packages are what the pipeline's modules declared
+    (``ctx.needs``; this module declares the OS basics every node needs): each host gets what
+    the declarations for its roles ask; hosts asked the same thing share one task.
+
     The branches are independent of each other, except that sysctl comes after the kernel
     modules (the ``net.bridge`` keys exist only once br_netfilter is loaded) and packages
     after their download.
@@ -52,6 +61,9 @@ class OSPrepModule(Module):
         self.options = options or OSPrepOptions()
         self.hosts = hosts or AllHosts()
 
+    def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
+        return os_needs(ctx.config)
+
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         config = ctx.config
         hosts = [(host.internal_address, host.name) for host in config.resolved_hosts()]
@@ -66,35 +78,74 @@ class OSPrepModule(Module):
                 [SetHostname(), HostsFileBlock(hosts_entries(hosts, endpoint.domain, address))],
                 self.hosts,
             ),
-            Task(
-                "kernel",
-                [
-                    DisableSwap(),
-                    LoadKernelModules([module.name for module in kernel_modules(config)]),
-                    ApplySysctl(KUBERNETES_SYSCTL),
-                ],
-                self.hosts,
-            ),
         ]
+        groups = _groups(ctx, self.hosts)
+        suffixes = _suffixes(len(groups))
+        for suffix, (needs, selector) in zip(suffixes, groups.items(), strict=True):
+            modules, sysctl, _ = needs
+            kernel: list[Step] = [DisableSwap()]
+            if modules:
+                kernel.append(LoadKernelModules(list(modules)))
+            if sysctl:
+                kernel.append(ApplySysctl(dict(sysctl)))
+            tasks.append(Task(f"kernel{suffix}", kernel, selector))
         source = self.options.packages
         if source.download:
             assert source.directory is not None
-            tasks.append(
-                Task(
-                    "download",
-                    [DownloadPackages(required_packages(config, "apt"), source.directory)],
-                    ControlMachine(),
+            wanted: list[str] = []  # what the chosen hosts install with apt, each once
+            for needs in groups:
+                for manager, names in needs[2]:
+                    if manager == "apt":
+                        wanted += [name for name in names if name not in wanted]
+            if wanted:
+                tasks.append(
+                    Task("download", [DownloadPackages(wanted, source.directory)], ControlMachine())
                 )
-            )
-        tasks.append(
-            Task(
-                "packages", [InstallPackages(package_names_by_manager(config), source)], self.hosts
-            )
-        )
+        for suffix, (needs, selector) in zip(suffixes, groups.items(), strict=True):
+            packages = {manager: list(names) for manager, names in needs[2]}
+            if any(packages.values()):
+                install = InstallPackages(packages, source)
+                tasks.append(Task(f"packages{suffix}", [install], selector))
         if self.options.timezone is not None:
             tasks.append(Task("timezone", [SetTimezone(self.options.timezone)], self.hosts))
         return tasks
 
     def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
         names = {task.name for task in tasks}
-        return {"packages": ["download"]} if "download" in names else {}
+        if "download" not in names:
+            return {}
+        return {name: ["download"] for name in names if name.startswith("packages")}
+
+
+_Needs = tuple[
+    tuple[str, ...], tuple[tuple[str, str], ...], tuple[tuple[str, tuple[str, ...]], ...]
+]
+
+
+def _groups(ctx: PlanContext, hosts: HostSelector) -> dict[_Needs, HostSelector]:
+    """The hosts ``hosts`` selects, grouped by what the declared needs ask of them (kernel
+    modules, sysctls, packages), in config order. When all of them need the same, one group
+    with ``hosts`` itself as its selector."""
+    chosen = set(hosts.select(ctx.inventory))
+    by_needs: dict[_Needs, list[str]] = {}
+    for host in ctx.inventory.hosts:
+        if host.name not in chosen:
+            continue
+        requirements = ctx.needs
+        key: _Needs = (
+            tuple(requirements.kernel_modules(host.roles)),
+            tuple(requirements.sysctl(host.roles).items()),
+            tuple(
+                (manager, tuple(names))
+                for manager, names in requirements.packages_by_manager(host.roles).items()
+            ),
+        )
+        by_needs.setdefault(key, []).append(host.name)
+    if len(by_needs) == 1:
+        return {key: hosts for key in by_needs}
+    return {key: Named(names) for key, names in by_needs.items()}
+
+
+def _suffixes(count: int) -> list[str]:
+    """ "" for a single group (the task names init os always had), "-1", "-2"... otherwise."""
+    return [""] if count == 1 else [f"-{index}" for index in range(1, count + 1)]

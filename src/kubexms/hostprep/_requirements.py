@@ -1,6 +1,8 @@
 """What a Kubernetes node needs from its OS: kernel modules, kernel parameters, packages.
 
-Preflight reads the same lists to check a host can take them before anything changes.
+OS preparation declares these itself (``os_needs``) as it declares any component's needs; the
+pipeline gathers them with the other modules' declarations, so preflight checks them and OS
+preparation applies them without either knowing who asked.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubexms.config import Cluster
+from kubexms.engine import HostNeeds, HostRequirements
 
 BASE_MODULES = ("overlay", "br_netfilter")
 """Container image layers (overlayfs) and bridged pod traffic seen by iptables."""
@@ -32,6 +35,36 @@ _PACKAGES = {
     "dnf": ("conntrack-tools", "socat", "ipset", "ebtables", "ethtool", "iptables"),
 }
 _PACKAGES["yum"] = _PACKAGES["dnf"]
+_IPVS_PACKAGES = {"apt": ("ipvsadm",), "dnf": ("ipvsadm",), "yum": ("ipvsadm",)}
+NODE_MINIMUM_CPUS = 1
+NODE_MINIMUM_MEMORY_MIB = 1024
+IPVS_REASON = "kubernetes.kubeProxy.mode is ipvs"
+
+
+def os_needs(config: Cluster) -> list[HostNeeds]:
+    """What every node needs of its OS (packages, kernel modules, sysctls, a CPU and 1 GiB),
+    and what kube-proxy adds in IPVS mode."""
+    needs = [
+        HostNeeds(
+            "kubernetes",
+            packages=dict(_PACKAGES),
+            kernel_modules=BASE_MODULES,
+            sysctl=dict(KUBERNETES_SYSCTL),
+            cpus=NODE_MINIMUM_CPUS,
+            memory_mib=NODE_MINIMUM_MEMORY_MIB,
+            reason="every node",
+        )
+    ]
+    if config.spec.kubernetes.kube_proxy.mode == "ipvs":
+        needs.append(
+            HostNeeds(
+                "kube-proxy",
+                packages=dict(_IPVS_PACKAGES),
+                kernel_modules=IPVS_MODULES,
+                reason=IPVS_REASON,
+            )
+        )
+    return needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,28 +76,17 @@ class KernelModule:
 
 
 def kernel_modules(config: Cluster) -> list[KernelModule]:
-    """The modules for this cluster: always overlay and br_netfilter; the IPVS ones only
-    when ``kubernetes.kubeProxy.mode`` is ``ipvs``."""
-    modules = [KernelModule(name, "needed by every Kubernetes node") for name in BASE_MODULES]
-    if config.spec.kubernetes.kube_proxy.mode == "ipvs":
-        modules += [
-            KernelModule(name, "needed because kubernetes.kubeProxy.mode is ipvs")
-            for name in IPVS_MODULES
-        ]
-    return modules
+    """The modules OS preparation declares for this cluster (always overlay and
+    br_netfilter; the IPVS ones when ``kubernetes.kubeProxy.mode`` is ``ipvs``)."""
+    found = HostRequirements(tuple(os_needs(config))).kernel_modules()
+    return [KernelModule(name, f"needed by {', '.join(why)}") for name, why in found.items()]
 
 
 def required_packages(config: Cluster, manager: str) -> list[str]:
-    """OS packages every node needs, named for ``manager`` (apt, dnf or yum)."""
-    try:
-        names = list(_PACKAGES[manager])
-    except KeyError:
-        raise ValueError(f"no package list for package manager {manager!r}") from None
-    if config.spec.kubernetes.kube_proxy.mode == "ipvs":
-        names.append("ipvsadm")
-    return names
+    """OS packages OS preparation declares for every node, named for ``manager``."""
+    return HostRequirements(tuple(os_needs(config))).packages(manager)
 
 
 def package_names_by_manager(config: Cluster) -> dict[str, list[str]]:
     """required_packages for every supported package manager."""
-    return {manager: required_packages(config, manager) for manager in _PACKAGES}
+    return HostRequirements(tuple(os_needs(config))).packages_by_manager()

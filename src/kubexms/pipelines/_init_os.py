@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kubexms.engine import Module, Pipeline, PlanContext
+from kubexms.engine import HostNeeds, Module, Pipeline, PlanContext
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
+from kubexms.pipelines._etcd_needs import etcd_host_needs
+from kubexms.pipelines._kubernetes_needs import control_plane_host_needs, loadbalancer_host_needs
 from kubexms.preflight import PreflightModule
 
 
@@ -20,3 +22,14 @@ class InitOSPipeline(Pipeline):
 
     def modules(self, ctx: PlanContext) -> Sequence[Module]:
         return [PreflightModule(), OSPrepModule(self.options)]
+
+    def host_needs(self, ctx: PlanContext, modules: Sequence[Module]) -> Sequence[HostNeeds]:
+        """What OS preparation declares, and what the cluster's components will need of the
+        hosts it prepares (their ports, CPUs and memory), so preflight checks it now."""
+        config = ctx.config
+        return [
+            *super().host_needs(ctx, modules),
+            *etcd_host_needs(config),
+            *control_plane_host_needs(config),
+            *loadbalancer_host_needs(config),
+        ]

@@ -1,8 +1,9 @@
 """Preflight: read-only checks that every host can become a Kubernetes node.
 
-Reachability as root, a supported OS and kernel, enough CPUs and memory for its roles, the
-kernel modules it will need, free ports, and clocks in agreement. Each check fails with a
-sentence naming the host and what is missing; none changes anything.
+Reachability as root, a supported OS and kernel, clocks in agreement, and what the pipeline's
+components declared they need of the host's roles (``kubexms.engine.HostNeeds``): CPUs and
+memory, kernel modules, free ports. Each check fails with a sentence naming the host and what
+is missing; none changes anything.
 """
 
 from kubexms.preflight._checks import (
@@ -16,31 +17,23 @@ from kubexms.preflight._checks import (
 )
 from kubexms.preflight._module import PreflightModule
 from kubexms.preflight._requirements import (
-    DEFAULT_MINIMUMS,
     MAX_CLOCK_SKEW,
     MIN_KERNEL,
-    ROLE_MINIMUMS,
     SUPPORTED_OS,
-    Minimums,
     parse_version,
-    ports_by_role,
 )
 
 __all__ = [
     "CLOCK_OFFSET",
-    "DEFAULT_MINIMUMS",
     "MAX_CLOCK_SKEW",
     "MIN_KERNEL",
-    "ROLE_MINIMUMS",
     "SUPPORTED_OS",
     "ClockSkew",
     "KernelModulesAvailable",
-    "Minimums",
     "PortsFree",
     "PreflightModule",
     "Reachable",
     "Resources",
     "SupportedOS",
     "parse_version",
-    "ports_by_role",
 ]

@@ -7,16 +7,14 @@ what is needed, and runs in dry runs too.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kubexms.engine import Check, CheckFailedError, DataKey
-from kubexms.hostprep import KernelModule
+from kubexms.engine import Check, CheckFailedError, DataKey, HostNeeds, HostRequirements
 from kubexms.preflight._requirements import (
     MIN_KERNEL,
     SUPPORTED_ARCHES,
     SUPPORTED_OS,
-    Minimums,
     parse_version,
 )
 from kubexms.runner import absent_modules, absent_modules_script
@@ -77,58 +75,68 @@ class SupportedOS(Check):
 
 @dataclass(frozen=True)
 class Resources(Check):
-    """Enough CPUs and memory for the host's roles."""
+    """Enough CPUs and memory for what the host's roles will run (declared ``needs``)."""
 
     name = "resources"
     description = "CPUs and memory for the host's roles"
 
-    minimums: Mapping[str, Minimums]
-    default: Minimums
-
-    def needs(self, roles: frozenset[str]) -> Minimums:
-        found = [self.minimums[role] for role in roles if role in self.minimums]
-        return Minimums.strictest([self.default, *found])
+    needs: tuple[HostNeeds, ...]
 
     async def verify(self, ctx: Context) -> None:
+        requirements = HostRequirements(self.needs)
+        cpus, memory = requirements.minimums(ctx.host.roles)
+        if not cpus and not memory:
+            return
         facts = await ctx.runner.facts()
-        need = self.needs(ctx.host.roles)
         problems = []
-        if facts.cpus < need.cpus:
-            problems.append(f"{facts.cpus} CPU(s), need {need.cpus}")
-        if facts.memory_mib < need.memory_mib:
-            problems.append(f"{facts.memory_mib} MiB of memory, need {need.memory_mib} MiB")
+        if facts.cpus < cpus:
+            problems.append(f"{facts.cpus} CPU(s), need {cpus}")
+        if facts.memory_mib < memory:
+            problems.append(f"{facts.memory_mib} MiB of memory, need {memory} MiB")
         if problems:
             roles = ", ".join(sorted(ctx.host.roles)) or "no role"
+            why = [
+                needs.why()
+                for needs in requirements.for_roles(ctx.host.roles)
+                if needs.cpus > facts.cpus or needs.memory_mib > facts.memory_mib
+            ]
             raise CheckFailedError(
-                ctx.host.name, self.name, f"{' and '.join(problems)} (roles: {roles})"
+                ctx.host.name,
+                self.name,
+                f"{' and '.join(problems)} (roles: {roles}; for {', '.join(why)})",
             )
 
 
 @dataclass(frozen=True)
 class KernelModulesAvailable(Check):
-    """Every needed kernel module is loaded, built in, or loadable."""
+    """Every kernel module the host's components need is loaded, built in, or loadable."""
 
     name = "kernel-modules"
     description = "kernel modules available: {names}"
 
-    modules: Sequence[KernelModule]
+    needs: tuple[HostNeeds, ...]
 
     @property
     def names(self) -> list[str]:
-        return [module.name for module in self.modules]
+        return list(HostRequirements(self.needs).kernel_modules())
 
     def describe(self) -> str:
         return self.description.format(names=", ".join(self.names))
 
     async def verify(self, ctx: Context) -> None:
-        result = await ctx.runner.must_run(absent_modules_script(self.names, or_loadable=True))
+        wanted = HostRequirements(self.needs).kernel_modules(ctx.host.roles)
+        if not wanted:
+            return
+        result = await ctx.runner.must_run(absent_modules_script(list(wanted), or_loadable=True))
         absent = set(absent_modules(result.stdout))
-        missing = [module for module in self.modules if module.name in absent]
+        missing = [name for name in wanted if name in absent]
         if missing:
             by_reason: dict[str, list[str]] = {}
-            for module in missing:
-                by_reason.setdefault(module.reason, []).append(module.name)
-            detail = "; ".join(f"{', '.join(names)} ({why})" for why, names in by_reason.items())
+            for name in missing:
+                by_reason.setdefault(", ".join(wanted[name]), []).append(name)
+            detail = "; ".join(
+                f"{', '.join(names)} (needed by {why})" for why, names in by_reason.items()
+            )
             raise CheckFailedError(
                 ctx.host.name,
                 self.name,
@@ -143,37 +151,45 @@ _LISTENING = r"""awk '$4 == "0A" { n = split($2, a, ":"); print a[n] }' \
 
 @dataclass(frozen=True)
 class PortsFree(Check):
-    """Nothing listens yet on the ports the host's Kubernetes roles will use."""
+    """Nothing listens yet on the ports the host's components will listen on."""
 
     name = "ports"
-    description = "ports Kubernetes will use are free"
+    description = "ports the cluster's components will use are free"
 
-    ports: Mapping[str, Sequence[int]]
+    needs: tuple[HostNeeds, ...]
     owners: Mapping[int, str] = field(default_factory=dict)
     """Port -> the systemd unit it belongs to: held while that unit is active, it is the
-    component's own (kubexms installed it on an earlier run), not a conflict."""
-
-    def needs(self, roles: frozenset[str]) -> list[int]:
-        return sorted({port for role in roles for port in self.ports.get(role, [])})
+    component's own (kubexms installed it on an earlier run), not a conflict. Added to the
+    ``service`` each declaration names for its ports."""
 
     async def verify(self, ctx: Context) -> None:
-        wanted = self.needs(ctx.host.roles)
+        wanted = HostRequirements(self.needs).ports(ctx.host.roles)
         if not wanted:
             return
         result = await ctx.runner.must_run(_LISTENING)
         listening = {int(value, 16) for value in result.stdout.split() if value}
         taken = [port for port in wanted if port in listening]
-        units = sorted({self.owners[port] for port in taken if port in self.owners})
+        owners = self._owners(ctx.host.roles)
+        units = sorted({owners[port] for port in taken if port in owners})
         if units:
             active = {unit for unit in units if await ctx.runner.services.is_active(unit)}
-            taken = [port for port in taken if self.owners.get(port) not in active]
+            taken = [port for port in taken if owners.get(port) not in active]
         if taken:
+            needed = "; ".join(f"{port} for {', '.join(wanted[port])}" for port in taken)
             raise CheckFailedError(
                 ctx.host.name,
                 self.name,
-                f"TCP port(s) {', '.join(map(str, taken))} already in use; Kubernetes "
-                f"({', '.join(sorted(ctx.host.roles))}) needs them",
+                f"TCP port(s) {', '.join(map(str, taken))} already in use; needed: {needed}",
             )
+
+    def _owners(self, roles: frozenset[str]) -> dict[int, str]:
+        found = {
+            port: needs.service
+            for needs in HostRequirements(self.needs).for_roles(roles)
+            if needs.service
+            for port in needs.ports
+        }
+        return {**found, **self.owners}
 
 
 @dataclass(frozen=True)

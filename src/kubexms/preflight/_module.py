@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kubexms.engine import AllHosts, HostSelector, Module, PlanContext, Task
-from kubexms.hostprep import kernel_modules
+from kubexms.engine import AllHosts, HostNeeds, HostSelector, Module, PlanContext, Task
 from kubexms.preflight._checks import (
     ClockSkew,
     KernelModulesAvailable,
@@ -14,16 +13,15 @@ from kubexms.preflight._checks import (
     Resources,
     SupportedOS,
 )
-from kubexms.preflight._requirements import (
-    DEFAULT_MINIMUMS,
-    MAX_CLOCK_SKEW,
-    ROLE_MINIMUMS,
-    ports_by_role,
-)
+from kubexms.preflight._requirements import MAX_CLOCK_SKEW
 
 
 class PreflightModule(Module):
-    """Reachability (as root), OS, resources, kernel modules, free ports, clock skew."""
+    """Reachability (as root), OS, clock skew, and what the pipeline's modules declared they
+    need of each host (``ctx.needs``): CPUs and memory, kernel modules, free ports.
+
+    It knows no component: a host is checked for what the components of its roles declared.
+    """
 
     name = "preflight"
 
@@ -32,18 +30,24 @@ class PreflightModule(Module):
     ) -> None:
         """``hosts``: whom to check (default: every host; ``create cluster --only etcd`` checks
         only the etcd hosts). ``port_owners``: a port held by this unit while it is active is
-        the component's own (a rerun), not a conflict."""
+        the component's own (a rerun), not a conflict (a declaration's ``service`` says the
+        same for its ports)."""
         super().__init__()
         self.hosts = hosts or AllHosts()
         self.port_owners = dict(port_owners or {})
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        declared = ctx.needs.declared
+
+        def having(attribute: str) -> tuple[HostNeeds, ...]:
+            return tuple(needs for needs in declared if getattr(needs, attribute))
+
         checks = [
             Reachable(),
             SupportedOS(),
-            Resources(ROLE_MINIMUMS, DEFAULT_MINIMUMS),
-            KernelModulesAvailable(kernel_modules(ctx.config)),
-            PortsFree(ports_by_role(ctx.config), self.port_owners),
+            Resources(tuple(n for n in declared if n.cpus or n.memory_mib)),
+            KernelModulesAvailable(having("kernel_modules")),
+            PortsFree(having("ports"), self.port_owners),
             ClockSkew(MAX_CLOCK_SKEW),
         ]
         return [Task("checks", checks, self.hosts)]

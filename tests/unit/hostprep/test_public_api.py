@@ -35,20 +35,16 @@ def test_preflight_names() -> None:
     assert sorted(kubexms.preflight.__all__) == [
         "CLOCK_OFFSET",
         "ClockSkew",
-        "DEFAULT_MINIMUMS",
         "KernelModulesAvailable",
         "MAX_CLOCK_SKEW",
         "MIN_KERNEL",
-        "Minimums",
         "PortsFree",
         "PreflightModule",
-        "ROLE_MINIMUMS",
         "Reachable",
         "Resources",
         "SUPPORTED_OS",
         "SupportedOS",
         "parse_version",
-        "ports_by_role",
     ]
 
 
