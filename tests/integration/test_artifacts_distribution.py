@@ -20,7 +20,6 @@ import yaml
 
 from kubexms.artifacts import (
     ArtifactStore,
-    distribute,
     download_artifacts,
     host_architectures,
     parse_artifact_settings,
@@ -30,6 +29,7 @@ from kubexms.artifacts import (
 from kubexms.config import load_config
 from kubexms.runtime import new_runtime
 from kubexms.sandbox import Fleet
+from kubexms.steps import distribute
 from tests.fixtures.artifacts.etcd_release import (
     EtcdRelease,
     EtcdReleaseUnavailableError,

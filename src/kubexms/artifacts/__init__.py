@@ -8,7 +8,8 @@ machine, then placed on exactly the hosts that need them.
 - ``download_artifacts(plan, store, settings)``: parallel, resumable, verified, atomic;
   ``prepare_artifacts`` does that, or imports ``spec.artifacts.offlineBundle`` instead.
 - ``create_bundle`` / ``import_bundle``: the offline bundle, verified whole before use.
-- ``distribute(runtime, plan, store)``: upload to hosts by role and architecture.
+- ``remote_path_of``, ``Placement``: where artifacts go on hosts; the placing itself is Engine
+  steps in ``kubexms.steps`` (``PlaceArtifact``, ``ArtifactsModule``, ``distribute``).
 """
 
 from kubexms.artifacts._arches import check_arches, host_architectures
@@ -30,7 +31,6 @@ from kubexms.artifacts._checksums import parse_checksum_file
 from kubexms.artifacts._distribute import (
     DistributionFailedError,
     Placement,
-    distribute,
     remote_path_of,
 )
 from kubexms.artifacts._download import (
@@ -95,7 +95,6 @@ __all__ = [
     "component_versions",
     "create_bundle",
     "default_bom",
-    "distribute",
     "download_artifacts",
     "fetch_to",
     "host_architectures",

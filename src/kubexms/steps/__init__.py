@@ -1,6 +1,5 @@
 """Building blocks: the Steps every component is made of.
 
-- ``ArtifactsModule``: the ``artifacts`` phase (fetch into the store, place on hosts).
 - ``PlaceArtifact``: a file from the artifact store on a host (a binary with its mode, or an
   archive extracted), verified by sha256 there, skipped when already in place.
 - ``PlacePKIFiles`` / ``PKIFile``: certificates (0644), keys and kubeconfigs (0600) from the
@@ -10,13 +9,16 @@
   or a port), the unit's last journal lines on failure. ``RestartService`` and ``rolling``
   restart a group one host at a time. A ServiceFile may instead reload the service, and may be
   validated by the daemon (``haproxy -c -f {path}``) before it replaces the running one.
+- ``ArtifactsModule``: the ``artifacts`` phase (fetch into the store, place on hosts);
+  ``distribute``: an explicit artifact plan into the cache of the hosts that need it, as
+  Engine steps (upload slots, retries, events).
 
 Each has a read-only precheck that says what would change, in one round trip.
 """
 
 from kubexms.steps._archive_digests import ArchiveContentError
 from kubexms.steps._artifact import PlaceArtifact
-from kubexms.steps._distribution import ArtifactsModule
+from kubexms.steps._distribution import ArtifactsModule, distribute
 from kubexms.steps._pki import PKIFile, PKIFileError, PlacePKIFiles, default_mode, kubeadm_layout
 from kubexms.steps._rolling import one_after_another, rolling
 from kubexms.steps._service import (
@@ -46,6 +48,7 @@ __all__ = [
     "ServiceUnhealthyError",
     "SystemdService",
     "default_mode",
+    "distribute",
     "kubeadm_layout",
     "one_after_another",
     "rolling",

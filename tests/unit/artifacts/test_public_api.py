@@ -38,7 +38,6 @@ EXPECTED = {
     "component_versions",
     "create_bundle",
     "default_bom",
-    "distribute",
     "download_artifacts",
     "fetch_to",
     "host_architectures",

@@ -25,6 +25,7 @@ def test_steps_names() -> None:
         "ServiceUnhealthyError",
         "SystemdService",
         "default_mode",
+        "distribute",
         "kubeadm_layout",
         "one_after_another",
         "rolling",
