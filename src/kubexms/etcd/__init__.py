@@ -36,6 +36,7 @@ from kubexms.etcd._layout import (
     pki_files,
 )
 from kubexms.etcd._module import EtcdModule, etcd_warnings
+from kubexms.etcd._needs import etcd_host_needs
 
 __all__ = [
     "BIN_DIR",
@@ -61,6 +62,7 @@ __all__ = [
     "EtcdModule",
     "client_endpoints",
     "cluster_token",
+    "etcd_host_needs",
     "etcd_warnings",
     "etcdctl_command",
     "initial_cluster",

@@ -17,7 +17,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from kubexms.config import Cluster
-from kubexms.engine import FirstOf, Module, Named, PlanContext, PlanError, Roles, Task
+from kubexms.engine import (
+    FirstOf,
+    HostNeeds,
+    Module,
+    Named,
+    PlanContext,
+    PlanError,
+    Roles,
+    Task,
+)
 from kubexms.etcd._cluster_id import cluster_id, format_id
 from kubexms.etcd._config import EtcdVersionError, check_version, render_member_config, render_unit
 from kubexms.etcd._layout import (
@@ -34,7 +43,6 @@ from kubexms.etcd._layout import (
     KEY_MODE,
     PEER_CERT,
     PEER_KEY,
-    PORTS,
     SERVER_CERT,
     SERVER_KEY,
     UNIT_NAME,
@@ -45,6 +53,7 @@ from kubexms.etcd._layout import (
     members,
     render_environment,
 )
+from kubexms.etcd._needs import etcd_host_needs
 from kubexms.etcd._steps import EtcdClusterHealthy, EtcdDataDir, ExternalEtcdReachable
 from kubexms.steps import (
     Health,
@@ -132,10 +141,9 @@ class EtcdModule(Module):
         """The roles of the hosts this phase works on (preflight and OS prep cover them)."""
         return frozenset({"etcd"}) if cluster.spec.etcd.type == "kubexm" else frozenset({"master"})
 
-    @staticmethod
-    def ports(cluster: Cluster) -> Mapping[str, tuple[int, ...]]:
-        """TCP ports etcd will listen on, by role, held by ``etcd.service`` once it runs."""
-        return {"etcd": PORTS} if cluster.spec.etcd.type == "kubexm" else {}
+    def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
+        """etcd's ports on its hosts (preflight checks them free, or held by etcd.service)."""
+        return etcd_host_needs(ctx.config)
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         cluster = ctx.config

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kubexms.engine import HostNeeds, Module, Pipeline, PlanContext
+from kubexms.etcd import etcd_host_needs
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
-from kubexms.pipelines._etcd_needs import etcd_host_needs
 from kubexms.pipelines._kubernetes_needs import control_plane_host_needs, loadbalancer_host_needs
 from kubexms.preflight import PreflightModule
 

@@ -22,7 +22,7 @@ from kubexms.engine import (
     Pipeline,
     PlanContext,
 )
-from kubexms.pipelines import InitOSPipeline
+from kubexms.pipelines import CreateClusterPipeline, InitOSPipeline, PhaseSelection
 from kubexms.preflight import (
     CLOCK_OFFSET,
     ClockSkew,
@@ -228,3 +228,11 @@ async def test_a_port_held_by_the_components_own_active_service_is_not_taken(
             await check.verify(ctx)
     else:
         await check.verify(ctx)
+
+
+def test_create_cluster_preflight_checks_what_its_phases_declare() -> None:
+    graph = CreateClusterPipeline(PhaseSelection.choose(only=["etcd"])).plan(cluster_of(3))
+    needs = _port_needs(graph, "create-cluster")
+    assert [(n.component, n.ports, n.service) for n in needs] == [
+        ("etcd", (2379, 2380, 2381), "etcd.service")
+    ]
