@@ -27,6 +27,12 @@ def configure_logging(level: str = "warning", fmt: LogFormat = "console") -> Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # The stderr of the moment, not of configuration time: a caller that swaps sys.stderr
+        # (a test runner capturing output) and closes it must not break later logging.
+        logger_factory=_current_stderr_logger,
         cache_logger_on_first_use=False,
     )
+
+
+def _current_stderr_logger(*args: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)
