@@ -11,6 +11,7 @@ from kubexms.loadbalancer._module import (
     LoadBalancerModule,
     balancer_hosts,
     balancer_ports,
+    loadbalancer_host_needs,
     packages_needed,
 )
 from kubexms.loadbalancer._render import (
@@ -29,6 +30,7 @@ __all__ = [
     "backends",
     "balancer_hosts",
     "balancer_ports",
+    "loadbalancer_host_needs",
     "packages_needed",
     "render_keepalived_config",
     "render_kube_vip_manifest",

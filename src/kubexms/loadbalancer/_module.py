@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 from kubexms.config import Cluster
-from kubexms.engine import Module, Named, PlanContext, Roles, Task
+from kubexms.engine import HostNeeds, Module, Named, PlanContext, Roles, Task
 from kubexms.loadbalancer._layout import (
     KEEPALIVED_CONFIG,
     KEEPALIVED_UNIT,
@@ -126,6 +126,23 @@ def balancer_ports(cluster: Cluster) -> tuple[int, ...]:
     return ()
 
 
+def loadbalancer_host_needs(cluster: Cluster) -> list[HostNeeds]:
+    """The endpoint's port on the ``loadbalancer`` hosts when the load balancer is external
+    (held by the proxy's unit on a rerun). An internal proxy listens on 127.0.0.1 of hosts
+    chosen by not being masters, which roles cannot say: it declares nothing."""
+    if cluster.spec.control_plane_endpoint.load_balancer.type != "external":
+        return []
+    return [
+        HostNeeds(
+            "loadbalancer",
+            roles=("loadbalancer",),
+            ports=balancer_ports(cluster),
+            reason="controlPlaneEndpoint.loadBalancer.type is external",
+            service=PROXY_UNIT,
+        )
+    ]
+
+
 class LoadBalancerModule(Module):
     """The ``loadbalancer`` phase (see the module docstring)."""
 
@@ -138,6 +155,9 @@ class LoadBalancerModule(Module):
     def artifact_components(cluster: Cluster) -> frozenset[str]:
         """Nothing from the artifact store: the daemons are OS packages (kube-vip an image)."""
         return frozenset()
+
+    def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
+        return loadbalancer_host_needs(ctx.config)
 
     @staticmethod
     def host_roles(cluster: Cluster) -> frozenset[str]:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from kubexms.engine import HostNeeds, Module, Pipeline, PlanContext
 from kubexms.etcd import etcd_host_needs
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
-from kubexms.pipelines._kubernetes_needs import control_plane_host_needs, loadbalancer_host_needs
+from kubexms.loadbalancer import loadbalancer_host_needs
+from kubexms.pipelines._kubernetes_needs import control_plane_host_needs
 from kubexms.preflight import PreflightModule
 
 

@@ -1,4 +1,4 @@
-"""What the control plane, the kubelet and the API endpoint's load balancer need of hosts.
+"""What the control plane and the kubelet need of hosts.
 
 Declared here until those components exist; each then returns its part from its module's
 ``host_needs`` and the part moves into it.
@@ -27,19 +27,4 @@ def control_plane_host_needs(config: Cluster) -> list[HostNeeds]:
             memory_mib=1700,
         ),
         HostNeeds("kubelet", roles=("worker",), ports=(KUBELET_PORT,)),
-    ]
-
-
-def loadbalancer_host_needs(config: Cluster) -> list[HostNeeds]:
-    """The endpoint's port on the ``loadbalancer`` hosts when the load balancer is external."""
-    endpoint = config.spec.control_plane_endpoint
-    if endpoint.load_balancer.type != "external":
-        return []
-    return [
-        HostNeeds(
-            "loadbalancer",
-            roles=("loadbalancer",),
-            ports=(endpoint.port,),
-            reason="controlPlaneEndpoint.loadBalancer.type is external",
-        )
     ]

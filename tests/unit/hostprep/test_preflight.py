@@ -236,3 +236,28 @@ def test_create_cluster_preflight_checks_what_its_phases_declare() -> None:
     assert [(n.component, n.ports, n.service) for n in needs] == [
         ("etcd", (2379, 2380, 2381), "etcd.service")
     ]
+
+
+def test_create_cluster_checks_an_external_load_balancers_port() -> None:
+    spec = {
+        "hosts": [{"name": f"node{i}", "address": f"10.213.0.{i}"} for i in range(1, 4)],
+        "roleGroups": {
+            "master": ["node1"],
+            "etcd": ["node1"],
+            "worker": ["node2"],
+            "loadbalancer": ["node3"],
+        },
+        "controlPlaneEndpoint": {
+            "domain": "lb.memory.local",
+            "address": "10.213.0.100",
+            "loadBalancer": {"type": "external"},
+        },
+    }
+    config = cluster_of(3, extra_spec=spec)
+    graph = CreateClusterPipeline(PhaseSelection.choose(only=["loadbalancer"])).plan(config)
+    (needs,) = _port_needs(graph, "create-cluster")
+    assert (needs.roles, needs.ports, needs.service) == (
+        ("loadbalancer",),
+        (6443,),
+        "kubexms-lb.service",
+    )

@@ -18,6 +18,7 @@ def test_loadbalancer_names() -> None:
         "backends",
         "balancer_hosts",
         "balancer_ports",
+        "loadbalancer_host_needs",
         "packages_needed",
         "render_keepalived_config",
         "render_kube_vip_manifest",
