@@ -6,13 +6,23 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
+import structlog
 import typer.main
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from kubexms.cli import COMMANDS, app
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    # The root callback points structlog at CliRunner's stderr, closed after the test.
+    yield
+    structlog.reset_defaults()
+
 
 HEAVY = ("asyncssh", "pydantic", "jinja2", "cryptography", "kubexms.config", "typer", "rich")
 
