@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,8 @@ async def host_architectures(
     if not detect:
         raise ArtifactError(f"the architecture of {', '.join(unknown)} is unknown; {advice}")
     try:
-        runtime = await new_runtime(cluster)
+        # Only the hosts whose architecture is unknown are reached, each for its facts.
+        runtime = await new_runtime(cluster, only=unknown)
     except InitializationError as error:
         failed = ", ".join(error.failed_hosts)
         raise ArtifactError(
@@ -58,17 +60,20 @@ async def host_architectures(
             f"reached ({error.errors[0]}); {advice}"
         ) from None
     async with runtime:
-        for name in unknown:
-            try:
-                facts = await runtime.host(name).runner.facts()
-            except ConnectorError as error:
-                raise ArtifactError(
-                    f"cannot detect the architecture of {name}: {error}; {advice}"
-                ) from None
-            if facts.arch not in ARCHES:
-                raise ArtifactError(
-                    f"{name} is {facts.machine} ({facts.arch}); kubexms has artifacts for "
-                    f"{', '.join(ARCHES)} only"
-                )
-            result[name] = (facts.arch,)
+        found = await asyncio.gather(
+            *(runtime.host(name).runner.facts() for name in unknown), return_exceptions=True
+        )
+    for name, facts in zip(unknown, found, strict=True):
+        if isinstance(facts, ConnectorError):
+            raise ArtifactError(
+                f"cannot detect the architecture of {name}: {facts}; {advice}"
+            ) from None
+        if isinstance(facts, BaseException):
+            raise facts
+        if facts.arch not in ARCHES:
+            raise ArtifactError(
+                f"{name} is {facts.machine} ({facts.arch}); kubexms has artifacts for "
+                f"{', '.join(ARCHES)} only"
+            )
+        result[name] = (facts.arch,)
     return result
