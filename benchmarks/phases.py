@@ -1,0 +1,139 @@
+"""Phase benchmark: ``kubexms create cluster --only etcd`` on fresh hosts, then as a rerun.
+
+For each of ``--repeat`` rounds a fresh fleet of ``--hosts`` systemd hosts is started
+(``kubexms sandbox``), prepared with ``kubexms init os`` (not timed), and then timed:
+
+  first   ``create cluster --only etcd``: fetch etcd's tarball (file://, pinned by sha256),
+          make the PKI, place binaries and certificates, start a 3-member TLS etcd, wait until
+          every member is healthy
+  rerun   the same command again: every step checks and changes nothing
+
+Wall time and the client's CPU (user + system of the kubexms process) are measured around
+the command; the medians are printed (targets on the 2-core machine: first <= 15 s, rerun
+<= 3 s with 0 changes). etcd is Debian's 3.4.23 in etcd's release layout (the tests'
+fixture), downloaded with ``apt-get download`` once into ``KUBEXMS_TEST_DEB_DIR``.
+
+Needs root:
+
+    python benchmarks/phases.py [--hosts 3] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubexms.sandbox import fleet_down, fleet_up
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.fixtures.artifacts.etcd_release import EtcdRelease, build_etcd_release
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    changed: int
+
+
+def kubexms(*args: str) -> Sample:
+    """Run kubexms with ``args`` and ``-o json``; its wall time, CPU and changed pairs."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "kubexms", *args, "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"kubexms {' '.join(args)} failed:\n{result.stderr}\n{result.stdout}")
+    document: dict[str, Any] = json.loads(result.stdout)
+    changed = sum(counts["changed"] for counts in document["hosts"].values())
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Sample(wall, cpu, changed)
+
+
+def cluster_file(fleet_file: Path, directory: Path, release: EtcdRelease) -> Path:
+    document: dict[str, Any] = yaml.safe_load(fleet_file.read_text())
+    names = [host["name"] for host in document["spec"]["hosts"]]
+    document["metadata"]["name"] = "bench-etcd"
+    document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names, "worker": []}
+    document["spec"]["global"]["workDir"] = str(directory / "work")
+    document["spec"]["etcd"] = {"version": release.version}
+    document["spec"]["artifacts"] = {
+        "overrides": {
+            "etcd": {"url": f"file://{release.path}", "sha256": {"amd64": release.sha256}}
+        }
+    }
+    path = directory / "cluster.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def one_round(hosts: int, root: Path, release: EtcdRelease, debs: Path) -> tuple[Sample, Sample]:
+    import asyncio
+
+    directory = Path(tempfile.mkdtemp(prefix="round-", dir=root))
+    fleet_dir = directory / "fleet"
+    fleet = asyncio.run(fleet_up(hosts, fleet_dir, init="systemd"))
+    try:
+        path = cluster_file(fleet.cluster_file, directory, release)
+        packages = ["--download-packages", "--packages-dir", str(debs)]
+        kubexms("init", "os", "-f", str(path), *packages)
+        create = ["create", "cluster", "-f", str(path), "--only", "etcd", *packages]
+        first = kubexms(*create)
+        rerun = kubexms(*create)
+        return first, rerun
+    finally:
+        asyncio.run(fleet_down(fleet_dir))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3)
+    options = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("needs root: the simulated fleet uses namespaces, mounts and bridges")
+    with tempfile.TemporaryDirectory(prefix="kxms-bench-phases-") as temporary:
+        root = Path(temporary)
+        release = build_etcd_release(root)
+        debs = root / "debs"
+        rounds = []
+        for index in range(options.repeat):
+            first, rerun = one_round(options.hosts, root, release, debs)
+            print(
+                f"round {index + 1}: first {first.wall:.2f}s wall {first.cpu:.2f}s cpu "
+                f"({first.changed} changed); rerun {rerun.wall:.2f}s wall {rerun.cpu:.2f}s cpu "
+                f"({rerun.changed} changed)",
+                flush=True,
+            )
+            rounds.append((first, rerun))
+    print(f"\ncreate cluster --only etcd, {options.hosts} hosts, median of {options.repeat}:")
+    print("| run | wall s | client CPU s | changed (step, host) pairs |")
+    print("|---|---|---|---|")
+    for label, index in (("first (fresh hosts, after init os)", 0), ("rerun", 1)):
+        samples = [pair[index] for pair in rounds]
+        wall = statistics.median(s.wall for s in samples)
+        cpu = statistics.median(s.cpu for s in samples)
+        changed = statistics.median(s.changed for s in samples)
+        print(f"| {label} | {wall:.2f} | {cpu:.2f} | {changed:g} |")
+
+
+if __name__ == "__main__":
+    main()
