@@ -9,6 +9,8 @@
   or a port), the unit's last journal lines on failure. ``RestartService`` and ``rolling``
   restart a group one host at a time. A ServiceFile may instead reload the service, and may be
   validated by the daemon (``haproxy -c -f {path}``) before it replaces the running one.
+- ``Directory`` (path, mode, owner) and ``HostsEntries`` (a named block of /etc/hosts lines,
+  ``@self`` for the host's own address).
 - ``ArtifactsModule``: the ``artifacts`` phase (fetch into the store, place on hosts);
   ``distribute``: an explicit artifact plan into the cache of the hosts that need it, as
   Engine steps (upload slots, retries, events).
@@ -18,6 +20,7 @@ Each has a read-only precheck that says what would change, in one round trip.
 
 from kubexms.steps._archive_digests import ArchiveContentError
 from kubexms.steps._artifact import PlaceArtifact
+from kubexms.steps._basics import THIS_HOST, Directory, HostsEntries
 from kubexms.steps._distribution import ArtifactsModule, distribute
 from kubexms.steps._pki import PKIFile, PKIFileError, PlacePKIFiles, default_mode, kubeadm_layout
 from kubexms.steps._rolling import one_after_another, rolling
@@ -35,9 +38,12 @@ from kubexms.steps._service_files import ServiceFile, ServiceFileInvalidError
 __all__ = [
     "PENDING_DIRECTORY",
     "RELOAD_PENDING_DIRECTORY",
+    "THIS_HOST",
     "ArchiveContentError",
     "ArtifactsModule",
+    "Directory",
     "Health",
+    "HostsEntries",
     "PKIFile",
     "PKIFileError",
     "PlaceArtifact",

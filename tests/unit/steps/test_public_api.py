@@ -12,7 +12,9 @@ def test_steps_names() -> None:
     assert sorted(kubexms.steps.__all__) == [
         "ArchiveContentError",
         "ArtifactsModule",
+        "Directory",
         "Health",
+        "HostsEntries",
         "PENDING_DIRECTORY",
         "PKIFile",
         "PKIFileError",
@@ -24,6 +26,7 @@ def test_steps_names() -> None:
         "ServiceFileInvalidError",
         "ServiceUnhealthyError",
         "SystemdService",
+        "THIS_HOST",
         "default_mode",
         "distribute",
         "kubeadm_layout",
