@@ -10,6 +10,9 @@ machine, then placed on exactly the hosts that need them.
 - ``create_bundle`` / ``import_bundle``: the offline bundle, verified whole before use.
 - ``remote_path_of``, ``Placement``: where artifacts go on hosts; the placing itself is Engine
   steps in ``kubexms.steps`` (``PlaceArtifact``, ``ArtifactsModule``, ``distribute``).
+- ``cluster_images`` / ``sandbox_image``: the container images a cluster needs
+  (``data/images.yaml``); ``ImageStore``: their OCI archives in the store, with the
+  manifest digest seen at pull.
 """
 
 from kubexms.artifacts._arches import check_arches, host_architectures
@@ -49,6 +52,23 @@ from kubexms.artifacts._errors import (
     DownloadError,
 )
 from kubexms.artifacts._fetch import fetch_to, part_path
+from kubexms.artifacts._image_store import (
+    ImageStore,
+    ImageStoreError,
+    StoredImage,
+    archive_name,
+    oci_archive_digest,
+)
+from kubexms.artifacts._images import (
+    ClusterImage,
+    ImageRef,
+    ImageSpec,
+    cluster_images,
+    image_catalog,
+    registry_host,
+    registry_port,
+    sandbox_image,
+)
 from kubexms.artifacts._manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from kubexms.artifacts._phase import FetchArtifacts, component_versions
 from kubexms.artifacts._plan import OVERRIDE_SOURCE, Artifact, ArtifactPlan, plan_artifacts
@@ -77,6 +97,7 @@ __all__ = [
     "BundleError",
     "ChecksumMismatchError",
     "ChecksumUnavailableError",
+    "ClusterImage",
     "ComponentOverride",
     "ComponentSpec",
     "DistributionError",
@@ -85,30 +106,42 @@ __all__ = [
     "DownloadFailedError",
     "DownloadResult",
     "FetchArtifacts",
+    "ImageRef",
+    "ImageSpec",
+    "ImageStore",
+    "ImageStoreError",
     "Manifest",
     "ManifestEntry",
     "Pin",
     "Placement",
     "Source",
+    "StoredImage",
+    "archive_name",
     "artifact_settings",
     "check_arches",
+    "cluster_images",
     "component_versions",
     "create_bundle",
     "default_bom",
     "download_artifacts",
     "fetch_to",
     "host_architectures",
+    "image_catalog",
     "import_bundle",
     "load_bom",
     "minor_of",
     "normalize_version",
+    "oci_archive_digest",
     "parse_artifact_settings",
     "parse_bom",
     "parse_checksum_file",
     "part_path",
     "plan_artifacts",
     "prepare_artifacts",
+    "registry_host",
+    "registry_port",
     "remote_path_of",
+    "sandbox_image",
     "sha256_of",
     "verify_store",
 ]

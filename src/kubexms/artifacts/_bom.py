@@ -32,6 +32,7 @@ CONDITIONS: dict[str, frozenset[str]] = {
     "kubernetes.type": frozenset({"kubeadm", "kubexm"}),
     "etcd.type": frozenset({"kubexm", "kubeadm", "external"}),
     "network.plugin": frozenset({"calico", "flannel", "cilium"}),
+    "registry.type": frozenset({"none", "registry"}),
 }
 
 _HEX = re.compile(r"[0-9a-f]{64}")

@@ -125,6 +125,7 @@ def _cluster_value(cluster: Cluster, key: str) -> str:
         "kubernetes.type": spec.kubernetes.type,
         "etcd.type": spec.etcd.type,
         "network.plugin": spec.network.plugin,
+        "registry.type": spec.registry.type,
     }
     return values[key]
 

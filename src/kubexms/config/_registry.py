@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
 
 from kubexms.config._base import ConfigModel
-from kubexms.config._types import Secret, Text, Url
+from kubexms.config._types import FilePath, Secret, Text, Url, invalid
+
+_REGISTRY = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9._/-]+)?")
+
+
+def _check_registry(value: str) -> str:
+    if value and not _REGISTRY.fullmatch(value):
+        raise invalid(
+            f"'{value}' is not a registry like host[:port][/path] (lower case, no scheme)"
+        )
+    return value
+
+
+RegistryName = Annotated[str, AfterValidator(_check_registry)]
 
 
 class RegistryAuth(ConfigModel):
@@ -18,9 +34,17 @@ class RegistryAuth(ConfigModel):
 class Registry(ConfigModel):
     """Where images come from."""
 
+    type: Literal["none", "registry"] = Field(
+        default="none",
+        description="registry: kubexms runs the private registry on the registry role host.",
+    )
     mirrors: list[Url] = Field(default_factory=list, description="Mirrors for docker.io.")
-    private_registry: str = Field(
+    private_registry: RegistryName = Field(
         default="", description="Registry (host[:port][/path]) all images are pulled from."
+    )
+    ca_file: FilePath | None = Field(
+        default=None,
+        description="CA of the private registry (type none); type registry makes its own.",
     )
     insecure_registries: list[Text] = Field(
         default_factory=list, description="Registries reached over plain HTTP or untrusted TLS."
@@ -28,3 +52,9 @@ class Registry(ConfigModel):
     auths: dict[str, RegistryAuth] = Field(
         default_factory=dict, description="Logins by registry host."
     )
+
+    @model_validator(mode="after")
+    def _registry_needs_a_name(self) -> Registry:
+        if self.type == "registry" and not self.private_registry:
+            raise invalid("type registry needs privateRegistry (host[:port][/path]) to serve")
+        return self

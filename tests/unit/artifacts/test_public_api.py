@@ -5,6 +5,19 @@ from __future__ import annotations
 import kubexms.artifacts
 
 EXPECTED = {
+    "ImageStore",
+    "ImageStoreError",
+    "StoredImage",
+    "archive_name",
+    "oci_archive_digest",
+    "ClusterImage",
+    "ImageRef",
+    "ImageSpec",
+    "cluster_images",
+    "image_catalog",
+    "registry_host",
+    "registry_port",
+    "sandbox_image",
     "ARCHES",
     "DEFAULT_REMOTE_DIR",
     "MANIFEST_NAME",
