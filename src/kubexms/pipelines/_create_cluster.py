@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kubexms._errors import KubexmsError
 from kubexms.config import Cluster
+from kubexms.containerd import ContainerRuntimeModule
 from kubexms.engine import Module, Pipeline, PlanContext, Roles
 from kubexms.etcd import EtcdModule, etcd_warnings
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
@@ -58,8 +59,11 @@ FOUNDATION = ("preflight", "os", "artifacts", "pki")
 """Phases that serve the component phases; limited to their needs when only pulled in."""
 
 
-COMPONENT_PHASES: Mapping[str, type[EtcdModule] | type[LoadBalancerModule]] = {
+COMPONENT_PHASES: Mapping[
+    str, type[EtcdModule] | type[ContainerRuntimeModule] | type[LoadBalancerModule]
+] = {
     "etcd": EtcdModule,
+    "container-runtime": ContainerRuntimeModule,
     "loadbalancer": LoadBalancerModule,
 }
 """The component phases that exist today."""
