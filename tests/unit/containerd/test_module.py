@@ -30,7 +30,9 @@ def _plan(cluster: Cluster) -> ExecutionGraph:
 def test_only_container_runtime_fetches_its_four_artifacts_for_the_nodes() -> None:
     graph = _plan(_cluster())
     fetch = graph.nodes["create-cluster/artifacts/fetch/fetch"].step.params()
-    assert sorted(fetch["components"]) == ["cni-plugins", "containerd", "crictl", "runc"]  # type: ignore[arg-type]
+    components = fetch["components"]
+    assert isinstance(components, list)
+    assert sorted(components) == ["cni-plugins", "containerd", "crictl", "runc"]
     nodes = [n for n in graph.nodes if n.startswith("create-cluster/container-runtime/")]
     assert "create-cluster/container-runtime/service/service" in nodes
     assert "create-cluster/container-runtime/images/images" in nodes
