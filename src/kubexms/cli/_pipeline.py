@@ -20,6 +20,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
+from kubexms._errors import KubexmsError
 from kubexms.cli._cluster import err_console, load_cluster, open_runtime
 from kubexms.cli._config import report_config_error
 from kubexms.cli._console import output_console
@@ -303,6 +304,12 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
             exit_code=interrupt.exit_code,
             summary=summary,
         )
+    except KubexmsError as error:
+        # Anything else kubexms refused (an error outside the steps): its message, no traceback.
+        log.close()
+        summary = collector.summary
+        summary.log = str(log_path)
+        fail(settings.output, "error", str(error), pipeline=pipeline, summary=summary)
     finally:
         log.close()
     summary = collector.summary

@@ -7,6 +7,7 @@ the running one's checkpoint); only then is the checkpoint written and the engin
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +77,12 @@ async def run_plan(
         concurrency=options.concurrency,
         path=lock_path,
     )
-    await locks.acquire()
+    try:
+        await locks.acquire()
+    except asyncio.CancelledError:
+        # Stopped (a signal) while locking: give back the locks already taken.
+        await locks.release()
+        raise
     try:
         writer = start.open_writer()
         engine = Engine(

@@ -39,6 +39,7 @@ from kubexms.engine import (
 )
 from kubexms.runner import Change
 from kubexms.runtime import ClusterRuntime, Context, new_runtime
+from kubexms.testing import Answer, MemoryConnector, cluster_of, memory_runtime
 from tests.unit.engine.test_timeouts import local_cluster
 from tests.unit.engine.world import Recorder
 
@@ -247,3 +248,45 @@ async def test_json_log_has_one_line_per_event(runtime: ClusterRuntime, tmp_path
         ("touch/two/u/c", "here", "r1"),
     ]
     assert all(isinstance(line["duration"], float) for line in changed)
+
+
+async def test_a_run_stopped_while_locking_releases_the_locks_it_took(tmp_path: Path) -> None:
+    # SIGTERM arrives while some hosts are locked and another still answers: the ones taken
+    # must be given back, or every later run there is refused.
+    commands: list[tuple[str, str]] = []
+    node1_locked = asyncio.Event()
+
+    def answer(host: str, command: str, stdin: bytes) -> Answer:
+        commands.append((host, command))
+        if "@kxms:acquired" not in command:
+            return ""
+        if host == "node1":
+            node1_locked.set()
+        return "@kxms:acquired"
+
+    connectors: dict[str, MemoryConnector] = {}
+    config = cluster_of(2, work_dir=tmp_path / "work")
+    runtime = await memory_runtime(config, answer, connectors=connectors)
+    connectors["node2"].delay = 30.0
+    graph = touch_pipeline(config, tmp_path).plan(config)
+    run = asyncio.ensure_future(
+        run_plan(
+            graph,
+            runtime,
+            RunRequest("test"),
+            options=EngineOptions(),
+            events=EventBus(),
+            run_id="r1",
+            work_dir=config.work_dir,
+        )
+    )
+    await asyncio.wait_for(node1_locked.wait(), 10)
+    await asyncio.sleep(0.05)  # node1's answer is back; node2's takes 30 s
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    released = [c for host, c in commands if host == "node1" and "rm -f" in c]
+    assert len(released) == 1
+    assert "r1" in released[0]
+    assert not checkpoint_path(config.work_dir, "touch").exists()  # nothing ran, nothing kept
+    await runtime.close()
