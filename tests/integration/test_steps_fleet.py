@@ -126,7 +126,7 @@ async def test_service_restarts_once_per_config_change_and_never_otherwise(
 
             changed = service.step("# tuned\n")
             pending = await changed.precheck(ctx)
-            assert pending.detail == f"write {service.config}; restart"
+            assert pending.detail == f"write {service.config} (+1 -0 lines); restart"
             done = await changed.run(ctx)
             assert "restarted" in done.detail
             assert "daemon reloaded" not in done.detail  # only a config file changed

@@ -302,7 +302,7 @@ class SystemdService(Step):
         state = await _probe(ctx, self.unit, self.all_files(), self.health)
         pending: list[str] = []
         if state.stale:
-            pending.append(f"write {describe_paths([f.wanted() for f in state.stale])}")
+            pending.append(await _would_write(ctx, state.stale))
         if self.enable and not state.enabled:
             pending.append("enable")
         restarts = any(not f.reload for f in state.stale)
@@ -409,3 +409,17 @@ def _file_param(item: ServiceFile) -> dict[str, object]:
     else:
         shown["content"] = item.content
     return shown
+
+
+async def _would_write(ctx: Context, stale: Sequence[ServiceFile]) -> str:
+    """``write a (+2 -1 lines), b (new file)``: the Runner's own check of the writes (a
+    second round trip, made only when something is to be written; a diff's line counts
+    reveal no content)."""
+    specs = [FileSpec(f.path, f.data, f.mode, f.owner) for f in stale]
+    changes = await ctx.runner.files.write_many(specs, check=True)
+    shown = [
+        f"{spec.path} ({change.detail})" if change.detail else spec.path
+        for spec, change in zip(specs, changes, strict=True)
+    ]
+    more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+    return f"write {', '.join(shown[:5])}{more}"

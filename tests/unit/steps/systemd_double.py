@@ -100,10 +100,20 @@ class SystemdDouble:
                 assert handle is not None
                 contents[member.name] = handle.read()
         out = []
+        checking = "kx_check=1" in script
         for line in script.splitlines():
             if line.startswith("kx_sync "):
                 words = shlex.split(line)
                 index, path, mode = words[1], words[2], int(words[4], 8)
+                if checking:  # the Runner's check mode: report, change nothing
+                    old = self.files.get(path)
+                    if old is not None:
+                        before, after = old.splitlines(), contents[index].splitlines()
+                        added = len([x for x in after if x not in before])
+                        removed = len([x for x in before if x not in after])
+                        out.append(f"@kxms:lines {index} {added} {removed}")
+                    out.append(f"@kxms:wrote {index}")
+                    continue
                 self.files[path] = contents[index]
                 self.modes[path] = mode
                 self.done.append(f"write {path}")

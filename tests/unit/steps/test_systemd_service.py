@@ -42,7 +42,9 @@ async def test_first_run_writes_reloads_enables_starts_and_waits() -> None:
     ctx = await systemd_context(double)
     pending = await service().precheck(ctx)
     assert pending.changed
-    assert pending.detail.startswith("write /etc/systemd/system/etcd.service, /etc/etcd/")
+    assert pending.detail.startswith(
+        "write /etc/systemd/system/etcd.service (new file), /etc/etcd/etcd.conf.yml (new file)"
+    )
     assert pending.detail.endswith("; enable; start")
     assert double.done == []  # the precheck only reads
 
@@ -77,7 +79,9 @@ async def test_a_changed_config_file_restarts_once_without_a_reload() -> None:
     await service().run(ctx)
     double.done.clear()
     changed = service("name: node1\nsnapshot-count: 5000\n")
-    assert (await changed.precheck(ctx)).detail == "write /etc/etcd/etcd.conf.yml; restart"
+    assert (
+        await changed.precheck(ctx)
+    ).detail == "write /etc/etcd/etcd.conf.yml (+1 -0 lines); restart"
     await changed.run(ctx)
     assert double.done == [
         f"write {PENDING}",
@@ -228,7 +232,7 @@ async def test_a_reload_file_is_validated_then_reloads_instead_of_restarting() -
     await proxy("backend a\n").run(ctx)
     double.done.clear()
     changed = proxy("backend a\nbackend b\n")
-    assert (await changed.precheck(ctx)).detail == f"write {PROXY_CONFIG}; reload"
+    assert (await changed.precheck(ctx)).detail == f"write {PROXY_CONFIG} (+1 -0 lines); reload"
     await changed.run(ctx)
     assert double.done == [
         f"write {PROXY_CONFIG}.kubexms-new",
