@@ -84,7 +84,9 @@ PackagesDirOption = Annotated[
     typer.Option(
         "--packages-dir",
         help="Install OS packages offline from the .deb/.rpm files in this directory on this "
-        "machine (every package there not yet on a host is installed).",
+        "machine (every package there not yet on a host is installed). Overrides the cluster "
+        "file's spec.osPackages (default: auto, the hosts' repositories or else packages "
+        "carried from this machine).",
     ),
 ]
 DownloadOption = Annotated[
@@ -92,7 +94,8 @@ DownloadOption = Annotated[
     typer.Option(
         "--download-packages",
         help="First apt-get download the packages and their dependencies on this machine "
-        "(into --packages-dir, or <workDir>/packages/deb), then install them offline.",
+        "(into --packages-dir, spec.osPackages.dir, or <workDir>/packages/deb), then install "
+        "them offline on every host. Overrides spec.osPackages.",
     ),
 ]
 TimezoneOption = Annotated[
@@ -108,19 +111,19 @@ def init_os_pipeline(
     timezone: str | None,
     output: Output = Output.text,
 ) -> InitOSPipeline:
-    """The init-os pipeline for these options. Packages come from the hosts' repositories
-    unless a directory (or a download into one) is asked for."""
-    if download:
-        source = PackageSource.offline(
-            packages_dir or cluster.work_dir / "packages" / "deb", download=True
-        )
-    elif packages_dir is not None:
-        if not packages_dir.is_dir():
-            message = f"--packages-dir {packages_dir} is not a directory"
-            fail(output, "usage", message, pipeline="init-os", exit_code=2)
-        source = PackageSource.offline(packages_dir)
-    else:
-        source = PackageSource.repositories()
+    """The init-os pipeline for these options. Packages come from where the cluster file's
+    ``spec.osPackages`` says (default ``auto``); the flags override it."""
+    if packages_dir is not None and not download and not packages_dir.is_dir():
+        message = f"--packages-dir {packages_dir} is not a directory"
+        fail(output, "usage", message, pipeline="init-os", exit_code=2)
+    configured = cluster.spec.os_packages
+    source = PackageSource.choose(
+        configured.source,
+        configured.directory,
+        cluster.work_dir,
+        packages_dir=packages_dir,
+        download=download,
+    )
     return InitOSPipeline(OSPrepOptions(packages=source, timezone=timezone))
 
 

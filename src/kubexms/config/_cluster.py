@@ -16,6 +16,7 @@ from kubexms.config._etcd import Etcd
 from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups
 from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
 from kubexms.config._network import Network
+from kubexms.config._os_packages import OSPackages
 from kubexms.config._registry import Registry
 from kubexms.config._resolved import ResolvedHost, resolve_host
 from kubexms.config._types import Name, NoneAsEmpty
@@ -43,6 +44,7 @@ class Spec(ConfigModel):
     registry: Registry = Field(default_factory=Registry)
     addons: Annotated[list[Addon], NoneAsEmpty] = Field(default_factory=list)
     artifacts: Artifacts = Field(default_factory=Artifacts)
+    os_packages: OSPackages = Field(default_factory=OSPackages)
 
     def parts(self) -> SpecParts:
         """All of this spec, for the cross-field checks."""

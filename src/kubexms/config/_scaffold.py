@@ -167,6 +167,13 @@ spec:
     downloadConcurrency: 4
     uploadConcurrency: 8
     remoteDir: /opt/kubexms/artifacts  # where files land on hosts
+
+  # OS packages the nodes need (socat, conntrack, ipset, ...). auto: hosts that reach their
+  # package repositories install from them; the others get packages downloaded on this
+  # machine (apt-get download) and carried over. repositories | offline: one way for all.
+  osPackages:
+    source: auto              # auto | repositories | offline
+    # dir: ./packages         # package files on this machine (default <workDir>/packages/deb)
   #   values: {args: [--kubelet-insecure-tls]}
   # - name: my-app
   #   type: manifest

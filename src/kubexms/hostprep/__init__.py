@@ -6,14 +6,21 @@ hosts' repositories or offline from files on this machine) and the timezone. ``O
 plans them as parallel branches on every host.
 """
 
-from kubexms.hostprep._kernel_steps import ApplySysctl, LoadKernelModules
 from kubexms.hostprep._module import OSPrepModule, OSPrepOptions
+from kubexms.hostprep._os_steps import (
+    ApplySysctl,
+    DisableSwap,
+    HostsFileBlock,
+    LoadKernelModules,
+    SetHostname,
+    SetTimezone,
+)
+from kubexms.hostprep._package_install import DownloadPackages, InstallPackages
 from kubexms.hostprep._package_source import (
     PackageDirectoryError,
     PackageSource,
     Platform,
 )
-from kubexms.hostprep._package_steps import DownloadPackages, InstallPackages
 from kubexms.hostprep._requirements import (
     BASE_MODULES,
     IPVS_MODULES,
@@ -22,7 +29,6 @@ from kubexms.hostprep._requirements import (
     kernel_modules,
     required_packages,
 )
-from kubexms.hostprep._system_steps import DisableSwap, HostsFileBlock, SetHostname, SetTimezone
 
 __all__ = [
     "BASE_MODULES",

@@ -16,17 +16,18 @@ from kubexms.engine import (
     Step,
     Task,
 )
-from kubexms.hostprep._kernel_steps import ApplySysctl, LoadKernelModules
-from kubexms.hostprep._package_source import PackageSource
-from kubexms.hostprep._package_steps import DownloadPackages, InstallPackages
-from kubexms.hostprep._requirements import os_needs
-from kubexms.hostprep._system_steps import (
+from kubexms.hostprep._os_steps import (
+    ApplySysctl,
     DisableSwap,
     HostsFileBlock,
+    LoadKernelModules,
     SetHostname,
     SetTimezone,
     hosts_entries,
 )
+from kubexms.hostprep._package_install import DownloadPackages, InstallPackages
+from kubexms.hostprep._package_source import PackageSource
+from kubexms.hostprep._requirements import os_needs
 
 
 @dataclass(frozen=True, slots=True)

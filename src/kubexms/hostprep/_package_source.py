@@ -4,6 +4,8 @@ Air-gapped hosts cannot reach a mirror, so the files come from a directory on th
 machine (``--packages-dir``), filled by hand (an offline bundle) or by ``apt-get download``
 on this machine (``--download-packages``, which then also records the platform it
 downloaded for, so a host of another release is refused rather than given wrong files).
+The default, ``auto``, decides per host: its repositories when it reaches them, else files
+downloaded on this machine (the cluster file's ``spec.osPackages``).
 """
 
 from __future__ import annotations
@@ -37,33 +39,72 @@ class Platform:
             return None
 
 
+SourceKind = Literal["auto", "repositories", "offline"]
+
+
 @dataclass(frozen=True, slots=True)
 class PackageSource:
-    """``repository``: the hosts install from their configured repositories (they need a
-    mirror). ``directory``: package files in ``directory`` on this machine are uploaded and
-    installed offline; with ``download`` this machine fills it first (``apt-get download``)."""
+    """``repositories``: the hosts install from their configured repositories (they need a
+    mirror). ``offline``: package files in ``directory`` on this machine are uploaded and
+    installed offline; with ``download`` this machine fills it first (``apt-get download``).
+    ``auto``: a host that reaches its repositories installs from them; the packages of the
+    others are downloaded on this machine into ``directory`` and carried over."""
 
-    kind: Literal["repository", "directory"] = "repository"
+    kind: SourceKind = "auto"
     directory: Path | None = None
     download: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind == "directory" and self.directory is None:
-            raise ValueError("a directory package source needs its directory")
-        if self.download and self.kind != "directory":
-            raise ValueError("downloading needs a directory to download into")
+        if self.kind != "repositories" and self.directory is None:
+            raise ValueError(f"an {self.kind} package source needs its directory")
+        if self.download and self.kind != "offline":
+            raise ValueError("downloading first is a choice of the offline source")
 
     @classmethod
     def repositories(cls) -> PackageSource:
-        return cls()
+        return cls("repositories")
 
     @classmethod
     def offline(cls, directory: Path, *, download: bool = False) -> PackageSource:
-        return cls("directory", directory.expanduser().absolute(), download)
+        return cls("offline", directory.expanduser().absolute(), download)
+
+    @classmethod
+    def auto(cls, directory: Path) -> PackageSource:
+        return cls("auto", directory.expanduser().absolute())
+
+    @classmethod
+    def choose(
+        cls,
+        kind: SourceKind,
+        configured: Path | None,
+        work_dir: Path,
+        *,
+        packages_dir: Path | None = None,
+        download: bool = False,
+    ) -> PackageSource:
+        """The source of a run: the flags (``--download-packages``, ``--packages-dir``)
+        override the cluster file's ``spec.osPackages`` (``kind``, ``configured`` dir)."""
+        default = work_dir / "packages" / "deb"
+        if download:
+            return cls.offline(packages_dir or configured or default, download=True)
+        if packages_dir is not None:
+            return cls.offline(packages_dir)
+        if kind == "repositories":
+            return cls.repositories()
+        if kind == "offline":
+            return cls.offline(configured or default, download=configured is None)
+        return cls.auto(configured or default)
+
+    @property
+    def carries(self) -> bool:
+        """Whether packages may be downloaded on this machine for the hosts."""
+        return self.download or self.kind == "auto"
 
     def describe(self) -> str:
-        if self.kind == "repository":
+        if self.kind == "repositories":
             return "the hosts' own package repositories"
+        if self.kind == "auto":
+            return f"the hosts' repositories, else carried from this machine ({self.directory})"
         how = "downloaded on this machine into " if self.download else "package files in "
         return f"{how}{self.directory}"
 

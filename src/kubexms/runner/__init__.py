@@ -21,7 +21,7 @@ from kubexms.runner._facts import FactsParseError, HostFacts, parse_facts
 from kubexms.runner._file_sync import FileSpec
 from kubexms.runner._files import Files, FileStat
 from kubexms.runner._network import Network
-from kubexms.runner._packages import Packages
+from kubexms.runner._packages import Packages, RepositoryReach
 from kubexms.runner._runner import Runner
 from kubexms.runner._services import Services
 from kubexms.runner._system import (
@@ -49,6 +49,7 @@ __all__ = [
     "Network",
     "Packages",
     "PortWaitTimeoutError",
+    "RepositoryReach",
     "Runner",
     "RunnerError",
     "ServiceNotActiveError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -141,9 +142,14 @@ class System:
         self._runner = runner
 
     async def sysctl(
-        self, values: Mapping[str, str | int], *, file: str = SYSCTL_FILE, check: bool = False
+        self,
+        values: Mapping[str, str | int],
+        *,
+        file: str | None = SYSCTL_FILE,
+        check: bool = False,
     ) -> SysctlChange:
-        """Set kernel parameters now and at boot (``file`` holds exactly ``values``).
+        """Set kernel parameters now and at boot (``file`` holds exactly ``values``; None:
+        only now, e.g. to put back the values a failed change replaced).
 
         Keys are checked first: one the kernel does not know raises SysctlError and nothing
         is written. A key whose /proc/sys entry is read-only here (a container or simulated
@@ -153,9 +159,8 @@ class System:
         kernel would refuse shows only in the real run).
         """
         checked = check_sysctl(values)
-        file = check_path(file)
         content = "# Managed by kubexms.\n" + "".join(f"{k} = {v}\n" for k, v in checked.items())
-        spec = FileSpec(file, content.encode())
+        specs = [] if file is None else [FileSpec(check_path(file), content.encode())]
         known = "\n".join(
             f'[ -e {quote(sysctl_path(k))} ] || {{ echo "@kxms:unknown {k}"; kx_abort=1; }}'
             for k in checked
@@ -163,8 +168,8 @@ class System:
         apply = "\n".join(
             f"kx_sysctl {quote(k)} {quote(sysctl_path(k))} {quote(v)}" for k, v in checked.items()
         )
-        script = sync_script([spec], before=known, after=_SYSCTL_FUNCTION + apply, check=check)
-        result = await self._runner.script(script, stdin=build_tar([spec]))
+        script = sync_script(specs, before=known, after=_SYSCTL_FUNCTION + apply, check=check)
+        result = await self._runner.script(script, stdin=build_tar(specs))
         host = self._runner.host_name
         unknown = markers(result.stdout, "unknown")
         if unknown:
@@ -172,13 +177,13 @@ class System:
         refused = markers(result.stdout, "refused")
         if refused:
             raise SysctlError(host, refused[0], f"the kernel refused {checked[refused[0]]!r}")
-        (written,) = file_changes([spec], result.stdout)
-        wrote = written.changed
+        written = file_changes(specs, result.stdout)
+        wrote = any(change.changed for change in written)
         applied = markers(result.stdout, "applied")
         deferred = tuple(markers(result.stdout, "deferred"))
         detail = []
         if wrote:
-            detail.append(f"{file}: {written.detail}")
+            detail.append(f"{file}: {written[0].detail}")
         if applied:
             detail.append(f"applied {' '.join(applied)}")
         if deferred:
@@ -186,6 +191,22 @@ class System:
         return SysctlChange(
             wrote or bool(applied), f"sysctl {' '.join(checked)}", "; ".join(detail), deferred
         )
+
+    async def sysctl_values(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """The live values of kernel parameters, as sysctl(8) shows them (None: the host has
+        no such key), in one round trip; for saving what a change may need to put back."""
+        checked = list(check_sysctl(dict.fromkeys(keys, "0")))
+        lines = [
+            f'p={quote(sysctl_path(k))}; [ ! -e "$p" ] || '
+            f"echo \"@kxms:value {k} $(tr -s ' \\t' '  ' < \"$p\" | base64 -w0)\""
+            for k in checked
+        ]
+        result = await self._runner.script("\n".join(lines))
+        found: dict[str, str | None] = dict.fromkeys(checked)
+        for value in markers(result.stdout, "value"):
+            key, _, encoded = value.partition(" ")
+            found[key] = base64.b64decode(encoded).decode(errors="replace").strip()
+        return found
 
     async def kernel_modules(
         self, modules: Sequence[str], *, file: str = MODULES_FILE, check: bool = False

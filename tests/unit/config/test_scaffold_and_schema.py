@@ -44,7 +44,14 @@ def test_scaffold_has_every_section_and_comments() -> None:
         "registry",
         "addons",
         "artifacts",
+        "osPackages",
     }
+    assert spec["osPackages"] == {"source": "auto"}
+    assert cluster_json_schema()["$defs"]["OSPackages"]["properties"]["source"]["enum"] == [
+        "auto",
+        "repositories",
+        "offline",
+    ]
     assert set(spec["roleGroups"]) == {"master", "worker", "etcd", "loadbalancer", "registry"}
     # Every field of the global section is shown, set or commented out.
     for field in cluster_json_schema()["$defs"]["GlobalSettings"]["properties"]:

@@ -50,7 +50,7 @@ def test_plan_without_download_or_timezone() -> None:
     assert "init-os/os/download/download-packages" not in graph.nodes
     assert graph.dependencies["init-os/os/packages/packages"] == {"init-os/preflight/checks/clock"}
     params = graph.nodes["init-os/os/packages/packages"].step.params()
-    assert params["source"] == "repository"
+    assert params["source"] == {"kind": "repositories", "directory": None, "download": False}
 
 
 def test_hosts_block_maps_the_endpoint_to_the_first_master() -> None:
@@ -123,4 +123,39 @@ def test_init_os_with_a_bad_cluster_file(tmp_path: Path) -> None:
     bad.write_text("apiVersion: kubexms.io/v1alpha1\nkind: Cluster\nspec: {}\n")
     result = CliRunner().invoke(cli(), ["init", "os", "-f", str(bad)])
     assert result.exit_code == 1
+    assert "Traceback" not in result.output
+
+
+def plan_json(path: Path, *flags: str) -> dict[str, object]:
+    result = CliRunner().invoke(cli(), ["plan", "init-os", "-f", str(path), "-o", "json", *flags])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    (packages,) = [node for node in document["nodes"] if node["step"] == "packages"]
+    return cast(dict[str, object], packages["params"]["source"])
+
+
+def test_package_source_from_the_cluster_file_and_flags(tmp_path: Path) -> None:
+    path = cluster_file(tmp_path)
+    work = tmp_path / "work"
+    assert plan_json(path) == {
+        "kind": "auto",
+        "directory": str(work / "packages" / "deb"),
+        "download": False,
+    }
+    document = yaml.safe_load(path.read_text())
+    document["spec"]["osPackages"] = {"source": "repositories"}
+    path.write_text(yaml.safe_dump(document))
+    assert plan_json(path)["kind"] == "repositories"
+    flagged = plan_json(path, "--packages-dir", str(tmp_path))
+    assert flagged == {"kind": "offline", "directory": str(tmp_path), "download": False}
+
+
+def test_a_bad_package_source_names_its_field(tmp_path: Path) -> None:
+    path = cluster_file(tmp_path)
+    document = yaml.safe_load(path.read_text())
+    document["spec"]["osPackages"] = {"source": "internet"}
+    path.write_text(yaml.safe_dump(document))
+    result = CliRunner().invoke(cli(), ["plan", "init-os", "-f", str(path)])
+    assert result.exit_code != 0
+    assert "spec.osPackages.source" in result.output
     assert "Traceback" not in result.output

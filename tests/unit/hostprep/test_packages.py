@@ -1,9 +1,12 @@
 """OS packages: the package directory, the control machine's download, offline installs."""
 
+# ruff: noqa: ASYNC240 - tests look at local files directly, blocking is fine here
+
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,9 @@ from kubexms.hostprep import (
 )
 from kubexms.hostprep._package_source import DebFile, closure_names, debs_for
 from kubexms.hostprep._requirements import package_names_by_manager
+from kubexms.runtime import ClusterRuntime, Context, new_runtime
 from kubexms.testing import cluster_of
+from tests.unit.engine.test_timeouts import local_cluster
 from tests.unit.hostprep.scripted import Script, scripted_context
 
 NAMES = {"apt": ["conntrack", "socat"], "dnf": ["conntrack-tools", "socat"]}
@@ -68,73 +73,90 @@ def test_package_lists() -> None:
     assert package_names_by_manager(ipvs)["yum"][0] == "conntrack-tools"
 
 
-def dpkg_answer(installed: set[str]) -> Callable[[str, bytes], str]:
-    def answer(command: str, stdin: bytes) -> str:
-        names = command.split(" -- ", 1)[1].split(" 2>")[0].split()
-        return "".join(f"{name}\tii \n" for name in names if name in installed)
+@pytest.fixture
+async def here(tmp_path: Path) -> AsyncIterator[Context]:
+    """This machine through the local connector: its dpkg answers for real, read-only (the
+    prechecks below are check mode; nothing here is installed)."""
+    runtime: ClusterRuntime = await new_runtime(local_cluster(tmp_path / "work"))
+    async with runtime:
+        yield runtime.new_context(runtime.hosts[0])
 
-    return answer
+
+HERE = {"apt": ["dpkg", "kxms-test-tool"]}  # dpkg is installed here, the other is not
 
 
-async def test_install_offline_uploads_only_what_is_missing(tmp_path: Path) -> None:
-    for name in ("conntrack", "socat", "libc6", "libnetfilter-conntrack3"):
+async def test_offline_precheck_counts_every_package_in_the_directory(
+    here: Context, tmp_path: Path
+) -> None:
+    for name in ("dpkg", "kxms-test-tool", "kxms-test-lib"):
         deb(tmp_path, name)
-    script = Script()
-    script.on("dpkg-query -W -f='${Package}", dpkg_answer({"libc6", "socat"}))
-    script.on("dpkg --configure -a", "")
-    script.on(
-        "kx_file_wanted", "@kxms:installed conntrack\n@kxms:installed libnetfilter-conntrack3\n"
-    )
-    runtime, ctx = await scripted_context(script)
-    step = InstallPackages(NAMES, PackageSource.offline(tmp_path))
-    assert not await step.precheck(ctx)
-    change = await step.run(ctx)
-    assert change is not None
-    assert change.changed
-    connector = runtime.hosts[0].runner.connector
-    uploaded = sorted(Path(path).name for path in connector.files)  # type: ignore[attr-defined]
-    assert len(uploaded) == 2  # conntrack and its library; libc6 and socat are there already
-    assert script.ran("dpkg --configure -a")
+    step = InstallPackages(HERE, PackageSource.offline(tmp_path))
+    change = await step.precheck(here)
+    assert (change.changed, change.detail) == (True, "kxms-test-lib kxms-test-tool")
+    assert step.params()["source"] == {
+        "kind": "offline",
+        "directory": str(tmp_path),
+        "download": False,
+    }
 
 
-async def test_install_offline_names_a_package_the_directory_lacks(tmp_path: Path) -> None:
-    deb(tmp_path, "socat")
-    script = Script().on("dpkg-query", dpkg_answer(set()))
-    _, ctx = await scripted_context(script)
-    step = InstallPackages(NAMES, PackageSource.offline(tmp_path))
-    with pytest.raises(PackageDirectoryError, match=r"node1 lacks conntrack and .* no amd64 \.deb"):
-        await step.run(ctx)
+async def test_offline_names_a_package_the_directory_lacks(here: Context, tmp_path: Path) -> None:
+    deb(tmp_path, "dpkg")
+    step = InstallPackages(HERE, PackageSource.offline(tmp_path))
+    with pytest.raises(PackageDirectoryError, match=r"here lacks kxms-test-tool and .* \.deb"):
+        await step.precheck(here)
 
 
-async def test_downloaded_packages_refuse_another_platform(tmp_path: Path) -> None:
-    deb(tmp_path, "conntrack")
-    deb(tmp_path, "socat")
+async def test_downloaded_packages_refuse_another_platform(here: Context, tmp_path: Path) -> None:
+    for name in HERE["apt"]:
+        deb(tmp_path, name)
     (tmp_path / "PLATFORM.json").write_text(
         json.dumps({"os_id": "ubuntu", "os_version": "22.04", "arch": "amd64"})
     )
-    script = Script().on("dpkg-query", dpkg_answer(set()))
-    _, ctx = await scripted_context(script)
-    step = InstallPackages(NAMES, PackageSource.offline(tmp_path, download=True))
-    with pytest.raises(PackageDirectoryError, match=r"node1 runs debian 12 amd64, but .*ubuntu"):
-        await step.run(ctx)
+    step = InstallPackages(HERE, PackageSource.offline(tmp_path, download=True))
+    with pytest.raises(PackageDirectoryError, match=r"here runs .*, but .* for ubuntu 22\.04"):
+        await step.precheck(here)
 
 
-async def test_precheck_counts_every_package_in_the_directory(tmp_path: Path) -> None:
-    deb(tmp_path, "chrony")  # an extra package the user put there: installed too
-    script = Script().on("dpkg-query", dpkg_answer({"conntrack", "socat"}))
-    _, ctx = await scripted_context(script)
-    assert not await InstallPackages(NAMES, PackageSource.offline(tmp_path)).precheck(ctx)
-    assert await InstallPackages(NAMES, PackageSource.repositories()).precheck(ctx)
+async def test_repositories_and_auto_prechecks(here: Context, tmp_path: Path) -> None:
+    done = {"apt": ["dpkg"]}
+    assert not (await InstallPackages(done, PackageSource.repositories()).precheck(here)).changed
+    assert not (await InstallPackages(done, PackageSource.auto(tmp_path)).precheck(here)).changed
+    wanted = await InstallPackages(HERE, PackageSource.repositories()).precheck(here)
+    assert (wanted.changed, wanted.detail) == (True, "kxms-test-tool")
+    auto = await InstallPackages(HERE, PackageSource.auto(tmp_path)).precheck(here)
+    assert auto.detail == (
+        "kxms-test-tool (from the host's repositories, or carried from this machine)"
+    )
 
 
-async def test_repositories_install_with_the_package_manager() -> None:
-    script = Script().on("apt-get -q -y", "@kxms:installed socat\n")
-    script.facts["package_manager"] = "apt-get"
-    _, ctx = await scripted_context(script)
-    change = await InstallPackages(NAMES, PackageSource.repositories()).run(ctx)
-    assert change is not None
-    assert change.detail == "socat"
-    assert "update" in script.ran("apt-get -q -y")[0]
+async def test_download_precheck_trusts_a_finished_download(here: Context, tmp_path: Path) -> None:
+    facts = await here.runner.facts()
+    platform = {"os_id": facts.os_id, "os_version": facts.os_version, "arch": facts.arch}
+    (tmp_path / "PLATFORM.json").write_text(json.dumps(platform))
+    (tmp_path / "CLOSURE.json").write_text(
+        json.dumps({"packages": ["socat"], "closure": ["socat", "libc6"]})
+    )
+    deb(tmp_path, "socat", arch=facts.arch)
+    step = DownloadPackages(["socat"], tmp_path)
+    assert (await step.precheck(here)).changed  # libc6 is missing
+    deb(tmp_path, "libc6", arch=facts.arch)
+    assert not (await step.precheck(here)).changed
+
+
+def test_sources_chosen_from_the_cluster_file_and_the_flags(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    default = work / "packages" / "deb"
+    assert PackageSource.choose("auto", None, work) == PackageSource.auto(default)
+    assert PackageSource.choose("repositories", tmp_path, work) == PackageSource.repositories()
+    assert PackageSource.choose("offline", tmp_path, work) == PackageSource.offline(tmp_path)
+    assert PackageSource.choose("offline", None, work) == PackageSource.offline(
+        default, download=True
+    )
+    flagged = PackageSource.choose("repositories", None, work, packages_dir=tmp_path)
+    assert flagged == PackageSource.offline(tmp_path)
+    download = PackageSource.choose("auto", tmp_path, work, download=True)
+    assert download == PackageSource.offline(tmp_path, download=True)
 
 
 async def test_download_resolves_dependencies_and_records_them(tmp_path: Path) -> None:
@@ -153,9 +175,42 @@ async def test_download_resolves_dependencies_and_records_them(tmp_path: Path) -
     script.on("kx_sync", "@kxms:wrote 0\n@kxms:wrote 1\n")
     _, ctx = await scripted_context(script)
     step = DownloadPackages(["socat"], directory)
-    assert not await step.precheck(ctx)
+    assert (await step.precheck(ctx)).changed
     directory.mkdir()
     change = await step.run(ctx)
     assert change is not None
     assert change.detail == "socat libc6"
     assert script.ran("apt-get download")[0] == "apt-get download socat libc6"
+
+
+def unreached(problem: str) -> str:
+    return f"@kxms:unreached {base64.b64encode(problem.encode()).decode()}\n"
+
+
+async def test_a_host_neither_reaching_a_repository_nor_servable_gets_one_clear_error(
+    tmp_path: Path,
+) -> None:
+    # The host (scripted) runs Ubuntu and reaches no mirror; this machine's packages (its
+    # facts are read for real) are for another release.
+    script = Script().on("dpkg-query", "").on("Acquire::Retries=0", unreached("Err:1 no route"))
+    script.facts.update(os_id="ubuntu", os_version="22.04")
+    _, ctx = await scripted_context(script)
+    step = InstallPackages(NAMES, PackageSource.auto(tmp_path))
+    with pytest.raises(PackageDirectoryError) as raised:
+        await step.run(ctx)
+    assert str(raised.value).startswith(
+        "node1 reaches no package repository (Err:1 no route), and this machine cannot serve "
+        "it: it runs ubuntu 22.04 amd64, this machine "
+    )
+    assert "give the host a mirror" in str(raised.value)
+    assert not list(tmp_path.iterdir())  # nothing was downloaded
+
+
+async def test_a_host_that_reaches_its_repositories_installs_from_them(tmp_path: Path) -> None:
+    script = Script().on("apt-get -q -y", "@kxms:installed conntrack\n@kxms:installed socat\n")
+    script.on("Acquire::Retries=0", "@kxms:reached\n").on("dpkg-query", "")
+    _, ctx = await scripted_context(script)
+    change = await InstallPackages(NAMES, PackageSource.auto(tmp_path)).run(ctx)
+    assert (change.changed, change.detail) == (True, "conntrack socat")
+    (install,) = script.ran("apt-get -q -y")
+    assert " update" not in install  # the reachability probe refreshed the lists already

@@ -22,6 +22,7 @@ def test_exported_names() -> None:
         "Network",
         "Packages",
         "PortWaitTimeoutError",
+        "RepositoryReach",
         "Runner",
         "RunnerError",
         "SYSCTL_FILE",
