@@ -111,14 +111,14 @@ class DownloadPackages(OperationStep):
     the directory, unless it already holds them; records the platform they are for."""
 
     name = "download-packages"
-    description = "apt-get download {names} (+ dependencies) into {directory}"
+    description = "apt-get download {packages} (+ dependencies) into {directory}"
     timeout = INSTALL_TIMEOUT
 
-    names: Sequence[str]
+    packages: Sequence[str]
     directory: Path
 
     async def apply(self, ctx: Context, *, check: bool) -> Change:
-        return await download_packages(ctx.runner, self.names, self.directory, check=check)
+        return await download_packages(ctx.runner, self.packages, self.directory, check=check)
 
 
 _CARRY_LOCK = "hostprep.carry-lock"
@@ -136,7 +136,7 @@ class InstallPackages(OperationStep):
     uploads = True
     timeout = INSTALL_TIMEOUT
 
-    names: Mapping[str, Sequence[str]]
+    packages: Mapping[str, Sequence[str]]
     source: PackageSource
 
     def describe(self) -> str:
@@ -144,9 +144,9 @@ class InstallPackages(OperationStep):
 
     async def _wanted(self, ctx: Context) -> tuple[str, list[str]]:
         manager = await ctx.runner.packages.manager()
-        if manager not in self.names:
+        if manager not in self.packages:
             raise PackageDirectoryError(f"{ctx.host.name}: no package list for {manager}")
-        return manager, list(self.names[manager])
+        return manager, list(self.packages[manager])
 
     async def apply(self, ctx: Context, *, check: bool) -> Change:
         manager, names = await self._wanted(ctx)
@@ -178,13 +178,13 @@ class InstallPackages(OperationStep):
         host = ctx.host.name
         cannot = f"{host} reaches no package repository ({problem}), and this machine cannot "
         cannot += "serve it: "
-        if manager != "apt" or "apt" not in self.names:
+        if manager != "apt" or "apt" not in self.packages:
             raise PackageDirectoryError(
                 f"{cannot}packages are carried to apt hosts only ({manager} here); give the "
                 "host a mirror, or set spec.osPackages {source: offline, dir: ...} to a "
                 "directory of its package files"
             )
-        local = control_host().runner
+        local = control_host(ctx.cluster).runner
         lock_key = DataKey(f"{_CARRY_LOCK}:{directory}", asyncio.Lock)
         if lock_key not in ctx.cluster_data:
             ctx.cluster_data.set(lock_key, asyncio.Lock())
@@ -200,7 +200,7 @@ class InstallPackages(OperationStep):
                         f"give the host a mirror, or put packages for {theirs} in a directory "
                         "and pass it with --packages-dir"
                     )
-                await download_packages(local, self.names["apt"], directory)
+                await download_packages(local, self.packages["apt"], directory)
             except (PackageDirectoryError, RunnerError) as error:
                 reason = str(error)
                 ctx.cluster_data.set(failed_key, reason)
