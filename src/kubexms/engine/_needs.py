@@ -25,7 +25,9 @@ class HostNeeds:
     ``sysctl``: kernel features it relies on; ``cpus`` and ``memory_mib``: the least a host
     must have for it. ``reason`` says why when a setting decides it ("kubeProxy.mode is ipvs").
     ``service``: the systemd unit that will hold ``ports``; while it is active they are the
-    component's own (a rerun), not taken by something else.
+    component's own (a rerun), not taken by something else. ``without_roles``: hosts having
+    any of these are not concerned (an internal load balancer runs on the workers that are
+    not masters).
     """
 
     component: str
@@ -38,6 +40,7 @@ class HostNeeds:
     memory_mib: int = 0
     reason: str = ""
     service: str | None = None
+    without_roles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.component:
@@ -56,7 +59,10 @@ class HostNeeds:
 
     def applies_to(self, roles: Iterable[str]) -> bool:
         """Whether a host with ``roles`` is concerned."""
-        return not self.roles or bool(set(self.roles) & set(roles))
+        have = set(roles)
+        if have & set(self.without_roles):
+            return False
+        return not self.roles or bool(set(self.roles) & have)
 
     def why(self) -> str:
         """``etcd`` or ``kube-proxy (kubeProxy.mode is ipvs)``: for messages."""
@@ -144,4 +150,6 @@ class HostRequirements:
 
 
 def _overlap(first: HostNeeds, second: HostNeeds) -> bool:
+    # Conservative: exclusions are ignored, so two declarations that might meet on a host
+    # are taken to meet.
     return not first.roles or not second.roles or bool(set(first.roles) & set(second.roles))

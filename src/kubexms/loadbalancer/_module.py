@@ -127,17 +127,26 @@ def balancer_ports(cluster: Cluster) -> tuple[int, ...]:
 
 
 def loadbalancer_host_needs(cluster: Cluster) -> list[HostNeeds]:
-    """The endpoint's port on the ``loadbalancer`` hosts when the load balancer is external
-    (held by the proxy's unit on a rerun). An internal proxy listens on 127.0.0.1 of hosts
-    chosen by not being masters, which roles cannot say: it declares nothing."""
-    if cluster.spec.control_plane_endpoint.load_balancer.type != "external":
+    """The endpoint's port where the proxy will listen, held by kubexms-lb.service on a
+    rerun: the ``loadbalancer`` hosts (``external``), the workers that are not masters
+    (``internal``, on 127.0.0.1)."""
+    balancer = cluster.spec.control_plane_endpoint.load_balancer
+    reason = f"controlPlaneEndpoint.loadBalancer.type is {balancer.type}"
+    roles: tuple[str, ...]
+    without: tuple[str, ...]
+    if balancer.type == "external":
+        roles, without = ("loadbalancer",), ()
+    elif balancer.type == "internal":
+        roles, without = ("worker",), ("master",)
+    else:
         return []
     return [
         HostNeeds(
             "loadbalancer",
-            roles=("loadbalancer",),
+            roles=roles,
+            without_roles=without,
             ports=balancer_ports(cluster),
-            reason="controlPlaneEndpoint.loadBalancer.type is external",
+            reason=reason,
             service=PROXY_UNIT,
         )
     ]

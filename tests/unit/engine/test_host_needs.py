@@ -102,3 +102,11 @@ def test_params_of_needs_are_plain_data() -> None:
     assert HostRequirements((LB,)).declared[0].why() == "loadbalancer"
     assert NODE.why() == "kubernetes (every node)"
     assert not HostRequirements()
+
+
+def test_without_roles_leaves_those_hosts_out() -> None:
+    proxy = HostNeeds("lb", roles=("worker",), without_roles=("master",), ports=(6443,))
+    needs = HostRequirements((proxy,))
+    assert needs.ports({"worker"}) == {6443: ["lb"]}
+    assert needs.ports({"worker", "master"}) == {}
+    assert needs.ports({"etcd"}) == {}

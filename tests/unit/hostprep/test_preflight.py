@@ -22,6 +22,7 @@ from kubexms.engine import (
     Pipeline,
     PlanContext,
 )
+from kubexms.loadbalancer import loadbalancer_host_needs
 from kubexms.pipelines import CreateClusterPipeline, InitOSPipeline, PhaseSelection
 from kubexms.preflight import (
     CLOCK_OFFSET,
@@ -261,3 +262,19 @@ def test_create_cluster_checks_an_external_load_balancers_port() -> None:
         (6443,),
         "kubexms-lb.service",
     )
+
+
+def test_an_internal_load_balancer_declares_its_port_on_non_master_workers() -> None:
+    config = cluster_of(
+        3,
+        extra_spec={
+            "controlPlaneEndpoint": {
+                "domain": "lb.memory.local",
+                "loadBalancer": {"type": "internal"},
+            }
+        },
+    )
+    (needs,) = loadbalancer_host_needs(config)
+    assert needs.applies_to({"worker"})
+    assert not needs.applies_to({"worker", "master"})
+    assert needs.service == "kubexms-lb.service"
