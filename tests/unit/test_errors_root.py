@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
 import kubexms
@@ -103,3 +106,26 @@ def test_an_instance_may_decide_its_own_retryability() -> None:
     error = RunnerError("n", "the package manager is locked")
     error.retryable = True
     assert is_retryable(error)
+
+
+def test_every_public_error_class_of_kubexms_derives_from_the_root() -> None:
+    # A new error type outside the root would escape `except KubexmsError` and its retryable.
+    for module in pkgutil.walk_packages(kubexms.__path__, "kubexms."):
+        if not module.name.endswith("__main__"):  # that one runs the CLI
+            importlib.import_module(module.name)
+    outside = sorted(
+        f"{kind.__module__}.{kind.__qualname__}"
+        for kind in _subclasses(Exception)
+        if kind.__module__.startswith("kubexms.")
+        and not kind.__name__.startswith("_")
+        and not issubclass(kind, KubexmsError)
+    )
+    assert outside == []
+
+
+def _subclasses(kind: type[BaseException]) -> set[type[BaseException]]:
+    found: set[type[BaseException]] = set()
+    for sub in kind.__subclasses__():
+        found.add(sub)
+        found |= _subclasses(sub)
+    return found

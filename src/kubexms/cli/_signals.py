@@ -13,12 +13,14 @@ import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from kubexms._errors import KubexmsError
+
 T = TypeVar("T")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-class RunInterruptedError(Exception):
+class RunInterruptedError(KubexmsError):
     """The run was stopped by a signal once everything it had started was cleaned up."""
 
     def __init__(self, signum: int) -> None:

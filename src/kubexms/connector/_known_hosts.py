@@ -11,10 +11,12 @@ from pathlib import Path
 
 import asyncssh
 
+from kubexms._errors import KubexmsError
+
 DEFAULT_PORT = 22
 
 
-class HostKeyConflictError(Exception):
+class HostKeyConflictError(KubexmsError):
     """known_hosts already holds a different key for the host."""
 
 

@@ -8,6 +8,7 @@ from importlib import resources
 
 import jinja2
 
+from kubexms._errors import KubexmsError
 from kubexms.config import Cluster
 from kubexms.etcd._layout import (
     CA_CERT,
@@ -29,7 +30,7 @@ SUPPORTED_ETCD: dict[str, str] = {"1.31": "3.5", "1.32": "3.5", "1.33": "3.5", "
 _NUMBERS = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
-class EtcdVersionError(ValueError):
+class EtcdVersionError(ValueError, KubexmsError):
     """The etcd version is newer than (or unknown to) what the Kubernetes version supports."""
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from kubexms._errors import KubexmsError
+
 PLATFORM_FILE = "PLATFORM.json"
 
 
@@ -127,7 +129,7 @@ class DebFile:
         return cls(path, name, version.replace("%3a", ":"), arch)
 
 
-class PackageDirectoryError(Exception):
+class PackageDirectoryError(KubexmsError):
     """The package directory cannot serve a host."""
 
 

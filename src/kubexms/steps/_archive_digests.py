@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from kubexms._errors import KubexmsError
+
 
 @dataclass(frozen=True, slots=True)
 class ArchiveFile:
@@ -27,7 +29,7 @@ class ArchiveFile:
     mode: int
 
 
-class ArchiveContentError(ValueError):
+class ArchiveContentError(ValueError, KubexmsError):
     """The archive lacks a requested member, or holds nothing to extract."""
 
 
