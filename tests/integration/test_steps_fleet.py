@@ -277,19 +277,24 @@ async def test_artifact_and_pki_files_land_as_a_sudo_user(
         ),
         owner="nobody",
     )
+    binary = PlaceArtifact("rel", f"{root}/bin/release.tgz", mode=0o600, owner="nobody")
     try:
         async with _runtime(hosts, tmp_path, user="deployer") as runtime:
             ctx: Context = runtime.new_context(runtime.hosts[0])
             assert (await place.precheck(ctx)).changed
             assert (await place.run(ctx)).changed
             assert (await pki.run(ctx)).changed
+            assert (await binary.run(ctx)).changed
             assert not (await place.precheck(ctx)).changed
             assert not (await pki.precheck(ctx)).changed
+            assert not (await binary.precheck(ctx)).changed
         listing = await hosts.run(
-            hosts[0], f"cd {root} && stat -c '%n %a %U' bin/tool pki/ca.crt pki/ca.key"
+            hosts[0],
+            f"cd {root} && stat -c '%n %a %U' bin/tool bin/release.tgz pki/ca.crt pki/ca.key",
         )
         assert listing.splitlines() == [
             "bin/tool 755 root",
+            "bin/release.tgz 600 nobody",
             "pki/ca.crt 644 nobody",
             "pki/ca.key 600 nobody",
         ]
