@@ -45,7 +45,7 @@ class Marker(Step):
         return (await ctx.runner.run(f"test -e {MARKER}")).ok
 
     async def run(self, ctx: Context) -> Change | None:
-        await ctx.runner.must_run(f"touch {MARKER}")
+        await ctx.runner.script(f"touch {MARKER}")
         return None
 
 
@@ -58,7 +58,9 @@ class Wait(Step):
         return (await ctx.runner.run(f"test -e {DONE}")).ok
 
     async def run(self, ctx: Context) -> Change | None:
-        await ctx.runner.must_run(
+        # With the Runner's privileges: through sudo when the cluster logs in as another user,
+        # so the stop must kill a command sudo started.
+        await ctx.runner.script(
             f"if [ -e {HOLD} ]; then echo $$ > {PID_FILE}; exec sleep 600; fi; touch {DONE}"
         )
         return None

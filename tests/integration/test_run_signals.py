@@ -23,11 +23,11 @@ LOCK = "/run/lock/kubexms.lock"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cluster(hosts: HostLease, directory: Path) -> Path:
+def _cluster(hosts: HostLease, directory: Path, user: str = "root") -> Path:
     def work_here(document: dict[str, Any]) -> None:
         document["spec"].setdefault("global", {})["workDir"] = str(directory / "work")
 
-    return hosts.cluster_file(directory, edit=work_here, name="cluster.yaml")
+    return hosts.cluster_file(directory, user=user, edit=work_here, name="cluster.yaml")
 
 
 async def _on(hosts: HostLease, command: str) -> tuple[int, str]:
@@ -49,15 +49,20 @@ async def _run(cluster: Path, *extra: str) -> asyncio.subprocess.Process:
 
 
 @pytest.mark.parametrize(
-    ("signum", "code"),
-    [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+    ("signum", "code", "user"),
+    [
+        (signal.SIGTERM, 143, "root"),
+        (signal.SIGTERM, 143, "ops"),  # the remote command runs under sudo
+        (signal.SIGHUP, 129, "root"),
+        (signal.SIGINT, 130, "root"),
+    ],
 )
 async def test_a_signal_stops_the_run_cleanly_and_resume_finishes_it(
-    lease: LeaseHosts, tmp_path: Path, signum: int, code: int
+    lease: LeaseHosts, tmp_path: Path, signum: int, code: int, user: str
 ) -> None:
     hosts = lease(1)
     host = hosts[0].name
-    cluster = _cluster(hosts, tmp_path)
+    cluster = _cluster(hosts, tmp_path, user)
     await _on(hosts, f"rm -f {PID_FILE} {MARKER} {DONE}; touch {HOLD}")
     process = await _run(cluster, "-o", "json")
     try:
