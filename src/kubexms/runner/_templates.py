@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import jinja2
 
 from kubexms.runner._change import Change
 from kubexms.runner._errors import TemplateError
 
 if TYPE_CHECKING:
+    import jinja2
+
     from kubexms.runner._runner import Runner
 
-# One environment for all templates: StrictUndefined makes a missing variable an error
-# instead of an empty string in a config file; trailing newlines are kept as written.
-_ENVIRONMENT = jinja2.Environment(
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,  # noqa: S701 - config files, not HTML
-)
+
+@cache
+def _environment() -> jinja2.Environment:
+    """One environment for all templates, made on first use (jinja2 costs ~0.1 s to import,
+    which every command importing the Runner would pay). StrictUndefined makes a missing
+    variable an error instead of an empty string in a config file; trailing newlines are kept.
+    """
+    import jinja2
+
+    return jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - config files, not HTML
+    )
 
 
 def render_template(template: str | Path, variables: Mapping[str, Any], *, host: str = "") -> str:
@@ -28,10 +36,12 @@ def render_template(template: str | Path, variables: Mapping[str, Any], *, host:
 
     Raises TemplateError naming the template and the problem.
     """
+    import jinja2
+
     name = str(template) if isinstance(template, Path) else "<template>"
     try:
         source = template.read_text() if isinstance(template, Path) else template
-        return _ENVIRONMENT.from_string(source).render(**variables)
+        return _environment().from_string(source).render(**variables)
     except OSError as error:
         raise TemplateError(host or "local", f"cannot read template {name}: {error}") from None
     except jinja2.TemplateSyntaxError as error:
