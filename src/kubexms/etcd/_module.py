@@ -6,7 +6,8 @@ layout, and ``etcd.service`` with its one configuration file. A member that is n
 started, all of them at once on first creation (a member waits for a quorum), each waiting
 until it is healthy over TLS. Then the first etcd host checks that every member is healthy and
 that the member list is the role group. A changed setting is applied by restarting the members
-one after another, each healthy before the next (``rolling``), so quorum is never lost.
+one after another, each healthy before the next (``rolling``), so quorum is never lost. Last,
+the scheduled-backup timer is installed (or removed) as ``spec.etcd.backup.schedule`` says.
 
 With ``etcd.type: external`` nothing is installed: the user's CA and client certificate go to
 the masters (for the API server) and every endpoint is checked over TLS from the first master.
@@ -54,6 +55,7 @@ from kubexms.etcd._layout import (
     render_environment,
 )
 from kubexms.etcd._needs import etcd_host_needs
+from kubexms.etcd._schedule import backup_schedule_task
 from kubexms.etcd._steps import EtcdClusterHealthy, EtcdDataDir, ExternalEtcdReachable
 from kubexms.steps import (
     Health,
@@ -205,6 +207,7 @@ class EtcdModule(Module):
             *roll,
             # The roll ends with another look at the whole cluster.
             Task("cluster-after-restarts", [check], FirstOf("etcd")),
+            backup_schedule_task(cluster),
         ]
 
     def _external_tasks(self, cluster: Cluster) -> list[Task]:
@@ -241,4 +244,6 @@ class EtcdModule(Module):
         after["cluster"] = services
         after.update(one_after_another(roll, first_after=["cluster"]))
         after["cluster-after-restarts"] = [roll[-1].name] if roll else ["cluster"]
+        if "backup-schedule" in names:
+            after["backup-schedule"] = ["cluster-after-restarts"]
         return after

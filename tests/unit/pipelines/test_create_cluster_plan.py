@@ -110,6 +110,8 @@ def test_etcd_members_start_together_then_restart_one_after_another() -> None:
     assert set(deps[restarts[2]]) == {restarts[1]}
     assert set(deps["create-cluster/etcd/cluster-after-restarts/cluster"]) == {restarts[2]}
     assert [graph.nodes[r].hosts for r in restarts] == [("node1",), ("node2",), ("node3",)]
+    backup = "create-cluster/etcd/backup-schedule/no-backup-timer"
+    assert set(deps[backup]) == {"create-cluster/etcd/cluster-after-restarts/cluster"}
 
 
 def test_the_member_configuration_file() -> None:
