@@ -28,6 +28,8 @@ REQUIRED_BINARIES = ("etcd", "etcdctl")
 CONFIG_DIR = "/etc/etcd"
 CONFIG_FILE = f"{CONFIG_DIR}/etcd.env"
 """The member's whole configuration, as ETCD_* variables read by the unit (EnvironmentFile)."""
+RELEASE_FILE = f"{CONFIG_DIR}/release"
+"""The etcd version the binaries in BIN_DIR are (a change restarts the members one by one)."""
 ETCDCTL_ENV = f"{CONFIG_DIR}/etcdctl.env"
 """ETCDCTL_* variables: the local endpoint and a client certificate."""
 ETCDCTL_PROFILE = "/etc/profile.d/etcdctl.sh"

@@ -44,6 +44,7 @@ from kubexms.etcd._layout import (
     KEY_MODE,
     PEER_CERT,
     PEER_KEY,
+    RELEASE_FILE,
     SERVER_CERT,
     SERVER_KEY,
     UNIT_NAME,
@@ -116,6 +117,9 @@ def member_service(cluster: Cluster, host: str) -> SystemdService:
         unit_file=render_unit(),
         files=(
             ServiceFile(CONFIG_FILE, render_member_config(cluster, host)),
+            # The binaries are replaced under a running member: naming the release here makes
+            # a new version roll through the members like a changed setting.
+            ServiceFile(RELEASE_FILE, f"{cluster.spec.etcd.version}\n"),
             ServiceFile(ETCDCTL_ENV, render_environment(etcdctl_environment())),
             ServiceFile(ETCDCTL_PROFILE, _PROFILE),
         ),
@@ -137,6 +141,18 @@ class EtcdModule(Module):
     def artifact_components(cluster: Cluster) -> frozenset[str]:
         """What the artifacts phase must fetch and place for this phase."""
         return frozenset({ARTIFACT}) if cluster.spec.etcd.type == "kubexm" else frozenset()
+
+    @staticmethod
+    def pki_names(cluster: Cluster) -> frozenset[str]:
+        """What the pki phase must make for this phase: the etcd CA, every member's server and
+        peer certificates, the healthcheck client, and the API server's etcd client (the one
+        clients such as etcdctl on this machine use). Nothing for external etcd."""
+        if cluster.spec.etcd.type != "kubexm":
+            return frozenset()
+        names = {"etcd/ca", "etcd/healthcheck-client", "apiserver-etcd-client"}
+        for member in members(cluster):
+            names |= {f"etcd/server-{member.name}", f"etcd/peer-{member.name}"}
+        return frozenset(names)
 
     @staticmethod
     def host_roles(cluster: Cluster) -> frozenset[str]:

@@ -169,6 +169,11 @@ class LoadBalancerModule(Module):
         return loadbalancer_host_needs(ctx.config)
 
     @staticmethod
+    def pki_names(cluster: Cluster) -> frozenset[str]:
+        """Nothing of the cluster PKI: the proxies pass TLS through."""
+        return frozenset()
+
+    @staticmethod
     def host_roles(cluster: Cluster) -> frozenset[str]:
         """The roles of the hosts this phase works on (preflight and OS prep cover them)."""
         balancer = cluster.spec.control_plane_endpoint.load_balancer

@@ -163,6 +163,7 @@ class CreateClusterPipeline(Pipeline):
         roles = frozenset(role for c in components for role in c.host_roles(cluster))
         hosts = None if not roles else Roles(*sorted(roles))
         artifacts = frozenset(a for c in components for a in c.artifact_components(cluster))
+        certificates = frozenset(n for c in components for n in c.pki_names(cluster))
         built: dict[str, Module] = {}
         for phase in selection.phases:
             full = phase in selection.full
@@ -173,7 +174,7 @@ class CreateClusterPipeline(Pipeline):
             elif phase == "artifacts":
                 built[phase] = ArtifactsModule(None if full else artifacts)
             elif phase == "pki":
-                built[phase] = PkiModule()
+                built[phase] = PkiModule(None if full else certificates)
         for component in components:
             built[component.name] = component
         return [built[phase] for phase in selection.phases]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from kubexms.pki._catalog import SERVICE_ACCOUNT, CertificateSpec, KubeconfigSpec, plan_pki
+from kubexms.pki._catalog import (
+    SERVICE_ACCOUNT,
+    CertificateSpec,
+    KubeconfigSpec,
+    PkiPlan,
+    plan_pki,
+)
 from kubexms.pki._errors import PkiError
 from kubexms.pki._inspect import mismatches
 from kubexms.pki._issue import issue_certificate
@@ -250,6 +256,7 @@ def generate_pki(
     *,
     options: PkiOptions | None = None,
     now: dt.datetime | None = None,
+    only: Collection[str] | None = None,
 ) -> PkiReport:
     """Bring the PKI in ``directory`` (default: `default_pki_directory`) in line with ``cluster``.
 
@@ -257,8 +264,10 @@ def generate_pki(
     kept when it still fits, and regenerated (new key and certificate) when it is unreadable,
     its key does not match, it expires within ``renewBeforeDays``, its SANs, subject, usages
     or key type no longer match the config, or its issuing CA changed. ``options`` default to
-    the cluster's (`pki_options`); ``now`` is for tests. Raises PkiError on bad options or an
-    unusable directory.
+    the cluster's (`pki_options`); ``now`` is for tests. ``only`` limits the work to the
+    certificates and kubeconfigs of those names and the CAs that issue them (``create cluster
+    --only etcd`` makes only etcd's); the rest is neither made nor examined. Raises PkiError
+    on bad options or an unusable directory.
     """
     kubernetes_type = cluster.spec.kubernetes.type
     options = pki_options(cluster) if options is None else options.checked(kubernetes_type)
@@ -271,10 +280,13 @@ def generate_pki(
     except OSError as error:
         raise PkiError(f"cannot create the PKI directory {directory}: {error.strerror}") from None
     plan = plan_pki(cluster)
+    if only is not None:
+        plan = _limited(plan, set(only))
     generator = _Generator(directory, options, now)
     try:
         authorities = {spec.name: generator.certificate(spec, None) for spec in plan.authorities}
-        generator.service_account()
+        if only is None or SERVICE_ACCOUNT in only:
+            generator.service_account()
         for spec in plan.certificates:
             assert spec.issuer is not None  # only CAs have none
             generator.certificate(spec, authorities[spec.issuer])
@@ -284,3 +296,17 @@ def generate_pki(
         where = error.filename or directory
         raise PkiError(f"cannot write the PKI in {directory}: {where}: {error.strerror}") from None
     return PkiReport(directory, tuple(generator.entries))
+
+
+def _limited(plan: PkiPlan, names: set[str]) -> PkiPlan:
+    known = {spec.name for spec in (*plan.authorities, *plan.certificates)}
+    known |= {spec.name for spec in plan.kubeconfigs} | {SERVICE_ACCOUNT}
+    unknown = sorted(names - known)
+    if unknown:
+        raise PkiError(f"this cluster's PKI has no {', '.join(unknown)}")
+    certificates = tuple(spec for spec in plan.certificates if spec.name in names)
+    kubeconfigs = tuple(spec for spec in plan.kubeconfigs if spec.name in names)
+    issuers = {spec.issuer for spec in certificates if spec.issuer is not None}
+    issuers |= {spec.issuer for spec in kubeconfigs} | names
+    authorities = tuple(spec for spec in plan.authorities if spec.name in issuers)
+    return PkiPlan(authorities, certificates, kubeconfigs)

@@ -24,6 +24,10 @@ from kubexms.steps._archive_digests import ArchiveContentError, archive_files
 from kubexms.steps._probe import WantedFile, check_absolute, describe_paths, differing
 
 
+class NotInStoreError(DistributionError):
+    """The store on the control machine has no such artifact (yet)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Resolved:
     entry: ManifestEntry
@@ -84,7 +88,12 @@ class PlaceArtifact(Step):
             raise ValueError("members is empty: pass None to extract everything")
 
     async def precheck(self, ctx: Context) -> Change:
-        resolved = await self._resolve(ctx)
+        try:
+            resolved = await self._resolve(ctx)
+        except NotInStoreError:
+            # A dry run before the artifacts phase ever ran: the real run fetches it first.
+            action = f"place {self.component}"
+            return Change(True, action, "not in the store yet (the artifacts phase fetches it)")
         missing = await differing(ctx.runner, resolved.wanted)
         return Change(bool(missing), self._action(resolved), _detail(missing, "would place"))
 
@@ -223,6 +232,6 @@ def _entry(
             f"is {arch}, but the store {store.root} has {what} only for {have}; "
             f"download again with --arch {arch}",
         )
-    raise DistributionError(
+    raise NotInStoreError(
         host, f"{what} is not in the store {store.root}; run `kubexms artifact download` first"
     )

@@ -22,6 +22,10 @@ class PKIFileError(RunnerError):
     """A PKI file the step should place is not in the cluster's PKI directory."""
 
 
+class PKIFileMissingError(PKIFileError):
+    """The PKI file does not exist (yet)."""
+
+
 def default_mode(source: str) -> int:
     """0600 for private keys and kubeconfigs (they embed a client key), 0644 otherwise."""
     if source.endswith((".key", ".conf", ".kubeconfig")) or source.startswith("kubeconfig/"):
@@ -83,7 +87,13 @@ class PlacePKIFiles(Step):
             raise ValueError("PlacePKIFiles names a destination twice")
 
     async def precheck(self, ctx: Context) -> Change:
-        wanted = [spec for spec, _ in await self._load(ctx)]
+        try:
+            wanted = [spec for spec, _ in await self._load(ctx)]
+        except PKIFileMissingError:
+            # A dry run before the PKI was ever made: the real run's pki phase makes it first.
+            return Change(
+                True, self._action(), "not in the cluster PKI yet (the pki phase makes it)"
+            )
         missing = await differing(ctx.runner, wanted)
         detail = f"would write {describe_paths(missing)}" if missing else ""
         return Change(bool(missing), self._action(), detail)
@@ -120,7 +130,7 @@ class PlacePKIFiles(Step):
                 try:
                     content = source.read_bytes()
                 except FileNotFoundError:
-                    raise PKIFileError(
+                    raise PKIFileMissingError(
                         host,
                         f"{source} is not in the cluster PKI; run `kubexms certs generate` "
                         "(or the pki phase) first",

@@ -65,6 +65,18 @@ def test_only_etcd_pulls_in_its_dependencies_limited_to_it() -> None:
         "create-cluster/artifacts/place-etcd/place"
     ]
     assert _hosts(graph, "artifacts/place-etcd/place") == etcd_hosts
+    # Only etcd's certificates (and the client certificate that talks to it) are made.
+    assert graph.nodes["create-cluster/pki/generate/generate"].step.params()["only"] == [
+        "apiserver-etcd-client",
+        "etcd/ca",
+        "etcd/healthcheck-client",
+        "etcd/peer-node1",
+        "etcd/peer-node2",
+        "etcd/peer-node3",
+        "etcd/server-node1",
+        "etcd/server-node2",
+        "etcd/server-node3",
+    ]
 
 
 def test_a_named_foundation_phase_runs_in_full() -> None:
@@ -190,6 +202,7 @@ def test_external_etcd_installs_nothing_and_checks_from_the_first_master() -> No
         "create-cluster/etcd/external-endpoints/endpoints",
     ]
     assert not [n for n in graph.nodes if n.startswith("create-cluster/artifacts/")]
+    assert not [n for n in graph.nodes if n.startswith("create-cluster/pki/")]
     assert _hosts(graph, "etcd/external-endpoints/endpoints") == ("node1",)
     placed = graph.nodes["create-cluster/etcd/external-files/external-files"].step.params()
     files: list[dict[str, object]] = placed["files"]  # type: ignore[assignment]

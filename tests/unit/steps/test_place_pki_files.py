@@ -82,7 +82,11 @@ async def test_only_what_differs_is_written(ctx: Context, tmp_path: Path) -> Non
 async def test_a_missing_source_names_the_file_and_what_to_do(ctx: Context, tmp_path: Path) -> None:
     step = PlacePKIFiles((PKIFile("etcd/peer-{host}.crt", f"{tmp_path}/peer.crt"),))
     with pytest.raises(PKIFileError, match=r"peer-node1\.crt is not in the cluster PKI.*certs"):
-        await step.precheck(ctx)
+        await step.run(ctx)
+    # A dry run before the pki phase made it: it would be written, not an error.
+    pending = await step.precheck(ctx)
+    assert pending.changed
+    assert "not in the cluster PKI yet" in pending.detail
 
 
 def test_params_hold_paths_never_contents(tmp_path: Path) -> None:
