@@ -100,6 +100,11 @@ class ContainerRuntimeModule(Module):
         return frozenset(ARTIFACTS)
 
     @staticmethod
+    def pki_names(cluster: Cluster) -> frozenset[str]:
+        """Nothing of the cluster PKI."""
+        return frozenset()
+
+    @staticmethod
     def host_roles(cluster: Cluster) -> frozenset[str]:
         """The roles of the hosts this phase works on (preflight and OS prep cover them)."""
         return frozenset(ROLES)
