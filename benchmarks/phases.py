@@ -1,4 +1,4 @@
-"""Phase benchmark: ``kubexms create cluster --only etcd`` on fresh hosts, then as a rerun.
+"""Phase benchmark: ``kubexms create cluster --only PHASE`` on fresh hosts, then as a rerun.
 
 For each of ``--repeat`` rounds a fresh fleet of ``--hosts`` systemd hosts is started
 (``kubexms sandbox``), prepared with ``kubexms init os`` (not timed), and then timed:
@@ -8,6 +8,10 @@ For each of ``--repeat`` rounds a fresh fleet of ``--hosts`` systemd hosts is st
           every member is healthy
   rerun   the same command again: every step checks and changes nothing
 
+With ``--phase container-runtime``: containerd 1.6.20, runc 1.1.5, the CNI plugins and a crictl
+test double (Debian's packages in the upstream release layouts, the tests' fixture) placed on
+every host, containerd.service started with its config.toml, healthy when its CRI plugin is up.
+
 Wall time and the client's CPU (user + system of the kubexms process) are measured around
 the command; the medians are printed (targets on the 2-core machine: first <= 15 s, rerun
 <= 3 s with 0 changes). etcd is Debian's 3.4.23 in etcd's release layout (the tests'
@@ -15,7 +19,7 @@ fixture), downloaded with ``apt-get download`` once into ``KUBEXMS_TEST_DEB_DIR`
 
 Needs root:
 
-    python benchmarks/phases.py [--hosts 3] [--repeat 3]
+    python benchmarks/phases.py [--phase etcd|container-runtime] [--hosts 3] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from kubexms.sandbox import fleet_down, fleet_up
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fixtures.artifacts.etcd_release import EtcdRelease, build_etcd_release
+from tests.fixtures.artifacts.runtime_release import RuntimeReleases, build_runtime_releases
 
 
 @dataclass
@@ -85,17 +90,37 @@ def cluster_file(fleet_file: Path, directory: Path, release: EtcdRelease) -> Pat
     return path
 
 
-def one_round(hosts: int, root: Path, release: EtcdRelease, debs: Path) -> tuple[Sample, Sample]:
+def runtime_cluster_file(fleet_file: Path, directory: Path, releases: RuntimeReleases) -> Path:
+    document: dict[str, Any] = yaml.safe_load(fleet_file.read_text())
+    names = [host["name"] for host in document["spec"]["hosts"]]
+    document["metadata"]["name"] = "bench-runtime"
+    document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names[:1], "worker": names[1:]}
+    document["spec"]["global"]["workDir"] = str(directory / "work")
+    document["spec"].setdefault("kubernetes", {})["containerRuntime"] = {
+        "version": releases.containerd.version
+    }
+    document["spec"]["artifacts"] = {"overrides": releases.overrides()}
+    path = directory / "cluster.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def one_round(
+    phase: str, hosts: int, root: Path, release: EtcdRelease | RuntimeReleases, debs: Path
+) -> tuple[Sample, Sample]:
     import asyncio
 
     directory = Path(tempfile.mkdtemp(prefix="round-", dir=root))
     fleet_dir = directory / "fleet"
     fleet = asyncio.run(fleet_up(hosts, fleet_dir, init="systemd"))
     try:
-        path = cluster_file(fleet.cluster_file, directory, release)
+        if isinstance(release, EtcdRelease):
+            path = cluster_file(fleet.cluster_file, directory, release)
+        else:
+            path = runtime_cluster_file(fleet.cluster_file, directory, release)
         packages = ["--download-packages", "--packages-dir", str(debs)]
         kubexms("init", "os", "-f", str(path), *packages)
-        create = ["create", "cluster", "-f", str(path), "--only", "etcd", *packages]
+        create = ["create", "cluster", "-f", str(path), "--only", phase, *packages]
         first = kubexms(*create)
         rerun = kubexms(*create)
         return first, rerun
@@ -105,6 +130,7 @@ def one_round(hosts: int, root: Path, release: EtcdRelease, debs: Path) -> tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", choices=["etcd", "container-runtime"], default="etcd")
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     options = parser.parse_args()
@@ -112,11 +138,13 @@ def main() -> None:
         raise SystemExit("needs root: the simulated fleet uses namespaces, mounts and bridges")
     with tempfile.TemporaryDirectory(prefix="kxms-bench-phases-") as temporary:
         root = Path(temporary)
-        release = build_etcd_release(root)
+        release: EtcdRelease | RuntimeReleases = (
+            build_etcd_release(root) if options.phase == "etcd" else build_runtime_releases(root)
+        )
         debs = root / "debs"
         rounds = []
         for index in range(options.repeat):
-            first, rerun = one_round(options.hosts, root, release, debs)
+            first, rerun = one_round(options.phase, options.hosts, root, release, debs)
             print(
                 f"round {index + 1}: first {first.wall:.2f}s wall {first.cpu:.2f}s cpu "
                 f"({first.changed} changed); rerun {rerun.wall:.2f}s wall {rerun.cpu:.2f}s cpu "
@@ -124,7 +152,10 @@ def main() -> None:
                 flush=True,
             )
             rounds.append((first, rerun))
-    print(f"\ncreate cluster --only etcd, {options.hosts} hosts, median of {options.repeat}:")
+    print(
+        f"\ncreate cluster --only {options.phase}, {options.hosts} hosts, "
+        f"median of {options.repeat}:"
+    )
     print("| run | wall s | client CPU s | changed (step, host) pairs |")
     print("|---|---|---|---|")
     for label, index in (("first (fresh hosts, after init os)", 0), ("rerun", 1)):

@@ -40,6 +40,7 @@ from kubexms.artifacts import (
 )
 from kubexms.cli._cluster import err_console, load_cluster
 from kubexms.cli._console import output_console
+from kubexms.cli._images import app as images_app
 from kubexms.config import Cluster
 from kubexms.engine import RetryPolicy
 
@@ -47,6 +48,7 @@ app = typer.Typer(
     help="Download, bundle and import the binaries and manifests a cluster needs.",
     no_args_is_help=True,
 )
+app.add_typer(images_app, name="images")
 
 FileOption = Annotated[
     Path | None, typer.Option("--file", "-f", help="Cluster file.", show_default=False)
