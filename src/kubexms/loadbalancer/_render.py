@@ -78,7 +78,7 @@ def render_keepalived_config(
         "keepalived.conf.j2",
         host=host,
         process=kind,
-        check=f"/usr/bin/pidof {kind}",
+        check=f"systemctl is-active --quiet {PROXY_UNIT}",
         interface=interface,
         router_id=router_id,
         priority=priority,

@@ -73,7 +73,7 @@ def test_keepalived_is_unicast_non_preempting_and_tracks_the_proxy() -> None:
     assert "unicast_src_ip 10.0.0.11" in text
     assert "        10.0.0.12\n        10.0.0.13\n" in text
     assert "10.0.0.100/32 dev eth1" in text
-    assert 'script "/usr/bin/pidof nginx"' in text
+    assert 'script "systemctl is-active --quiet kubexms-lb.service"' in text
     assert "track_script {\n        kubexms_proxy" in text
 
 
