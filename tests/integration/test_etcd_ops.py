@@ -1,23 +1,20 @@
 """`kubexms etcd status | backup | restore` and scheduled backups on a real 3-member TLS etcd.
 
-etcd 3.4 comes from Debian's packages in etcd's release layout
-(tests/fixtures/artifacts/etcd_release.py); the certificates from ``generate_pki``. The cluster
-is set up on three systemd hosts the way the etcd phase lays it out (kubexms.etcd._layout):
-binaries in /usr/local/bin, certificates under /etc/kubernetes/pki/etcd, one environment file,
-etcd.service. The tests run in order and build on each other: status, backup, restore, an
-interrupted restore finished by a rerun, the backup timer, and a stopped member.
+The etcd is made by ``kubexms create cluster --only etcd`` on three leased systemd hosts: etcd
+3.4.23 from Debian in etcd's release layout (tests/fixtures/artifacts/etcd_release.py), pinned
+by sha256, with ``spec.etcd.backup`` set. The tests run in order and build on each other:
+status, backup, restore, a damaged snapshot refused, an interrupted restore finished by a
+rerun, the etcd phase changing nothing after all that, the backup timer, a stopped member.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import os
 import signal
 import sys
-import tarfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,19 +26,11 @@ import pytest_asyncio
 import yaml
 
 from kubexms.config import Cluster, load_config
-from kubexms.engine import Engine, EngineOptions, Module, Pipeline, RunResult
 from kubexms.etcd import (
-    CONFIG_FILE,
-    ETCDCTL_ENV,
     UNIT_NAME,
     etcdctl_command,
     members,
-    pki_files,
 )
-from kubexms.etcd._layout import etcdctl_environment, render_environment
-from kubexms.etcd._schedule import backup_schedule_task
-from kubexms.pki import generate_pki
-from kubexms.runtime import new_runtime
 from kubexms.sandbox import Fleet
 from tests.fixtures.artifacts.etcd_release import (
     EtcdReleaseUnavailableError,
@@ -55,22 +44,6 @@ RUN_TIMEOUT = 600.0
 DATA_DIR = "/var/lib/etcd"
 BACKUP_DIR = "/var/backups/etcd"
 
-UNIT = """[Unit]
-Description=etcd (set up by the etcd ops tests the way the etcd phase does)
-After=network-online.target
-
-[Service]
-Type=notify
-EnvironmentFile={config}
-ExecStart=/usr/local/bin/etcd
-Restart=always
-RestartSec=5s
-TimeoutStartSec=300
-
-[Install]
-WantedBy=multi-user.target
-"""
-
 
 @dataclass
 class EtcdFleet:
@@ -79,6 +52,7 @@ class EtcdFleet:
     cluster_file: Path
     cluster: Cluster
     work: Path
+    debs: Path
 
     async def on(self, host: str, command: str) -> str:
         code, out, err = await self.fleet.host_exec(host, command)
@@ -131,111 +105,72 @@ async def wait_for(probe: Callable[[], Awaitable[bool]], what: str, timeout: flo
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _tar(files: dict[str, tuple[bytes, int]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, (data, mode) in files.items():
-            info = tarfile.TarInfo(name.lstrip("/"))
-            info.size, info.mode = len(data), mode
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _member_environment(cluster: Cluster, name: str) -> dict[str, str]:
-    member = next(m for m in members(cluster) if m.name == name)
-    initial = ",".join(f"{m.name}={m.peer_url}" for m in members(cluster))
-    pki = "/etc/kubernetes/pki/etcd"
-    return {
-        "ETCD_NAME": name,
-        "ETCD_DATA_DIR": DATA_DIR,
-        "ETCD_LISTEN_CLIENT_URLS": member.listen_client_urls,
-        "ETCD_ADVERTISE_CLIENT_URLS": member.client_url,
-        "ETCD_LISTEN_PEER_URLS": member.peer_url,
-        "ETCD_INITIAL_ADVERTISE_PEER_URLS": member.peer_url,
-        "ETCD_INITIAL_CLUSTER": initial,
-        "ETCD_INITIAL_CLUSTER_TOKEN": f"kubexms-{cluster.name}",
-        "ETCD_INITIAL_CLUSTER_STATE": "new",
-        "ETCD_CERT_FILE": f"{pki}/server.crt",
-        "ETCD_KEY_FILE": f"{pki}/server.key",
-        "ETCD_TRUSTED_CA_FILE": f"{pki}/ca.crt",
-        "ETCD_CLIENT_CERT_AUTH": "true",
-        "ETCD_PEER_CERT_FILE": f"{pki}/peer.crt",
-        "ETCD_PEER_KEY_FILE": f"{pki}/peer.key",
-        "ETCD_PEER_TRUSTED_CA_FILE": f"{pki}/ca.crt",
-        "ETCD_PEER_CLIENT_CERT_AUTH": "true",
-    }
-
-
-async def _install_etcd(setup: EtcdFleet, release: Path, pki: Path) -> None:
-    """Lay etcd out on the hosts as the etcd phase does, start all members, wait for health."""
-    with tarfile.open(release) as archive:
-        binaries = {
-            f"/usr/local/bin/{Path(m.name).name}": (archive.extractfile(m).read(), 0o755)  # type: ignore[union-attr]
-            for m in archive.getmembers()
-            if m.isfile() and Path(m.name).name in ("etcd", "etcdctl", "etcdutl")
-        }
-    for host in setup.hosts:
-        files = dict(binaries)
-        for target, source in pki_files(host).items():
-            files[target] = (
-                (pki / source).read_bytes(),
-                0o600 if target.endswith(".key") else 0o644,
-            )
-        env = render_environment(_member_environment(setup.cluster, host))
-        files[CONFIG_FILE] = (env.encode(), 0o600)
-        files[ETCDCTL_ENV] = (render_environment(etcdctl_environment()).encode(), 0o600)
-        files[f"/etc/systemd/system/{UNIT_NAME}"] = (
-            UNIT.format(config=CONFIG_FILE).encode(),
-            0o644,
-        )
-        code, out, err = await setup.fleet.host_exec(
-            host, "tar -x -C / && systemctl daemon-reload", stdin=_tar(files)
-        )
-        assert code == 0, f"{host}: {out}{err}"
-    for host in setup.hosts:
-        await setup.on(host, f"systemctl start --no-block {UNIT_NAME}")
-
-    async def healthy() -> bool:
-        code, _, _ = await setup.fleet.host_exec(
-            setup.hosts[0], etcdctl_command("endpoint health --cluster")
-        )
-        return code == 0
-
-    await wait_for(healthy, "a healthy 3-member etcd", timeout=90)
+async def create_etcd(
+    setup: EtcdFleet, *extra: str, cluster: Path | None = None
+) -> tuple[int, str, str]:
+    """``kubexms create cluster --only etcd``: the etcd phase and what it depends on."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kubexms",
+        "create",
+        "cluster",
+        "-f",
+        str(cluster or setup.cluster_file),
+        "--only",
+        "etcd",
+        "--download-packages",
+        "--packages-dir",
+        str(setup.debs),
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def etcd_fleet(
     fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[EtcdFleet]:
+    """A 3-member etcd made by the etcd phase, with scheduled backups configured."""
     with fleet_pool.lease(3, init="systemd", holder=__name__) as leased:
         directory = tmp_path_factory.mktemp("etcd-ops")
         try:
             release = build_etcd_release(directory)
         except EtcdReleaseUnavailableError as error:
-            pytest.skip(f"no etcd release to test with: {error}")
+            pytest.fail(f"cannot build the etcd release tarball: {error}", pytrace=False)
         names = leased.names
 
         def shape(document: dict[str, Any]) -> None:
             document["metadata"]["name"] = "etcd-ops"
-            document["spec"]["roleGroups"] = {
-                "master": names[:1],
-                "etcd": names,
-                "worker": names[1:],
-            }
+            document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names, "worker": []}
             document["spec"]["global"]["workDir"] = str(directory / "work")
             document["spec"]["etcd"] = {
+                "version": release.version,
                 "dataDir": DATA_DIR,
                 "backup": {"schedule": "*-*-* 03:00:00", "keep": 2, "dir": BACKUP_DIR},
             }
+            document["spec"]["artifacts"] = {
+                "overrides": {
+                    "etcd": {"url": f"file://{release.path}", "sha256": {"amd64": release.sha256}}
+                }
+            }
 
         cluster_file = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
-        cluster = load_config(cluster_file)
-        setup = EtcdFleet(leased.fleet, names, cluster_file, cluster, directory / "work")
-        pki = directory / "pki"
-        generate_pki(cluster, pki)
+        setup = EtcdFleet(
+            leased.fleet,
+            names,
+            cluster_file,
+            load_config(cluster_file),
+            directory / "work",
+            directory / "debs",
+        )
         try:
-            await _install_etcd(setup, release.path, pki)
+            code, out, err = await create_etcd(setup, "-o", "json")
+            assert code == 0, out + err
             yield setup
         finally:
             for host in names:
@@ -394,29 +329,29 @@ async def test_an_interrupted_restore_finishes_on_rerun(etcd_fleet: EtcdFleet) -
     assert not (etcd_fleet.work / "etcd-restore.json").exists()
 
 
-async def _run_schedule_task(
-    setup: EtcdFleet, cluster: Cluster | None = None, *, succeed: bool = True
-) -> RunResult:
-    """The backup-schedule task the etcd phase appends, run through the Engine."""
-    cluster = cluster or setup.cluster
-    pipeline = Pipeline("etcd-schedule", [Module("etcd", [backup_schedule_task(cluster)])])
-    graph = pipeline.plan(cluster)
-    async with await new_runtime(cluster) as runtime:
-        result = await Engine(runtime, EngineOptions.from_config(cluster)).run(graph)
-    assert result.succeeded is succeed, result
-    return result
+def changed(summary: str) -> dict[str, int]:
+    document = json.loads(summary)
+    return {host: counts["changed"] for host, counts in document["hosts"].items()}
+
+
+async def test_create_cluster_after_the_restores_changes_nothing(etcd_fleet: EtcdFleet) -> None:
+    code, out, err = await create_etcd(etcd_fleet, "-o", "json")
+    assert code == 0, out + err
+    counts = changed(out)
+    assert set(etcd_fleet.hosts) <= set(counts), out
+    assert set(counts.values()) == {0}, out
 
 
 async def test_the_backup_timer_writes_a_snapshot_when_started(etcd_fleet: EtcdFleet) -> None:
-    await _run_schedule_task(etcd_fleet)
     host = etcd_fleet.hosts[1]
+    # The etcd phase installed it (spec.etcd.backup.schedule is set).
     assert (
         await etcd_fleet.on(host, "systemctl is-enabled kubexms-etcd-backup.timer")
-    ).strip() == ("enabled")
+    ).strip() == "enabled"
     assert "03:00:00" in await etcd_fleet.on(host, "systemctl cat kubexms-etcd-backup.timer")
     for _ in range(3):
         await etcd_fleet.on(host, "systemctl start kubexms-etcd-backup.service")
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(1.1)  # names carry the second
     listed = (await etcd_fleet.on(host, f"ls {BACKUP_DIR}")).split()
     snapshots = [name for name in listed if name.endswith(".db")]
     assert len(snapshots) == 2, listed  # keep: 2
@@ -427,18 +362,31 @@ async def test_the_backup_timer_writes_a_snapshot_when_started(etcd_fleet: EtcdF
         host, f"/usr/local/bin/etcdctl snapshot status {BACKUP_DIR}/{snapshots[-1]} -w json"
     )
     assert json.loads(status)["totalKey"] > 0
-    # A schedule systemd rejects is refused on the host, before anything is placed there.
+
+    # A schedule systemd rejects is refused on the host, and the timer keeps its schedule.
     document = yaml.safe_load(etcd_fleet.cluster_file.read_text())
     document["spec"]["etcd"]["backup"]["schedule"] = "*-*-* 25:00:00"
     bad = etcd_fleet.cluster_file.with_name("bad-schedule.yaml")
     bad.write_text(yaml.safe_dump(document))
-    failed = await _run_schedule_task(etcd_fleet, load_config(bad), succeed=False)
-    errors = "\n".join(failure.error for failure in failed.failures)
-    assert "spec.etcd.backup.schedule: systemd rejects '*-*-* 25:00:00'" in errors
+    code, out, err = await create_etcd(etcd_fleet, cluster=bad)
+    assert code == 1, out + err
+    assert "spec.etcd.backup.schedule: systemd rejects '*-*-* 25:00:00'" in out + err
     assert "03:00:00" in await etcd_fleet.on(host, "systemctl cat kubexms-etcd-backup.timer")
 
-    again = await _run_schedule_task(etcd_fleet)
-    assert again.counts.get("changed", 0) == 0, again.counts
+    # Without a schedule, the timer goes (the snapshots stay); with it again, it comes back.
+    del document["spec"]["etcd"]["backup"]["schedule"]
+    unscheduled = etcd_fleet.cluster_file.with_name("no-schedule.yaml")
+    unscheduled.write_text(yaml.safe_dump(document))
+    code, out, err = await create_etcd(etcd_fleet, "-o", "json", cluster=unscheduled)
+    assert code == 0, out + err
+    code, _, _ = await etcd_fleet.fleet.host_exec(host, "systemctl cat kubexms-etcd-backup.timer")
+    assert code != 0
+    assert len((await etcd_fleet.on(host, f"ls {BACKUP_DIR}")).split()) == 4
+    code, out, err = await create_etcd(etcd_fleet, "-o", "json")
+    assert code == 0, out + err
+    assert (
+        await etcd_fleet.on(host, "systemctl is-active kubexms-etcd-backup.timer")
+    ).strip() == "active"
 
 
 async def test_a_stopped_member_is_an_unhealthy_row_and_exit_1(etcd_fleet: EtcdFleet) -> None:

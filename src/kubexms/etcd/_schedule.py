@@ -30,6 +30,7 @@ TIMER_UNIT = "kubexms-etcd-backup.timer"
 UNIT_DIRECTORY = "/etc/systemd/system"
 SERVICE_PATH = f"{UNIT_DIRECTORY}/{SERVICE_UNIT}"
 TIMER_PATH = f"{UNIT_DIRECTORY}/{TIMER_UNIT}"
+BACKUP_SCHEDULE_TASK = "backup-schedule"
 
 # Where the host has no systemd-analyze: the OnCalendar shapes systemd documents, nothing more
 # (a shorthand like "daily", or "[weekday] [date] [time]" built from digits and * , . / - : ~).
@@ -170,6 +171,10 @@ class RemoveBackupTimer(OperationStep):
 
     async def apply(self, ctx: Context, *, check: bool) -> Change:
         runner = ctx.runner
+        paths = " ".join(quote(path) for path in (TIMER_PATH, SERVICE_PATH, SCRIPT_PATH))
+        # The usual case (never scheduled) costs one round trip.
+        if not await runner.check(f'for p in {paths}; do [ -e "$p" ] && exit 0; done; exit 1'):
+            return Change(False, "remove scheduled etcd snapshots")
         changes: list[Change] = []
         if await runner.files.exists(TIMER_PATH):
             changes += [
@@ -189,9 +194,9 @@ def backup_schedule_task(cluster: Cluster) -> Task:
     hosts as ``spec.etcd.backup.schedule`` says."""
     backup = BackupSchedule.of(cluster)
     if backup is None:
-        return Task("backup-schedule", [RemoveBackupTimer()], Roles("etcd"))
+        return Task(BACKUP_SCHEDULE_TASK, [RemoveBackupTimer()], Roles("etcd"))
     return Task(
-        "backup-schedule",
+        BACKUP_SCHEDULE_TASK,
         [ValidateBackupSchedule(backup.schedule), InstallBackupTimer(backup)],
         Roles("etcd"),
     )
