@@ -135,10 +135,13 @@ def fail(
     pipeline: str,
     exit_code: int = 1,
     summary: RunSummary | None = None,
+    reported: bool = False,
 ) -> NoReturn:
-    """End the command: the error on stderr, and with ``-o json`` also the one JSON document
-    on stdout (the summary so far, ``outcome`` and ``error``), so a caller always gets one."""
-    err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    """End the command: the error on stderr (unless already ``reported`` there), and with
+    ``-o json`` also the one JSON document on stdout (the summary so far, ``outcome`` and
+    ``error``), so a caller always gets one."""
+    if not reported:
+        err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
     if output is Output.json:
         typer.echo(json.dumps(run_document(pipeline, summary, kind, message, exit_code)))
     raise typer.Exit(exit_code)
@@ -173,7 +176,7 @@ def load_cluster_for(file: Path, output: Output, pipeline: str) -> Cluster:
         return load_config(file)
     except ConfigError as error:
         report_config_error(error)
-        fail(output, "config", str(error), pipeline=pipeline)
+        fail(output, "config", str(error), pipeline=pipeline, reported=True)
 
 
 def plan_or_exit(
