@@ -19,8 +19,8 @@ from kubexms.hostprep._package_source import (
     PackageDirectoryError,
     PackageSource,
     Platform,
-    closure_names,
     debs_for,
+    first_choice_dependencies,
     missing_from,
     rpms_in,
 )
@@ -28,7 +28,7 @@ from kubexms.runner import Change, FileSpec, Runner, RunnerError
 from kubexms.runtime import Context
 
 APT_DEPENDS = (
-    "apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks "
+    "apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks "
     "--no-replaces --no-enhances"
 )
 INSTALL_TIMEOUT = 1800.0
@@ -50,6 +50,24 @@ def recorded_closure(directory: Path, names: Sequence[str]) -> list[str] | None:
         return None
     closure = data.get("closure")
     return [str(name) for name in closure] if isinstance(closure, list) else None
+
+
+async def dependency_closure(runner: Runner, names: Sequence[str]) -> list[str]:
+    """``names`` and everything they need, level by level, as apt would choose (see
+    :func:`first_choice_dependencies`; ``apt-cache depends --recurse`` follows every provider
+    of every alternative instead, pulling in packages that conflict with the host's)."""
+    closure: dict[str, None] = {}
+    pending = list(dict.fromkeys(names))
+    while pending:
+        closure.update(dict.fromkeys(pending))
+        result = await runner.must_run(f"{APT_DEPENDS} {' '.join(map(quote, pending))}")
+        needed = first_choice_dependencies(result.stdout)
+        pending = list(
+            dict.fromkeys(
+                name for found in needed.values() for name in found if name not in closure
+            )
+        )
+    return list(closure)
 
 
 async def download_packages(
@@ -77,8 +95,7 @@ async def download_packages(
             "downloading packages needs apt-get on this machine; put the .deb files in a "
             "directory yourself and pass it with --packages-dir"
         )
-    resolved = await runner.must_run(f"{APT_DEPENDS} {' '.join(map(quote, names))}")
-    closure = closure_names(resolved.stdout)
+    closure = await dependency_closure(runner, names)
     await runner.files.mkdir(str(directory))
     missing = missing_from(closure, debs_for(directory, platform.arch))
     if missing:

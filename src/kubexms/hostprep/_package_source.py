@@ -161,14 +161,41 @@ def rpms_in(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.rpm"))
 
 
-def closure_names(apt_cache_output: str) -> list[str]:
-    """Package names from ``apt-cache depends --recurse``: its unindented lines, minus
-    virtual packages (shown as ``<name>``)."""
-    names: dict[str, None] = {}
+def first_choice_dependencies(apt_cache_output: str) -> dict[str, list[str]]:
+    """Package -> what it depends on, from ``apt-cache depends`` (not recursive), as apt would
+    choose on a host that has neither: the first of alternatives (``A | B``) and the first
+    provider of a virtual package. Not every package that could satisfy a dependency: apt
+    lists ``libelogind0`` under ``libsystemd0`` (it provides it), and installing it would
+    remove systemd."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    alternative = False  # the dependency before was "A |": this line is its alternative
+    wants_provider = False  # the dependency before was a virtual package
     for line in apt_cache_output.splitlines():
-        if line and not line[0].isspace() and not line.startswith("<"):
-            names[line.strip()] = None
-    return list(names)
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            current = found.setdefault(line.strip(), [])
+            alternative = wants_provider = False
+        elif current is None:
+            continue
+        elif line.startswith("    "):  # a package providing the dependency above
+            if wants_provider:
+                current.append(_plain(line.strip()))
+                wants_provider = False
+        else:  # "  Depends: x" or " |Depends: x" (an alternative follows)
+            kind, _, target = line.strip().partition(": ")
+            taken = not alternative
+            alternative = kind.startswith("|")
+            wants_provider = taken and target.startswith("<")
+            if taken and not wants_provider and target:
+                current.append(_plain(target))
+    return found
+
+
+def _plain(name: str) -> str:
+    """``python3:any`` -> ``python3``: the package a multi-arch qualifier names."""
+    return name.split(":", 1)[0]
 
 
 def missing_from(names: Iterable[str], available: Iterable[str]) -> list[str]:

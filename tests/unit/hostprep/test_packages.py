@@ -18,7 +18,7 @@ from kubexms.hostprep import (
     PackageSource,
     required_packages,
 )
-from kubexms.hostprep._package_source import DebFile, closure_names, debs_for
+from kubexms.hostprep._package_source import DebFile, debs_for, first_choice_dependencies
 from kubexms.hostprep._requirements import package_names_by_manager
 from kubexms.runtime import ClusterRuntime, Context, new_runtime
 from kubexms.testing import cluster_of
@@ -54,9 +54,26 @@ def test_debs_for_an_architecture(tmp_path: Path) -> None:
         debs_for(tmp_path / "nope", "amd64")
 
 
-def test_closure_from_apt_cache() -> None:
-    output = "socat\n  Depends: libc6\n  Depends: <debconf-2.0>\nlibc6\n<debconf-2.0>\n"
-    assert closure_names(output) == ["socat", "libc6"]
+def test_dependencies_as_apt_would_choose_them() -> None:
+    # apt-cache depends haproxy (abridged): libelogind0 only *provides* libsystemd0.
+    output = (
+        "haproxy\n"
+        "  PreDepends: dpkg\n"
+        "  Depends: libsystemd0\n"
+        "    libelogind0\n"
+        " |Depends: libssl3\n"
+        "  Depends: libssl1.1\n"
+        "  Depends: <debconf-2.0>\n"
+        "    debconf\n"
+        "    cdebconf\n"
+        "  Depends: python3:any\n"
+        "libc6\n"
+        "  Depends: libgcc-s1\n"
+    )
+    assert first_choice_dependencies(output) == {
+        "haproxy": ["dpkg", "libsystemd0", "libssl3", "debconf", "python3"],
+        "libc6": ["libgcc-s1"],
+    }
 
 
 def test_package_lists() -> None:
@@ -163,7 +180,17 @@ async def test_download_resolves_dependencies_and_records_them(tmp_path: Path) -
     directory = tmp_path / "debs"
     script = Script()
     script.on("command -v apt-get", "")
-    script.on("apt-cache depends", "socat\nlibc6\n<debconf-2.0>\n")
+    levels = {
+        "socat": "socat\n  Depends: libc6\n  Depends: <debconf-2.0>\n    debconf\n",
+        "libc6 debconf": "libc6\n  Depends: libgcc-s1\ndebconf\n",
+        "libgcc-s1": "libgcc-s1\n  Depends: libc6\n",
+    }
+
+    def depends(command: str, stdin: bytes) -> str:
+        # One level per call, as apt-cache depends without --recurse answers.
+        return levels[" ".join(word.strip("'") for word in command.split()[8:])]
+
+    script.on("apt-cache depends", depends)
 
     def download(command: str, stdin: bytes) -> str:
         for name in command.split()[2:]:
@@ -179,8 +206,8 @@ async def test_download_resolves_dependencies_and_records_them(tmp_path: Path) -
     directory.mkdir()
     change = await step.run(ctx)
     assert change is not None
-    assert change.detail == "socat libc6"
-    assert script.ran("apt-get download")[0] == "apt-get download socat libc6"
+    assert change.detail == "socat libc6 debconf libgcc-s1"
+    assert script.ran("apt-get download")[0] == "apt-get download socat libc6 debconf libgcc-s1"
 
 
 def unreached(problem: str) -> str:
