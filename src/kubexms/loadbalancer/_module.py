@@ -128,8 +128,9 @@ def balancer_ports(cluster: Cluster) -> tuple[int, ...]:
 
 def loadbalancer_host_needs(cluster: Cluster) -> list[HostNeeds]:
     """The endpoint's port where the proxy will listen, held by kubexms-lb.service on a
-    rerun: the ``loadbalancer`` hosts (``external``), the workers that are not masters
-    (``internal``, on 127.0.0.1)."""
+    rerun, and the OS packages of the proxy (and keepalived): the ``loadbalancer`` hosts
+    (``external``), the workers that are not masters (``internal``, on 127.0.0.1). OS
+    preparation installs the packages from the same source as the rest."""
     balancer = cluster.spec.control_plane_endpoint.load_balancer
     reason = f"controlPlaneEndpoint.loadBalancer.type is {balancer.type}"
     roles: tuple[str, ...]
@@ -146,6 +147,7 @@ def loadbalancer_host_needs(cluster: Cluster) -> list[HostNeeds]:
             roles=roles,
             without_roles=without,
             ports=balancer_ports(cluster),
+            packages=packages_needed(cluster),
             reason=reason,
             service=PROXY_UNIT,
         )

@@ -146,3 +146,25 @@ def test_create_cluster_only_loadbalancer_prepares_only_the_hosts_it_needs() -> 
     assert graph.nodes["create-cluster/os/packages/packages"].hosts == ("node4", "node5")
     assert graph.nodes["create-cluster/loadbalancer/proxy/proxy"].hosts == ("node4", "node5")
     assert not [n for n in graph.nodes if n.startswith("create-cluster/artifacts/place-")]
+
+
+def test_the_proxy_hosts_need_their_packages_from_the_os_phase() -> None:
+    from kubexms.loadbalancer import loadbalancer_host_needs
+    from kubexms.pipelines import CreateClusterPipeline, PhaseSelection
+
+    (needs,) = loadbalancer_host_needs(cluster({"type": "external", "kind": "nginx"}))
+    assert needs.roles == ("loadbalancer",)
+    assert needs.packages["apt"] == ("nginx", "libnginx-mod-stream", "keepalived")
+    assert needs.ports == (6443,)
+    assert loadbalancer_host_needs(cluster({"type": "kube-vip"})) == []
+    graph = CreateClusterPipeline(PhaseSelection.choose(["loadbalancer"])).plan(
+        cluster({"type": "internal"})
+    )
+    installs = {
+        node.hosts: node.step.params()["packages"]
+        for node_id, node in graph.nodes.items()
+        if node_id.startswith("create-cluster/os/packages")
+    }
+    assert any("haproxy" in str(packages) for packages in installs.values()), installs
+    haproxy_hosts = [hosts for hosts, packages in installs.items() if "haproxy" in str(packages)]
+    assert all(set(hosts) <= {"node4", "node5"} for hosts in haproxy_hosts), installs
