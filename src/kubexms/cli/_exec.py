@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kubexms._errors import error_label
 from kubexms.cli._cluster import err_console, load_cluster
 from kubexms.cli._console import output_console
+from kubexms.cli._signals import RunInterruptedError, run_until_signalled
 from kubexms.config import ROLES, Cluster, ResolvedHost
 from kubexms.connector import ConnectorError
 from kubexms.runtime import ConnectorFactory, reach_hosts
@@ -280,11 +281,19 @@ def exec_command(
     except ValueError as error:
         err_console.print(f"[red]error:[/] {error}", highlight=False)
         raise typer.Exit(2) from None
-    outcomes = asyncio.run(
-        _run_with_progress(
-            cluster, selected, text, sudo=sudo, concurrency=concurrency, timeout=timeout
+    try:
+        outcomes = run_until_signalled(
+            _run_with_progress(
+                cluster, selected, text, sudo=sudo, concurrency=concurrency, timeout=timeout
+            )
         )
-    )
+    except RunInterruptedError as interrupt:
+        # Cancelled like a pipeline run: the command is killed on every host it still runs on.
+        err_console.print(
+            f"interrupted by {interrupt.signal_name}; the command was stopped on every host",
+            highlight=False,
+        )
+        raise typer.Exit(interrupt.exit_code) from None
     if output is ExecOutput.json:
         typer.echo(render_json(outcomes))
     else:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -214,3 +218,45 @@ async def test_every_host_unreachable_is_still_one_row_each(cluster: Cluster) ->
     assert [(o.host, o.label) for o in outcomes] == [
         (name, "unreachable") for name in ("a1", "a2", "b1", "b2")
     ]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_stops_exec_and_the_command_it_started(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    # No -f: this machine, through the local connector. The command leaves its pid behind.
+    pid_file = tmp_path / "pid"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kubexms", "exec", "--", f"echo $$ > {pid_file}; exec sleep 300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert time.monotonic() < deadline, "the command never started"
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == code, err
+    assert signal.Signals(signum).name in err
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"the command (pid {pid}) still runs"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
