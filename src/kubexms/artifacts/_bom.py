@@ -14,10 +14,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from kubexms.artifacts._errors import BomError
+from kubexms.config import Role
+from kubexms.config._hosts import unknown_roles
 
 ARCHES: tuple[str, ...] = ("amd64", "arm64")
 """The architectures the BOM pins checksums for."""
@@ -25,7 +35,6 @@ ARCHES: tuple[str, ...] = ("amd64", "arm64")
 NOARCH = "noarch"
 """The "architecture" of files every host can use (manifests, source archives)."""
 
-ROLES = frozenset({"master", "worker", "etcd", "loadbalancer", "registry"})
 
 # The cluster-file settings a component may depend on, and the values they can take.
 CONDITIONS: dict[str, frozenset[str]] = {
@@ -152,7 +161,7 @@ class ComponentSpec(_BomModel):
         default=None,
         description="The cluster-file version it follows; otherwise the `releases` table.",
     )
-    roles: list[str] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)
     when: dict[str, str] = Field(default_factory=dict)
     executable: bool = False
     per_arch: bool = True
@@ -161,11 +170,18 @@ class ComponentSpec(_BomModel):
     checksum_url: ChecksumUrlTemplate | None = None
     sha256: dict[str, Pin] = Field(default_factory=dict)
 
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _known_roles(cls, value: object) -> object:
+        # Before the Literal check, so the message names the stranger, not the whole list.
+        unknown = unknown_roles(map(str, value)) if isinstance(value, list) else []
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(sorted(unknown))}")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> ComponentSpec:
-        unknown_roles = set(self.roles) - ROLES
-        if unknown_roles:
-            raise ValueError(f"unknown role(s) {', '.join(sorted(unknown_roles))}")
+
         for key, value in self.when.items():
             if key not in CONDITIONS:
                 raise ValueError(f"`when` key {key!r} is not one of {', '.join(CONDITIONS)}")

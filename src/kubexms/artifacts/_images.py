@@ -19,6 +19,7 @@ import yaml
 from kubexms.artifacts._bom import minor_of, normalize_version
 from kubexms.artifacts._errors import BomError
 from kubexms.config import Cluster
+from kubexms.config._hosts import unknown_roles
 
 _REFERENCE = re.compile(
     r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+(?=/))?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
@@ -107,6 +108,9 @@ def _parse_catalog(text: str, where: str) -> dict[str, ImageSpec]:
         raise BomError(f"{where}: expected schema 1")
     found: dict[str, ImageSpec] = {}
     for key, raw in (data.get("images") or {}).items():
+        strangers = unknown_roles(map(str, raw.get("roles") or [])) if isinstance(raw, dict) else []
+        if strangers:
+            raise BomError(f"{where}: image {key}: unknown role(s) {', '.join(strangers)}")
         try:
             found[key] = ImageSpec(
                 key=key,

@@ -10,7 +10,7 @@ from kubexms.config._cluster import API_VERSION, KIND, Cluster, Metadata, Spec
 from kubexms.config._errors import ConfigError, ConfigIssue
 from kubexms.config._etcd import Etcd, EtcdBackup, ExternalEtcd
 from kubexms.config._host_ranges import expand_host_pattern
-from kubexms.config._hosts import ROLES, Bastion, GlobalSettings, Host, RoleGroups
+from kubexms.config._hosts import ROLES, Bastion, GlobalSettings, Host, Role, RoleGroups
 from kubexms.config._kubernetes import (
     ApiServer,
     Certificates,
@@ -57,6 +57,7 @@ __all__ = [
     "RegistryAuth",
     "ResolvedBastion",
     "ResolvedHost",
+    "Role",
     "RoleGroups",
     "Spec",
     "cluster_json_schema",

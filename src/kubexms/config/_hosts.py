@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -102,8 +103,17 @@ class GlobalSettings(ConfigModel):
     )
 
 
-ROLES: tuple[str, ...] = ("master", "worker", "etcd", "loadbalancer", "registry")
+Role = Literal["master", "worker", "etcd", "loadbalancer", "registry"]
+"""A host's role: the one vocabulary of the cluster file's role groups, the artifact BOM's
+``roles`` and the Engine's host selectors (``Roles``, ``FirstOf``)."""
+
+ROLES: tuple[Role, ...] = get_args(Role)
 """The role groups, in the order they are documented."""
+
+
+def unknown_roles(names: Iterable[str]) -> list[str]:
+    """The names in ``names`` that are no role, in order."""
+    return [name for name in names if name not in ROLES]
 
 
 def _check_pattern(value: str) -> str:

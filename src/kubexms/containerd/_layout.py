@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kubexms.config import Role
+
 BIN_DIR = "/usr/local/bin"
 RUNC = "/usr/local/sbin/runc"
 CNI_BIN_DIR = "/opt/cni/bin"
@@ -25,7 +27,7 @@ CRICTL = "crictl"
 ARTIFACTS = (CONTAINERD, RUNC_ARTIFACT, CNI_PLUGINS, CRICTL)
 """The BOM components of the container-runtime phase."""
 
-ROLES = ("master", "worker")
+ROLES: tuple[Role, ...] = ("master", "worker")
 """Every node runs a container runtime."""
 
 

@@ -39,6 +39,7 @@ from kubexms.engine._inventory import (
     Inventory,
     Named,
     Roles,
+    known_role,
 )
 from kubexms.engine._lock import LOCK_PATH, HostLockError, HostLocks, LockHolder
 from kubexms.engine._needs import PACKAGE_MANAGERS, HostNeeds, HostRequirements
@@ -111,6 +112,7 @@ __all__ = [
     "config_fingerprint",
     "control_host",
     "is_retryable",
+    "known_role",
     "plan_document",
     "plan_tree",
     "read_checkpoint",

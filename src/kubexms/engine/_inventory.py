@@ -10,7 +10,7 @@ import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kubexms.config import Cluster
+from kubexms.config import ROLES, Cluster, Role
 from kubexms.engine._errors import PlanError
 
 CONTROL_HOST = "@control"
@@ -48,9 +48,10 @@ class Inventory:
     def __len__(self) -> int:
         return len(self.hosts)
 
-    def with_role(self, role: str) -> list[str]:
-        """Names of the hosts having ``role``, in config order."""
-        return [host.name for host in self.hosts if role in host.roles]
+    def with_role(self, role: Role) -> list[str]:
+        """Names of the hosts having ``role``, in config order (PlanError: no such role)."""
+        known = known_role(role)
+        return [host.name for host in self.hosts if known in host.roles]
 
 
 class HostSelector(abc.ABC):
@@ -75,13 +76,23 @@ class AllHosts(HostSelector):
         return "all hosts"
 
 
-class Roles(HostSelector):
-    """Hosts having any of ``roles`` (none is fine: the task then plans no nodes)."""
+def known_role(role: str) -> Role:
+    """``role`` itself if it is one of the cluster file's roles; PlanError otherwise (a typo
+    in a selector would otherwise select no host and plan nothing, silently)."""
+    for known in ROLES:
+        if role == known:
+            return known
+    raise PlanError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
 
-    def __init__(self, *roles: str) -> None:
+
+class Roles(HostSelector):
+    """Hosts having any of ``roles``. A role no host has selects nothing (the task then
+    plans no nodes); a name that is no role is a PlanError."""
+
+    def __init__(self, *roles: Role) -> None:
         if not roles:
             raise ValueError("Roles() needs at least one role")
-        self.roles = roles
+        self.roles = tuple(known_role(role) for role in roles)
 
     def select(self, inventory: Inventory) -> list[str]:
         wanted = set(self.roles)
@@ -92,10 +103,11 @@ class Roles(HostSelector):
 
 
 class FirstOf(HostSelector):
-    """The first host (in config order) having ``role``; PlanError if none has it."""
+    """The first host (in config order) having ``role``; PlanError if none has it, or if
+    ``role`` is no role."""
 
-    def __init__(self, role: str) -> None:
-        self.role = role
+    def __init__(self, role: Role) -> None:
+        self.role = known_role(role)
 
     def select(self, inventory: Inventory) -> list[str]:
         found = inventory.with_role(self.role)

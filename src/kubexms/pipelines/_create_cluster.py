@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kubexms._errors import KubexmsError
 from kubexms.config import Cluster
 from kubexms.containerd import ContainerRuntimeModule
-from kubexms.engine import Module, Pipeline, PlanContext, Roles
+from kubexms.engine import Module, Pipeline, PlanContext, Roles, known_role
 from kubexms.etcd import EtcdModule, etcd_warnings
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
 from kubexms.loadbalancer import PROXY_UNIT, LoadBalancerModule
@@ -161,7 +161,7 @@ class CreateClusterPipeline(Pipeline):
         selection = self.selection
         components = [COMPONENT_PHASES[name]() for name in selection.components]
         roles = frozenset(role for c in components for role in c.host_roles(cluster))
-        hosts = None if not roles else Roles(*sorted(roles))
+        hosts = None if not roles else Roles(*(known_role(role) for role in sorted(roles)))
         artifacts = frozenset(a for c in components for a in c.artifact_components(cluster))
         certificates = frozenset(n for c in components for n in c.pki_names(cluster))
         built: dict[str, Module] = {}

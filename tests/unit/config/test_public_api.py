@@ -36,6 +36,7 @@ def test_public_api() -> None:
         "RegistryAuth",
         "ResolvedBastion",
         "ResolvedHost",
+        "Role",
         "RoleGroups",
         "Spec",
         "cluster_json_schema",

@@ -241,3 +241,21 @@ def test_fingerprint_changes_with_the_plan() -> None:
     fewer_hosts = pipeline(Module("m", [task("t", "a", "b")])).plan(cluster_of(2))
     assert one.fingerprint() == same.fingerprint()
     assert len({one.fingerprint(), other.fingerprint(), fewer_hosts.fingerprint()}) == 3
+
+
+def test_an_unknown_role_is_a_plan_error_not_an_empty_selection() -> None:
+    with pytest.raises(PlanError, match=r"unknown role 'masters'; roles are master, worker"):
+        Roles("masters")  # type: ignore[arg-type]
+    with pytest.raises(PlanError, match=r"unknown role 'workers'"):
+        FirstOf("workers")  # type: ignore[arg-type]
+
+    class Misspelled(Module):
+        name = "m"
+
+        def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+            return [Task("t", [ProbeStep("a")], Roles("master", "lb"))]  # type: ignore[arg-type]
+
+    with pytest.raises(PlanError, match=r"module m: unknown role 'lb'"):
+        plan(Misspelled())
+    # A known role that no host has still selects nothing.
+    assert Roles("registry").select(Inventory.from_cluster(cluster_of(2))) == []

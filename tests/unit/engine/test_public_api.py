@@ -65,6 +65,7 @@ def test_exported_names() -> None:
         "config_fingerprint",
         "control_host",
         "is_retryable",
+        "known_role",
         "plan_document",
         "plan_tree",
         "read_checkpoint",
