@@ -76,10 +76,9 @@ def pipeline() -> Pipeline:
             Module(
                 "components",
                 [
-                    Task("left", [next(steps) for _ in range(5)], AllHosts()),
-                    Task("right", [next(steps) for _ in range(5)], AllHosts()),
+                    Task("left", [next(steps) for _ in range(5)], AllHosts(), after=()),
+                    Task("right", [next(steps) for _ in range(5)], AllHosts(), after=()),
                 ],
-                parallel=True,
             ),
             Module("finish", [Task("workers", list(steps), Roles("worker", "master"))]),
         ],

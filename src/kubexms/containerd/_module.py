@@ -32,7 +32,7 @@ from kubexms.containerd._layout import (
     UNIT_NAME,
 )
 from kubexms.containerd._steps import ImportImages, ManagedFile, NoForeignContainerd
-from kubexms.engine import Module, PlanContext, Roles, Task
+from kubexms.engine import Module, PlanContext, Roles, Task, branches
 from kubexms.steps import Health, PKIFile, PlaceArtifact, PlacePKIFiles, ServiceFile, SystemdService
 
 REGISTRY_CA = "registry/ca.crt"
@@ -91,7 +91,7 @@ class ContainerRuntimeModule(Module):
     name = "container-runtime"
 
     def __init__(self, *, import_images: bool = True) -> None:
-        super().__init__(parallel=True)
+        super().__init__()
         self.import_images = import_images
 
     @staticmethod
@@ -115,6 +115,11 @@ class ContainerRuntimeModule(Module):
         return {}
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        # Parallel branches, except where _after says a task waits for others.
+        found = self._unordered_tasks(ctx)
+        return branches(found, self._after(found))
+
+    def _unordered_tasks(self, ctx: PlanContext) -> Sequence[Task]:
         cluster = ctx.config
         hosts = Roles(*ROLES)
         version = cluster.spec.kubernetes.container_runtime.version
@@ -146,7 +151,7 @@ class ContainerRuntimeModule(Module):
             tasks.append(Task("images", [ImportImages()], hosts))
         return tasks
 
-    def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
+    def _after(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
         names = [task.name for task in tasks]
         before_service = [n for n in ("binaries", "registry-ca") if n in names]
         after: dict[str, Sequence[str]] = {"binaries": ["no-foreign-containerd"]}

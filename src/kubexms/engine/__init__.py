@@ -45,7 +45,7 @@ from kubexms.engine._lock import LOCK_PATH, HostLockError, HostLocks, LockHolder
 from kubexms.engine._needs import PACKAGE_MANAGERS, HostNeeds, HostRequirements
 from kubexms.engine._options import EngineOptions, PairFailure, RunResult
 from kubexms.engine._plan_view import plan_document, plan_tree
-from kubexms.engine._planning import Module, Pipeline, PlanContext, Task
+from kubexms.engine._planning import Module, Pipeline, PlanContext, Task, branches
 from kubexms.engine._retry import RetryPolicy
 from kubexms.engine._session import RunRequest, SessionReport, run_plan
 from kubexms.engine._step import Check, OperationStep, ReversibleStep, Step, secret_field
@@ -108,6 +108,7 @@ __all__ = [
     "StepTimeoutError",
     "SummaryCollector",
     "Task",
+    "branches",
     "checkpoint_path",
     "config_fingerprint",
     "control_host",

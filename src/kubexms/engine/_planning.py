@@ -1,7 +1,7 @@
 """Task, Module and Pipeline: they only plan, turning steps and hosts into one graph.
 
-A Task is steps (run in order) on the hosts its selector picks; a Module orders its tasks
-(in sequence by default, or as parallel branches with explicit ``after`` edges); a Pipeline
+A Task is steps (run in order) on the hosts its selector picks, and declares which tasks of
+its module it runs after (by default the one listed before it); a Module is tasks; a Pipeline
 runs its modules in order. ``Pipeline.plan`` returns the ExecutionGraph or raises PlanError:
 an exception in any planner fails planning, never yields an empty plan that "succeeds".
 """
@@ -47,12 +47,28 @@ class PlanContext:
 
 
 class Task:
-    """Steps, run in order, on the hosts ``hosts`` selects (in config order)."""
+    """Steps, run in order, on the hosts ``hosts`` selects (in config order).
 
-    def __init__(self, name: str, steps: Sequence[Step], hosts: HostSelector) -> None:
+    ``after`` is the one way tasks are ordered: the names of the tasks of the same module this
+    one waits for. None (the default) waits for the task listed just before it, so a module's
+    tasks run in sequence unless they say otherwise; ``()`` waits for nothing (a parallel
+    branch).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        steps: Sequence[Step],
+        hosts: HostSelector,
+        *,
+        after: Sequence[str] | None = None,
+    ) -> None:
+        if isinstance(after, str):
+            raise TypeError("after: pass a list of task names, not one string")
         self.name = name
         self.steps = list(steps)
         self.hosts = hosts
+        self.after: tuple[str, ...] | None = None if after is None else tuple(after)
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, {len(self.steps)} steps on {self.hosts.describe()})"
@@ -74,29 +90,47 @@ class Task:
         return Fragment.chain(nodes)
 
 
-class Module:
-    """A component's tasks, ordered.
+def task_order(tasks: Sequence[Task]) -> dict[str, list[str]]:
+    """Task name -> the tasks it runs after, from each task's ``after`` (None: the previous
+    task in the list)."""
+    order: dict[str, list[str]] = {}
+    for index, task in enumerate(tasks):
+        if task.after is not None:
+            order[task.name] = list(task.after)
+        elif index:
+            order[task.name] = [tasks[index - 1].name]
+    return order
 
-    By default tasks run one after another. With ``parallel=True`` they are independent
-    branches, except where ``after`` says a task waits for others (``{"b": ["a"]}``).
-    Subclasses override :meth:`tasks` to build tasks from the cluster file.
+
+def branches(tasks: Sequence[Task], after: Mapping[str, Sequence[str]] | None = None) -> list[Task]:
+    """``tasks`` as parallel branches: each waits only for the tasks ``after`` names for it
+    (``{"packages": ["download"]}``); sets their ``after`` and returns them."""
+    edges = after or {}
+    for task in tasks:
+        task.after = tuple(edges.get(task.name, ()))
+    return list(tasks)
+
+
+class Module:
+    """A component's tasks. Their order is what each Task declares in ``after`` (by default
+    one after another, in the order listed). Subclasses override :meth:`tasks` to build tasks
+    from the cluster file.
     """
 
     name: str = ""
 
-    def __init__(
-        self,
-        name: str | None = None,
-        tasks: Sequence[Task] = (),
-        *,
-        parallel: bool = False,
-        after: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
+    def __init__(self, name: str | None = None, tasks: Sequence[Task] = ()) -> None:
         if name is not None:
             self.name = name
         self._tasks = list(tasks)
-        self.parallel = parallel
-        self.after = dict(after or {})
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "ordering" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__}.ordering: modules no longer order their tasks in code; "
+                "declare Task(..., after=[...]) (or use kubexms.engine.branches)"
+            )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -110,19 +144,13 @@ class Module:
         sysctls, CPUs and memory); preflight checks and OS preparation applies them."""
         return ()
 
-    def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
-        """Which task waits for which (task name -> names it runs after)."""
-        if self.parallel:
-            return self.after
-        return sequence_order([task.name for task in tasks])
-
     def plan(self, ctx: PlanContext, prefix: str) -> Fragment:
         _check_name("module", self.name)
         where = f"module {self.name}"
         try:
             tasks = list(self.tasks(ctx))
             units = [(task.name, task.plan(ctx, f"{prefix}/{self.name}")) for task in tasks]
-            return compose(units, self.ordering(tasks), what=where)
+            return compose(units, task_order(tasks), what=where)
         except PlanError as error:
             raise PlanError(f"{where}: {error}") from None
         except Exception as error:

@@ -27,6 +27,7 @@ from kubexms.engine import (
     PlanError,
     Roles,
     Task,
+    branches,
 )
 from kubexms.etcd._cluster_id import cluster_id, format_id
 from kubexms.etcd._config import EtcdVersionError, check_version, render_member_config, render_unit
@@ -135,7 +136,7 @@ class EtcdModule(Module):
     name = "etcd"
 
     def __init__(self) -> None:
-        super().__init__(parallel=True)
+        super().__init__()
 
     @staticmethod
     def artifact_components(cluster: Cluster) -> frozenset[str]:
@@ -164,6 +165,11 @@ class EtcdModule(Module):
         return etcd_host_needs(ctx.config)
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        # Parallel branches, except where _after says a task waits for others.
+        found = self._unordered_tasks(ctx)
+        return branches(found, self._after(found))
+
+    def _unordered_tasks(self, ctx: PlanContext) -> Sequence[Task]:
         cluster = ctx.config
         etcd = cluster.spec.etcd
         if etcd.type == "kubeadm":
@@ -249,7 +255,7 @@ class EtcdModule(Module):
         tasks.append(Task("external-endpoints", [reachable], FirstOf("master")))
         return tasks
 
-    def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
+    def _after(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
         names = [task.name for task in tasks]
         if "external-endpoints" in names:
             return {"external-endpoints": ["external-files"]} if "external-files" in names else {}

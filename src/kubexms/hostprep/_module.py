@@ -15,6 +15,7 @@ from kubexms.engine import (
     PlanContext,
     Step,
     Task,
+    branches,
 )
 from kubexms.hostprep._os_steps import (
     ApplySysctl,
@@ -58,7 +59,7 @@ class OSPrepModule(Module):
     ) -> None:
         """``hosts``: whom to prepare (default: every host; ``create cluster --only etcd``
         prepares only the etcd hosts)."""
-        super().__init__(parallel=True)
+        super().__init__()
         self.options = options or OSPrepOptions()
         self.hosts = hosts or AllHosts()
 
@@ -66,6 +67,11 @@ class OSPrepModule(Module):
         return os_needs(ctx.config)
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        # Parallel branches, except where _after says a task waits for others.
+        found = self._unordered_tasks(ctx)
+        return branches(found, self._after(found))
+
+    def _unordered_tasks(self, ctx: PlanContext) -> Sequence[Task]:
         config = ctx.config
         hosts = [(host.internal_address, host.name) for host in config.resolved_hosts()]
         endpoint = config.spec.control_plane_endpoint
@@ -111,7 +117,7 @@ class OSPrepModule(Module):
             tasks.append(Task("timezone", [SetTimezone(self.options.timezone)], self.hosts))
         return tasks
 
-    def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
+    def _after(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
         names = {task.name for task in tasks}
         if "download" not in names:
             return {}

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 from kubexms.config import Cluster
-from kubexms.engine import HostNeeds, Module, Named, PlanContext, Roles, Task
+from kubexms.engine import HostNeeds, Module, Named, PlanContext, Roles, Task, branches
 from kubexms.loadbalancer._layout import (
     KEEPALIVED_CONFIG,
     KEEPALIVED_UNIT,
@@ -160,7 +160,7 @@ class LoadBalancerModule(Module):
     name = "loadbalancer"
 
     def __init__(self) -> None:
-        super().__init__(parallel=True)
+        super().__init__()
 
     @staticmethod
     def artifact_components(cluster: Cluster) -> frozenset[str]:
@@ -186,6 +186,11 @@ class LoadBalancerModule(Module):
         return frozenset({"master"})
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        # Parallel branches, except where _after says a task waits for others.
+        found = self._unordered_tasks(ctx)
+        return branches(found, self._after(found))
+
+    def _unordered_tasks(self, ctx: PlanContext) -> Sequence[Task]:
         cluster = ctx.config
         endpoint = cluster.spec.control_plane_endpoint
         balancer = endpoint.load_balancer
@@ -223,7 +228,7 @@ class LoadBalancerModule(Module):
             tasks.append(Task(f"keepalived-{peer.name}", [service], Named([peer.name])))
         return tasks
 
-    def ordering(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
+    def _after(self, tasks: Sequence[Task]) -> Mapping[str, Sequence[str]]:
         names = [task.name for task in tasks]
         after: dict[str, Sequence[str]] = {}
         if "endpoint-name" in names:

@@ -95,7 +95,7 @@ class PlacementModule(Module):
         store: Path | None = None,
         remote_dir: str = DEFAULT_REMOTE_DIR,
     ) -> None:
-        super().__init__(parallel=True)
+        super().__init__()
         self.artifact_plan = plan
         self.store = store
         self.remote_dir = remote_dir
@@ -119,7 +119,7 @@ class PlacementModule(Module):
                 name="place",
             )
             ordered = [name for name in ctx.inventory.names() if name in hosts]
-            tasks.append(Task(_NOT_IN_NAME.sub("-", name), [step], Named(ordered)))
+            tasks.append(Task(_NOT_IN_NAME.sub("-", name), [step], Named(ordered), after=()))
         return tasks
 
 

@@ -134,12 +134,12 @@ async def test_dependents_of_a_failed_node_are_skipped_independent_branches_fini
         Module(
             "m",
             [
-                Task("init", [ProbeStep("init")], FirstOf("master")),
-                Task("join", [ProbeStep("join")], Named(["node2", "node3"])),
-                Task("other", [ProbeStep("other1"), ProbeStep("other2")], Named(["node3"])),
+                Task("init", [ProbeStep("init")], FirstOf("master"), after=()),
+                Task("join", [ProbeStep("join")], Named(["node2", "node3"]), after=["init"]),
+                Task(
+                    "other", [ProbeStep("other1"), ProbeStep("other2")], Named(["node3"]), after=()
+                ),
             ],
-            parallel=True,
-            after={"join": ["init"]},
         )
     ).plan(s.config)
     result = await s.engine(continue_on_error=True).run(graph)
@@ -224,10 +224,9 @@ async def test_global_and_upload_limits_hold() -> None:
         Module(
             "m",
             [
-                Task("plain", [Measured("plain")], AllHosts()),
-                Task("upload", [Upload("upload")], AllHosts()),
+                Task("plain", [Measured("plain")], AllHosts(), after=()),
+                Task("upload", [Upload("upload")], AllHosts(), after=()),
             ],
-            parallel=True,
         )
     ).plan(s.config)
     result = await s.engine(concurrency=5, upload_concurrency=2).run(graph)
@@ -253,8 +252,7 @@ async def test_concurrency_limit_applies_across_hosts() -> None:
     graph = pipeline(
         Module(
             "m",
-            [Task(f"t{i}", [Slow("a")], Named([f"node{i}"])) for i in range(1, 11)],
-            parallel=True,
+            [Task(f"t{i}", [Slow("a")], Named([f"node{i}"]), after=()) for i in range(1, 11)],
         )
     ).plan(s.config)
     await s.engine(concurrency=3).run(graph)

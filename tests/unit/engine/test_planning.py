@@ -23,6 +23,7 @@ from kubexms.engine import (
     PlanError,
     Roles,
     Task,
+    branches,
 )
 from kubexms.runtime import new_runtime
 from kubexms.testing import MemoryConnector, cluster_of
@@ -67,9 +68,11 @@ def test_parallel_branches_with_explicit_after() -> None:
         Module("pre", [task("check", "ok")]),
         Module(
             "m",
-            [task("a", "a1", "a2"), task("b", "b1"), task("c", "c1")],
-            parallel=True,
-            after={"c": ["a", "b"]},
+            [
+                task("a", "a1", "a2", after=()),
+                task("b", "b1", after=()),
+                task("c", "c1", after=["a", "b"]),
+            ],
         ),
         Module("post", [task("d", "d1")]),
     )
@@ -83,7 +86,7 @@ def test_parallel_branches_with_explicit_after() -> None:
 
 def test_next_module_waits_for_every_open_branch() -> None:
     graph = plan(
-        Module("m", [task("a", "a1"), task("b", "b1")], parallel=True),
+        Module("m", [task("a", "a1", after=()), task("b", "b1", after=())]),
         Module("n", [task("c", "c1")]),
     )
     assert deps(graph, "p/n/c/c1") == {"p/m/a/a1", "p/m/b/b1"}
@@ -174,9 +177,7 @@ def test_duplicate_task_and_module_names_are_rejected() -> None:
 def test_cycles_are_rejected_naming_the_cycle() -> None:
     looping = Module(
         "m",
-        [task("a", "a1"), task("b", "b1"), task("c", "c1")],
-        parallel=True,
-        after={"a": ["c"], "b": ["a"], "c": ["b"]},
+        [task("a", "a1", after=["c"]), task("b", "b1", after=["a"]), task("c", "c1", after=["b"])],
     )
     with pytest.raises(PlanError, match=r"module m: the ordering has a cycle: .*->"):
         plan(looping)
@@ -184,7 +185,7 @@ def test_cycles_are_rejected_naming_the_cycle() -> None:
 
 def test_unknown_names_in_ordering_are_rejected() -> None:
     with pytest.raises(PlanError, match=r"'nope', which is not a part"):
-        plan(Module("m", [task("a", "a1")], parallel=True, after={"a": ["nope"]}))
+        plan(Module("m", [task("a", "a1", after=["nope"])]))
 
 
 def test_a_graph_with_a_cycle_is_rejected_even_if_built_by_hand() -> None:
@@ -259,3 +260,15 @@ def test_an_unknown_role_is_a_plan_error_not_an_empty_selection() -> None:
         plan(Misspelled())
     # A known role that no host has still selects nothing.
     assert Roles("registry").select(Inventory.from_cluster(cluster_of(2))) == []
+
+
+def test_tasks_declare_their_order_and_modules_cannot_compute_one() -> None:
+    graph = plan(Module("m", [task("a", "a1"), task("b", "b1"), task("c", "c1", after=["a"])]))
+    assert deps(graph, "p/m/b/b1") == {"p/m/a/a1"}  # by default: after the one before
+    assert deps(graph, "p/m/c/c1") == {"p/m/a/a1"}
+    parallel = branches([task("x", "x1"), task("y", "y1")], {"y": ["x"]})
+    assert [t.after for t in parallel] == [(), ("x",)]
+    with pytest.raises(TypeError, match=r"Legacy\.ordering: .*Task\(\.\.\., after="):
+
+        class Legacy(Module):
+            def ordering(self) -> None: ...

@@ -61,6 +61,7 @@ def test_exported_names() -> None:
         "StepTimeoutError",
         "SummaryCollector",
         "Task",
+        "branches",
         "checkpoint_path",
         "config_fingerprint",
         "control_host",

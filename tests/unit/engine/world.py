@@ -9,7 +9,7 @@ done) and then ``run s``. The ``World`` answers: a host remembers which steps ra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +94,13 @@ class ProbeStep(Step):
         return Change(True, self.name, result.stdout)
 
 
-def task(name: str, *steps: str, hosts: HostSelector | None = None) -> Task:
-    return Task(name, [ProbeStep(step) for step in steps], hosts or AllHosts())
+def task(
+    name: str,
+    *steps: str,
+    hosts: HostSelector | None = None,
+    after: Sequence[str] | None = None,
+) -> Task:
+    return Task(name, [ProbeStep(step) for step in steps], hosts or AllHosts(), after=after)
 
 
 @dataclass
