@@ -34,6 +34,7 @@ class HostSummary:
     last: float | None = None
     errors: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)  # what happened, one per error
+    changes: dict[str, str] = field(default_factory=dict)  # dry runs: node -> what would change
 
     @property
     def seconds(self) -> float:
@@ -52,6 +53,7 @@ class HostSummary:
             "seconds": round(self.seconds, 3),
             "errors": list(self.errors),
             "labels": list(self.labels),
+            "changes": dict(self.changes),
         }
 
 
@@ -124,6 +126,8 @@ class SummaryCollector:
         setattr(host, name, getattr(host, name) + 1)
         if event.kind is not EventKind.SKIPPED:
             host.last = event.time if host.last is None else max(host.last, event.time)
+        if event.kind is EventKind.WOULD_CHANGE and event.node is not None:
+            host.changes[event.node] = event.detail
         if event.kind is EventKind.FAILED:
             # Errors name their host already; here the host is the row, so say it once.
             error = event.error.removeprefix(f"{event.host}: ")

@@ -144,3 +144,16 @@ def test_load_bom_reads_another_file_and_reports_unreadable_ones(tmp_path: Path)
     (tmp_path / "bad.yaml").write_text("schema: [")
     with pytest.raises(BomError, match="not valid YAML"):
         load_bom(tmp_path / "bad.yaml")
+
+
+def test_the_image_catalog_knows_only_the_cluster_files_roles() -> None:
+    from kubexms.artifacts._images import _parse_catalog
+
+    text = (
+        "schema: 1\nimages:\n  pause:\n    image: x/pause\n    phase: p\n"
+        "    roles: [master, toaster]\n"
+    )
+    with pytest.raises(BomError, match=r"image pause: unknown role\(s\) toaster"):
+        _parse_catalog(text, "images.yaml")
+    good = _parse_catalog(text.replace("toaster", "worker"), "images.yaml")
+    assert good["pause"].roles == {"master", "worker"}

@@ -19,6 +19,7 @@ from kubexms.engine import (
     OperationStep,
     PlanError,
     Step,
+    SummaryCollector,
     Task,
     plan_document,
     plan_tree,
@@ -136,7 +137,15 @@ async def test_operation_step_precheck_is_apply_in_check_mode() -> None:
     s = await setup(2)
     s.world.already.add(("node1", "a"))
     graph = pipeline(Module("m", [Task("t", [Mark("a")], Everywhere())])).plan(s.config)
-    result = await s.engine().dry_run(graph)
+    collector = SummaryCollector(["node1", "node2"])
+    engine = s.engine()
+    engine.events.subscribe(collector)
+    result = await engine.dry_run(graph)
+    hosts = collector.summary.as_dict()["hosts"]
+    assert (hosts["node1"]["changes"], hosts["node2"]["changes"]) == (
+        {},
+        {"p/m/t/a": "a marked on node2"},
+    )
     assert s.world.commands("run") == []
     assert result.would_change == [("p/m/t/a", "node2")]
     assert result.change_details == {("p/m/t/a", "node2"): "a marked on node2"}
