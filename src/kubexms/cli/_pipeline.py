@@ -234,7 +234,12 @@ async def _connect(cluster: Cluster, *, allow_unreachable: bool) -> ClusterRunti
 
 
 async def _execute(
-    cluster: Cluster, graph: ExecutionGraph, settings: RunSettings, events: EventBus, run_id: str
+    cluster: Cluster,
+    graph: ExecutionGraph,
+    settings: RunSettings,
+    events: EventBus,
+    run_id: str,
+    unreleased: dict[str, str],
 ) -> RunResult:
     allow_unreachable = settings.options.continue_on_error
     async with await _connect(cluster, allow_unreachable=allow_unreachable) as runtime:
@@ -248,6 +253,7 @@ async def _execute(
             events=events,
             run_id=run_id,
             work_dir=cluster.work_dir,
+            unreleased=unreleased,
         )
     for host, holder in report.broken_locks.items():
         err_console.print(f"broke the stale lock on {host}, held by {holder}", markup=False)
@@ -279,12 +285,17 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
     if view is not None:
         events.subscribe(view)
     pipeline = graph.pipeline
+    unreleased: dict[str, str] = {}  # host -> why its lock could not be released
     try:
         if isinstance(view, LiveView):
             with view:
-                result = run_until_signalled(_execute(cluster, graph, settings, events, run_id))
+                result = run_until_signalled(
+                    _execute(cluster, graph, settings, events, run_id, unreleased)
+                )
         else:
-            result = run_until_signalled(_execute(cluster, graph, settings, events, run_id))
+            result = run_until_signalled(
+                _execute(cluster, graph, settings, events, run_id, unreleased)
+            )
     except (CheckpointError, HostLockError, _RunRefusedError) as error:
         log.close()
         kind = getattr(
@@ -298,9 +309,15 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
         summary = collector.summary
         summary.log = str(log_path)
         summary.outcome = "interrupted"
+        if unreleased:
+            held = ", ".join(f"{host} ({why})" for host, why in unreleased.items())
+            locks = f"the locks on {held} could not be released"
+            again = "--resume --break-lock"
+        else:
+            locks, again = "the host locks released", "--resume"
         message = (
             f"{settings.command} was interrupted by {interrupt.signal_name}; remote commands "
-            "were stopped and the host locks released. Run it again with --resume to continue."
+            f"were stopped and {locks}. Run it again with {again} to continue."
         )
         fail(
             settings.output,

@@ -56,12 +56,14 @@ async def run_plan(
     run_id: str,
     work_dir: Path,
     lock_path: str = LOCK_PATH,
+    unreleased: dict[str, str] | None = None,
 ) -> SessionReport:
     """Run ``graph`` with checkpointing and host locks.
 
     Raises CheckpointError (bad ``--resume``) or HostLockError (hosts held by another run)
     before anything changes. On success the checkpoint is removed (nothing is left to
-    resume); on failure it stays for ``--resume``.
+    resume); on failure it stays for ``--resume``. ``unreleased``, if given, receives the
+    hosts whose lock could not be released (and why), also when the run is cancelled.
     """
     key = CheckpointKey(graph.pipeline, config_fingerprint(runtime.config), graph.fingerprint())
     start = resume_point(
@@ -82,6 +84,8 @@ async def run_plan(
     except asyncio.CancelledError:
         # Stopped (a signal) while locking: give back the locks already taken.
         await locks.release()
+        if unreleased is not None:
+            unreleased.update(locks.release_errors)
         raise
     try:
         writer = start.open_writer()
@@ -101,6 +105,8 @@ async def run_plan(
             writer.discard()
     finally:
         await locks.release()
+        if unreleased is not None:
+            unreleased.update(locks.release_errors)
     return SessionReport(
         result=result,
         checkpoint=start.path,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kubexms.config import Cluster
+from kubexms.connector import HostConnectionError
 from kubexms.engine import (
     AllHosts,
     CheckpointError,
@@ -289,4 +290,41 @@ async def test_a_run_stopped_while_locking_releases_the_locks_it_took(tmp_path: 
     assert len(released) == 1
     assert "r1" in released[0]
     assert not checkpoint_path(config.work_dir, "touch").exists()  # nothing ran, nothing kept
+    await runtime.close()
+
+
+async def test_locks_that_could_not_be_released_are_reported_when_stopped(tmp_path: Path) -> None:
+    node1_locked = asyncio.Event()
+
+    def answer(host: str, command: str, stdin: bytes) -> Answer:
+        if "rm -f" in command:
+            raise HostConnectionError(host, "the connection was lost")
+        if host == "node1":
+            node1_locked.set()
+        return "@kxms:acquired"
+
+    connectors: dict[str, MemoryConnector] = {}
+    config = cluster_of(2, work_dir=tmp_path / "work")
+    runtime = await memory_runtime(config, answer, connectors=connectors)
+    connectors["node2"].delay = 30.0
+    unreleased: dict[str, str] = {}
+    run = asyncio.ensure_future(
+        run_plan(
+            touch_pipeline(config, tmp_path).plan(config),
+            runtime,
+            RunRequest("test"),
+            options=EngineOptions(),
+            events=EventBus(),
+            run_id="r2",
+            work_dir=config.work_dir,
+            unreleased=unreleased,
+        )
+    )
+    await asyncio.wait_for(node1_locked.wait(), 10)
+    await asyncio.sleep(0.05)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert list(unreleased) == ["node1"]
+    assert "the connection was lost" in unreleased["node1"]
     await runtime.close()
