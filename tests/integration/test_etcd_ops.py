@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -62,7 +63,7 @@ class EtcdFleet:
     async def etcdctl(self, host: str, arguments: str) -> str:
         return await self.on(host, etcdctl_command(arguments))
 
-    def args(self, command: str, *extra: str) -> list[str]:
+    def args(self, command: str, *extra: str, cluster: Path | None = None) -> list[str]:
         return [
             sys.executable,
             "-m",
@@ -70,20 +71,24 @@ class EtcdFleet:
             "etcd",
             command,
             "-f",
-            str(self.cluster_file),
+            str(cluster or self.cluster_file),
             *extra,
         ]
 
-    async def start(self, command: str, *extra: str) -> asyncio.subprocess.Process:
+    async def start(
+        self, command: str, *extra: str, cluster: Path | None = None
+    ) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
-            *self.args(command, *extra),
+            *self.args(command, *extra, cluster=cluster),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "COLUMNS": "250"},
         )
 
-    async def run(self, command: str, *extra: str) -> tuple[int, str, str]:
-        process = await self.start(command, *extra)
+    async def run(
+        self, command: str, *extra: str, cluster: Path | None = None
+    ) -> tuple[int, str, str]:
+        process = await self.start(command, *extra, cluster=cluster)
         out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
         assert process.returncode is not None
         return process.returncode, out.decode(), err.decode()
@@ -200,8 +205,23 @@ async def test_status_lists_every_member_healthy(etcd_fleet: EtcdFleet) -> None:
     assert code == 0, err
     for host in etcd_fleet.hosts:
         assert host in out
+
     assert out.count("healthy") == 3
     assert "unhealthy" not in out
+
+    # A worker nobody answers for is no concern of etcd's: only the etcd hosts are reached.
+    document = yaml.safe_load(etcd_fleet.cluster_file.read_text())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = int(probe.getsockname()[1])
+    document["spec"]["hosts"].append({"name": "ghost", "address": "127.0.0.1", "port": closed})
+    document["spec"]["roleGroups"]["worker"] = ["ghost"]
+    ghostly = etcd_fleet.cluster_file.with_name("with-ghost-worker.yaml")
+    ghostly.write_text(yaml.safe_dump(document))
+    code, out, err = await etcd_fleet.run("status", "-o", "json", cluster=ghostly)
+    assert code == 0, err
+    assert "ghost" not in err
+    assert [row["name"] for row in json.loads(out)["members"]] == etcd_fleet.hosts
 
 
 async def test_backup_then_restore_brings_deleted_keys_back(etcd_fleet: EtcdFleet) -> None:

@@ -37,7 +37,12 @@ from kubexms.etcd._restore import (
     unstage,
     verify_on_host,
 )
-from kubexms.etcd._status import MemberStatus, cluster_status, unreachable_rows
+from kubexms.etcd._status import (
+    MemberStatus,
+    cluster_status,
+    etcd_hosts_only,
+    unreachable_rows,
+)
 from kubexms.runtime import InitializationError, new_runtime
 
 app = typer.Typer(
@@ -107,6 +112,7 @@ def _status_table(cluster: Cluster, rows: list[MemberStatus]) -> Table:
 
 
 async def _status_rows(cluster: Cluster) -> list[MemberStatus]:
+    cluster = etcd_hosts_only(cluster)
     try:
         runtime = await new_runtime(cluster, allow_unreachable=True)
     except InitializationError as error:
@@ -190,6 +196,8 @@ def backup(
     _kubexm_etcd(cluster, "backup")
     target_dir = (directory or cluster.work_dir / "backups").expanduser().absolute()
     name = backup_file_name(cluster.name, backup_stamp())
+    # Only the etcd hosts are connected to: a backup concerns no other host.
+    cluster = etcd_hosts_only(cluster)
     graph = plan_or_exit(BackupPipeline(target_dir, name, keep), cluster)
     settings = _settings(
         cluster, "kubexms etcd backup", output, log_format, resume=False, tolerate_unreachable=True
@@ -206,12 +214,12 @@ def backup(
 
 
 async def _verify(cluster: Cluster, snapshot: Path, sha256: str) -> SnapshotInfo:
-    async with await open_runtime(cluster, allow_unreachable=True) as runtime:
+    async with await open_runtime(etcd_hosts_only(cluster), allow_unreachable=True) as runtime:
         return await verify_on_host(runtime, snapshot, sha256)
 
 
 async def _unstage(cluster: Cluster, sha256: str) -> None:
-    async with await open_runtime(cluster, allow_unreachable=True) as runtime:
+    async with await open_runtime(etcd_hosts_only(cluster), allow_unreachable=True) as runtime:
         await unstage(runtime, sha256)
 
 

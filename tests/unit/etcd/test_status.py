@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import json
 
+from kubexms.config import parse_config
 from kubexms.etcd import EtcdMember
 from kubexms.etcd._status import (
     MemberStatus,
+    etcd_hosts_only,
     etcdctl,
     last_error_line,
     leader_name,
     parse_status,
     snapshot_tool,
 )
+from tests.unit.config.sample import base, to_yaml
 
 MEMBER = EtcdMember("node1", "10.213.0.11")
 STATUS = (
@@ -102,3 +105,13 @@ def test_etcdctl_uses_the_healthcheck_client_over_tls_and_quotes_endpoints() -> 
     assert "ETCDCTL_API=3 /usr/local/bin/etcdctl " in command
     assert command.startswith("env -u ETCDCTL_ENDPOINTS ")
     assert "/usr/local/bin/etcdutl snapshot status" in snapshot_tool("snapshot status x")
+
+
+def test_etcd_commands_connect_to_the_etcd_hosts_only() -> None:
+    cluster = parse_config(to_yaml(base()))  # etcd on node1; node2 and node3 are workers
+    data = cluster.model_dump()
+    trimmed = etcd_hosts_only(cluster)
+    assert [host.name for host in trimmed.resolved_hosts()] == ["node1"]
+    assert [host.name for host in trimmed.hosts_with_role("etcd")] == ["node1"]
+    assert trimmed.work_dir == cluster.work_dir
+    assert cluster.model_dump() == data  # the original is left as it was
