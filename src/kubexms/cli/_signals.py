@@ -50,12 +50,17 @@ def run_until_signalled(main: Coroutine[Any, Any, T]) -> T:
                 received.append(signum)
             task.cancel()
 
+        installed = []
         for signum in STOP_SIGNALS:
-            loop.add_signal_handler(signum, stop, signum)
+            try:
+                loop.add_signal_handler(signum, stop, signum)
+            except (ValueError, RuntimeError):  # not the main thread: signals are not ours
+                continue
+            installed.append(signum)
         try:
             return await main
         finally:
-            for signum in STOP_SIGNALS:
+            for signum in installed:
                 loop.remove_signal_handler(signum)
 
     try:
