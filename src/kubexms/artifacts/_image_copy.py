@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -69,14 +70,15 @@ def _auth_file(directory: Path, auths: Mapping[str, tuple[str, str]]) -> Path | 
     return path
 
 
-async def _run(argv: Sequence[str], what: str) -> None:
+async def _run(argv: Sequence[str], what: str) -> bytes:
     process = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    _, stderr = await process.communicate()
+    stdout, stderr = await process.communicate()
     if process.returncode != 0:
         lines = stderr.decode(errors="replace").strip().splitlines()
         raise ImageCopyError(f"{what}: skopeo failed: {' '.join(lines[-3:])}")
+    return stdout
 
 
 def _tls(prefix: str, registry: str, cert_dir: Path | None, insecure: Iterable[str]) -> list[str]:
@@ -149,6 +151,49 @@ async def pull_images(
         return list(await asyncio.gather(*(one(image, work, auth) for image in images)))
 
 
+async def missing_in_registry(
+    store: ImageStore,
+    private_registry: str,
+    *,
+    auths: Mapping[str, tuple[str, str]] | None = None,
+    ca_file: Path | None = None,
+    insecure: Iterable[str] = (),
+) -> list[StoredImage]:
+    """The store's images that ``private_registry`` does not hold with their digest."""
+    skopeo = _skopeo()
+    host = registry_host(private_registry)
+    insecure = tuple(insecure)
+
+    async def holds(entry: StoredImage, auth: Path | None, certs: Path | None) -> bool:
+        target = entry.image.under(private_registry)
+        argv = [skopeo, "inspect", "--raw", "--retry-times", "1"]
+        argv += [a.replace("--dest-", "--") for a in _tls("dest", host, certs, insecure)]
+        if auth is not None:
+            argv += ["--authfile", str(auth)]
+        try:
+            raw = await _run([*argv, f"docker://{target.name}"], f"inspect {target}")
+        except ImageCopyError:
+            return False
+        return "sha256:" + hashlib.sha256(raw).hexdigest() == entry.digest
+
+    with tempfile.TemporaryDirectory(prefix="kubexms-images-") as directory:
+        work = Path(directory)
+        auth = _auth_file(work, auths or {})
+        certs = _cert_dir(work, ca_file)
+        entries = store.entries()
+        found = await asyncio.gather(*(holds(e, auth, certs) for e in entries))
+    return [entry for entry, held in zip(entries, found, strict=True) if not held]
+
+
+def _cert_dir(work: Path, ca_file: Path | None) -> Path | None:
+    if ca_file is None:
+        return None
+    certs = work / "certs"
+    certs.mkdir(exist_ok=True)
+    shutil.copyfile(ca_file, certs / "ca.crt")
+    return certs
+
+
 async def push_images(
     store: ImageStore,
     private_registry: str,
@@ -193,10 +238,6 @@ async def push_images(
     with tempfile.TemporaryDirectory(prefix="kubexms-images-") as directory:
         work = Path(directory)
         auth = _auth_file(work, auths or {})
-        certs: Path | None = None
-        if ca_file is not None:
-            certs = work / "certs"
-            certs.mkdir()
-            shutil.copyfile(ca_file, certs / "ca.crt")
+        certs = _cert_dir(work, ca_file)
         digests = await asyncio.gather(*(one(e, work, auth, certs) for e in chosen))
     return [CopyResult(e.ref, d, True) for e, d in zip(chosen, digests, strict=True)]

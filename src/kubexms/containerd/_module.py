@@ -32,7 +32,9 @@ from kubexms.containerd._layout import (
     UNIT_NAME,
 )
 from kubexms.containerd._steps import ImportImages, ManagedFile, NoForeignContainerd
-from kubexms.engine import Module, PlanContext, Roles, Task, branches
+from kubexms.engine import ControlMachine, Module, PlanContext, Roles, Task, branches
+from kubexms.registry import RegistryPki
+from kubexms.registry._module import certificate_names
 from kubexms.steps import Health, PKIFile, PlaceArtifact, PlacePKIFiles, ServiceFile, SystemdService
 
 REGISTRY_CA = "registry/ca.crt"
@@ -141,6 +143,10 @@ class ContainerRuntimeModule(Module):
             Task("binaries", binaries, hosts),
         ]
         ca = _private_ca(cluster)
+        if cluster.spec.registry.type == "registry":
+            # The registry phase runs later; its CA must exist before the nodes trust it.
+            pki = RegistryPki(certificate_names(cluster))
+            tasks.append(Task("registry-pki", [pki], ControlMachine()))
         if ca is not None:
             tasks.append(Task("registry-ca", [ca], hosts))
         tasks += [
@@ -156,7 +162,8 @@ class ContainerRuntimeModule(Module):
         before_service = [n for n in ("binaries", "registry-ca") if n in names]
         after: dict[str, Sequence[str]] = {"binaries": ["no-foreign-containerd"]}
         if "registry-ca" in names:
-            after["registry-ca"] = ["no-foreign-containerd"]
+            first = ["no-foreign-containerd"]
+            after["registry-ca"] = [*first, "registry-pki"] if "registry-pki" in names else first
         after["service"] = before_service
         if "images" in names:
             after["images"] = ["service"]

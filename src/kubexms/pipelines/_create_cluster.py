@@ -21,6 +21,7 @@ from kubexms.hostprep import OSPrepModule, OSPrepOptions
 from kubexms.loadbalancer import PROXY_UNIT, LoadBalancerModule
 from kubexms.pki import PkiModule
 from kubexms.preflight import PreflightModule
+from kubexms.registry import RegistryModule
 from kubexms.steps import ArtifactsModule
 
 PHASES: tuple[str, ...] = (
@@ -60,10 +61,15 @@ FOUNDATION = ("preflight", "os", "artifacts", "pki")
 
 
 COMPONENT_PHASES: Mapping[
-    str, type[EtcdModule] | type[ContainerRuntimeModule] | type[LoadBalancerModule]
+    str,
+    type[EtcdModule]
+    | type[ContainerRuntimeModule]
+    | type[RegistryModule]
+    | type[LoadBalancerModule],
 ] = {
     "etcd": EtcdModule,
     "container-runtime": ContainerRuntimeModule,
+    "registry": RegistryModule,
     "loadbalancer": LoadBalancerModule,
 }
 """The component phases that exist today."""

@@ -34,6 +34,8 @@ from kubexms.pki._host_certs import (
     host_scan_script,
     parse_host_scan,
 )
+from kubexms.pki._issue import issue_certificate
+from kubexms.pki._keys import load_private_key, new_private_key, private_key_pem
 from kubexms.pki._kubeconfig import KubeconfigContents, parse_kubeconfig, render_kubeconfig
 from kubexms.pki._options import KeyType, PkiOptions, pki_options
 from kubexms.pki._phase import GeneratePki, PkiModule
@@ -78,11 +80,15 @@ __all__ = [
     "generate_pki",
     "host_expirations",
     "host_scan_script",
+    "issue_certificate",
+    "load_private_key",
     "local_authorities",
     "local_expirations",
+    "new_private_key",
     "parse_host_scan",
     "parse_kubeconfig",
     "pki_options",
     "plan_pki",
+    "private_key_pem",
     "render_kubeconfig",
 ]

@@ -43,7 +43,7 @@ def test_without_only_it_refuses_naming_the_missing_phases() -> None:
     with pytest.raises(PhaseSelectionError) as error:
         PhaseSelection.choose()
     message = str(error.value)
-    for missing in ("registry", "control-plane", "workers", "cni", "addons"):
+    for missing in ("control-plane", "workers", "cni", "addons"):
         assert missing in message
     assert "--only" in message
 

@@ -39,12 +39,16 @@ def test_exported_names() -> None:
         "generate_pki",
         "host_expirations",
         "host_scan_script",
+        "issue_certificate",
+        "load_private_key",
         "local_authorities",
         "local_expirations",
+        "new_private_key",
         "parse_host_scan",
         "parse_kubeconfig",
         "pki_options",
         "plan_pki",
+        "private_key_pem",
         "render_kubeconfig",
     ]
     for name in kubexms.pki.__all__:
