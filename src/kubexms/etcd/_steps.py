@@ -120,31 +120,37 @@ class EtcdClusterHealthy(Check):
     description = "every member healthy; members are {members}"
 
     async def verify(self, ctx: Context) -> None:
-        health = await ctx.runner.run(
-            etcdctl_command("endpoint health --command-timeout=5s 2>&1", self.endpoints),
-            sudo=ctx.runner.sudo,
-            timeout=60,
+        # Both questions in one round trip: the health of every member, then the member list.
+        health = etcdctl_command("endpoint health --command-timeout=5s", self.endpoints)
+        listing = etcdctl_command("member list -w json")
+        script = (
+            f"answer=$({health} 2>&1); code=$?\n"
+            'echo "@kxms:health-exit $code"; printf "%s\\n" "$answer" | sed "s/^/@kxms:health /"\n'
+            f'[ "$code" = 0 ] || exit 0\n{listing}'
         )
-        if not health.ok:
-            lines = "\n    ".join(health.stdout.strip().splitlines())
+        result = await ctx.runner.run(script, sudo=ctx.runner.sudo, timeout=60)
+        lines = result.stdout.splitlines()
+        code = [line.split()[-1] for line in lines if line.startswith("@kxms:health-exit ")]
+        if code != ["0"]:
+            prefix = "@kxms:health "
+            answers = [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
+            shown = "\n    ".join(answers or [result.stderr.strip() or "no answer"])
             raise CheckFailedError(
-                ctx.host.name, self.name, f"not every member is healthy:\n    {lines}"
+                ctx.host.name, self.name, f"not every member is healthy:\n    {shown}"
             )
-        listed = await ctx.runner.run(
-            etcdctl_command("member list -w json"), sudo=ctx.runner.sudo, timeout=60
-        )
-        if not listed.ok:
+        listed_out = "\n".join(line for line in lines if not line.startswith("@kxms:"))
+        if not result.ok:
             raise CheckFailedError(
-                ctx.host.name, self.name, f"etcdctl member list failed: {listed.stderr.strip()}"
+                ctx.host.name, self.name, f"etcdctl member list failed: {result.stderr.strip()}"
             )
         try:
             found = {
                 f"{member.get('name', '')}={','.join(member.get('peerURLs', []))}"
-                for member in json.loads(listed.stdout).get("members", [])
+                for member in json.loads(listed_out).get("members", [])
             }
         except (ValueError, AttributeError):
             raise CheckFailedError(
-                ctx.host.name, self.name, f"unreadable member list: {listed.stdout[:200]}"
+                ctx.host.name, self.name, f"unreadable member list: {listed_out[:200]}"
             ) from None
         wanted = set(self.members)
         if found != wanted:
