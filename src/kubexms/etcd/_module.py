@@ -73,7 +73,9 @@ from kubexms.steps import (
 
 ARTIFACT = "etcd"
 """The BOM component holding etcd's release tarball."""
-HEALTH = Health(command=etcdctl_command("endpoint health --command-timeout=3s"), timeout=90)
+HEALTH = Health(
+    command=etcdctl_command("endpoint health --command-timeout=3s"), timeout=90, interval=0.3
+)
 _PROFILE = f"""# Written by kubexms: etcdctl on this host talks to the local member over TLS.
 if [ -r {ETCDCTL_ENV} ]; then set -a; . {ETCDCTL_ENV}; set +a; fi
 """
