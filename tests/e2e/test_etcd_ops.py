@@ -1,10 +1,10 @@
 """`kubexms etcd status | backup | restore` and scheduled backups on a real 3-member TLS etcd.
 
-The etcd is made by ``kubexms create cluster --only etcd`` on three leased systemd hosts: etcd
-3.4.23 from Debian in etcd's release layout (tests/fixtures/artifacts/etcd_release.py), pinned
-by sha256, with ``spec.etcd.backup`` set. The tests run in order and build on each other:
-status, backup, restore, a damaged snapshot refused, an interrupted restore finished by a
-rerun, the etcd phase changing nothing after all that, the backup timer, a stopped member.
+The etcd is made by ``kubexms create cluster --only etcd`` on three leased systemd hosts
+(tests/etcd_cluster.py: etcd 3.4.23 from Debian in etcd's release layout, pinned by sha256),
+with ``spec.etcd.backup`` set. The tests run in order and build on each other: status, backup,
+restore, a damaged snapshot refused, an interrupted restore finished by a rerun, the etcd
+phase changing nothing after all that, the backup timer, a stopped member.
 """
 
 from __future__ import annotations
@@ -33,10 +33,7 @@ from kubexms.etcd import (
     members,
 )
 from kubexms.sandbox import Fleet
-from tests.fixtures.artifacts.etcd_release import (
-    EtcdReleaseUnavailableError,
-    build_etcd_release,
-)
+from tests.etcd_cluster import Etcd, etcd_cluster
 from tests.leasing import HostPool
 
 pytestmark = pytest.mark.fleet
@@ -53,7 +50,7 @@ class EtcdFleet:
     cluster_file: Path
     cluster: Cluster
     work: Path
-    debs: Path
+    made: Etcd
 
     async def on(self, host: str, command: str) -> str:
         code, out, err = await self.fleet.host_exec(host, command)
@@ -114,26 +111,7 @@ async def create_etcd(
     setup: EtcdFleet, *extra: str, cluster: Path | None = None
 ) -> tuple[int, str, str]:
     """``kubexms create cluster --only etcd``: the etcd phase and what it depends on."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kubexms",
-        "create",
-        "cluster",
-        "-f",
-        str(cluster or setup.cluster_file),
-        "--only",
-        "etcd",
-        "--download-packages",
-        "--packages-dir",
-        str(setup.debs),
-        *extra,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await setup.made.run(*extra, cluster=cluster)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -141,51 +119,30 @@ async def etcd_fleet(
     fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[EtcdFleet]:
     """A 3-member etcd made by the etcd phase, with scheduled backups configured."""
-    with fleet_pool.lease(3, init="systemd", holder=__name__) as leased:
-        directory = tmp_path_factory.mktemp("etcd-ops")
-        try:
-            release = build_etcd_release(directory)
-        except EtcdReleaseUnavailableError as error:
-            pytest.fail(f"cannot build the etcd release tarball: {error}", pytrace=False)
-        names = leased.names
-
-        def shape(document: dict[str, Any]) -> None:
-            document["metadata"]["name"] = "etcd-ops"
-            document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names, "worker": []}
-            document["spec"]["global"]["workDir"] = str(directory / "work")
-            document["spec"]["etcd"] = {
-                "version": release.version,
-                "dataDir": DATA_DIR,
-                "backup": {"schedule": "*-*-* 03:00:00", "keep": 2, "dir": BACKUP_DIR},
-            }
-            document["spec"]["artifacts"] = {
-                "overrides": {
-                    "etcd": {"url": f"file://{release.path}", "sha256": {"amd64": release.sha256}}
-                }
-            }
-
-        cluster_file = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
+    directory = tmp_path_factory.mktemp("etcd-ops")
+    async with etcd_cluster(fleet_pool, directory, __name__) as made:
+        document = yaml.safe_load(made.cluster.read_text())
+        document["spec"]["etcd"]["dataDir"] = DATA_DIR
+        document["spec"]["etcd"]["backup"] = {
+            "schedule": "*-*-* 03:00:00",
+            "keep": 2,
+            "dir": BACKUP_DIR,
+        }
+        made.cluster.write_text(yaml.safe_dump(document))
         setup = EtcdFleet(
-            leased.fleet,
-            names,
-            cluster_file,
-            load_config(cluster_file),
-            directory / "work",
-            directory / "debs",
+            made.fleet, made.hosts, made.cluster, load_config(made.cluster), made.work, made
         )
         try:
             code, out, err = await create_etcd(setup, "-o", "json")
             assert code == 0, out + err
             yield setup
         finally:
-            for host in names:
-                await leased.exec(
+            for host in made.hosts:  # what the etcd phase's clean-up does not know of
+                await made.fleet.host_exec(
                     host,
-                    f"systemctl disable --now {UNIT_NAME} kubexms-etcd-backup.timer; "
-                    f"rm -rf {DATA_DIR} {DATA_DIR}.kubexms-* {BACKUP_DIR} /etc/etcd "
-                    "/etc/kubernetes /usr/local/bin/etcd /usr/local/bin/etcdctl "
-                    "/usr/local/bin/kubexms-etcd-backup /var/lib/kubexms/etcd-restore "
-                    f"/etc/systemd/system/{UNIT_NAME} /etc/systemd/system/kubexms-etcd-backup.*; "
+                    "systemctl disable --now kubexms-etcd-backup.timer; "
+                    f"rm -rf {DATA_DIR}.kubexms-* {BACKUP_DIR} /usr/local/bin/kubexms-etcd-backup "
+                    "/var/lib/kubexms/etcd-restore /etc/systemd/system/kubexms-etcd-backup.*; "
                     "systemctl daemon-reload",
                 )
 
@@ -231,9 +188,9 @@ async def test_backup_then_restore_brings_deleted_keys_back(etcd_fleet: EtcdFlee
     backups = etcd_fleet.work / "my-backups"
     code, out, err = await etcd_fleet.run("backup", "--dir", str(backups), "--keep", "2")
     assert code == 0, out + err
-    (snapshot,) = sorted(backups.glob("etcd-ops-etcd-*.db"))
+    (snapshot,) = sorted(backups.glob(f"{etcd_fleet.cluster.name}-etcd-*.db"))
     record = json.loads(snapshot.with_name(snapshot.name + ".json").read_text())
-    assert record["cluster"] == "etcd-ops"
+    assert record["cluster"] == etcd_fleet.cluster.name
     assert record["revision"] > 5
     assert record["totalKeys"] >= 5
     assert record["member"] in etcd_fleet.hosts
@@ -247,7 +204,7 @@ async def test_backup_then_restore_brings_deleted_keys_back(etcd_fleet: EtcdFlee
         await asyncio.sleep(1.1)  # names carry the second
         code, out, err = await etcd_fleet.run("backup", "--dir", str(backups), "--keep", "2")
         assert code == 0, out + err
-    kept = sorted(backups.glob("etcd-ops-etcd-*.db"))
+    kept = sorted(backups.glob(f"{etcd_fleet.cluster.name}-etcd-*.db"))
     assert len(kept) == 2
     assert snapshot not in kept
     assert foreign.exists()
@@ -286,7 +243,7 @@ async def test_a_damaged_snapshot_is_refused_before_anything_stops(
     etcd_fleet: EtcdFleet,
 ) -> None:
     backups = etcd_fleet.work / "my-backups"
-    good = sorted(backups.glob("etcd-ops-etcd-*.db"))[-1]
+    good = sorted(backups.glob(f"{etcd_fleet.cluster.name}-etcd-*.db"))[-1]
     damaged = backups / "damaged.db"
     damaged.write_bytes(good.read_bytes()[:-100] + b"\0" * 100)
     damaged.with_name("damaged.db.json").write_text(good.with_name(good.name + ".json").read_text())
@@ -306,7 +263,9 @@ async def test_a_damaged_snapshot_is_refused_before_anything_stops(
 
 async def test_an_interrupted_restore_finishes_on_rerun(etcd_fleet: EtcdFleet) -> None:
     first = etcd_fleet.hosts[0]
-    latest = sorted((etcd_fleet.work / "my-backups").glob("etcd-ops-etcd-*.db"))[-1]
+    latest = sorted((etcd_fleet.work / "my-backups").glob(f"{etcd_fleet.cluster.name}-etcd-*.db"))[
+        -1
+    ]
     await etcd_fleet.etcdctl(first, "put /ops/doomed yes")
     before = {
         host: set((await etcd_fleet.on(host, f"ls -d {DATA_DIR}.kubexms-2*")).split())
@@ -375,7 +334,7 @@ async def test_the_backup_timer_writes_a_snapshot_when_started(etcd_fleet: EtcdF
     listed = (await etcd_fleet.on(host, f"ls {BACKUP_DIR}")).split()
     snapshots = [name for name in listed if name.endswith(".db")]
     assert len(snapshots) == 2, listed  # keep: 2
-    assert all(name.startswith(f"etcd-ops-etcd-{host}-") for name in snapshots)
+    assert all(name.startswith(f"{etcd_fleet.cluster.name}-etcd-{host}-") for name in snapshots)
     assert sorted(listed) == sorted([*snapshots, *(f"{name}.sha256" for name in snapshots)])
     await etcd_fleet.on(host, f"cd {BACKUP_DIR} && sha256sum -c {snapshots[-1]}.sha256")
     status = await etcd_fleet.on(
