@@ -62,7 +62,9 @@ def _record_in_process(path: str, key_text: str) -> None:
 def test_concurrent_processes_record_one_line(tmp_path: Path) -> None:
     path = tmp_path / "known_hosts"
     key_text = _key().export_public_key().decode()
-    context = multiprocessing.get_context("spawn")
+    # Separate processes racing on one file; forked, not spawned: each spawned child would
+    # import asyncssh and kubexms again (seconds of CPU) to append one line.
+    context = multiprocessing.get_context("fork")
     workers = [
         context.Process(target=_record_in_process, args=(str(path), key_text)) for _ in range(6)
     ]
