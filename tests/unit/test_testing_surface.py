@@ -26,7 +26,7 @@ def test_the_testing_surface_is_pinned() -> None:
 def test_there_is_no_second_testing_surface() -> None:
     assert "MemoryConnector" not in kubexms.connector.__all__
     with pytest.raises(ModuleNotFoundError):
-        importlib.import_module("kubexms.testing")
+        importlib.import_module("kubexms.engine.testing")
 
 
 async def test_memory_hosts_answer_from_the_handler() -> None:

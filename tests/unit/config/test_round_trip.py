@@ -174,7 +174,7 @@ def clusters(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters())
 def test_dump_then_parse_gives_an_equal_cluster(data: dict[str, Any]) -> None:
     cluster = Cluster.model_validate(data)
