@@ -8,6 +8,11 @@ For each of ``--repeat`` rounds a fresh fleet of ``--hosts`` systemd hosts is st
           every member is healthy
   rerun   the same command again: every step checks and changes nothing
 
+With ``--phase loadbalancer``: an ``internal`` haproxy on the two workers over the master
+(``kubexms-lb.service`` with its validated config, the endpoint's name in /etc/hosts on every
+host); haproxy comes from Debian's .debs, served offline from this machine and installed by
+``init os`` (not timed), as the phase declares.
+
 With ``--phase container-runtime``: containerd 1.6.20, runc 1.1.5, the CNI plugins and a crictl
 test double (Debian's packages in the upstream release layouts, the tests' fixture) placed on
 every host, containerd.service started with its config.toml, healthy when its CRI plugin is up.
@@ -19,7 +24,8 @@ fixture), downloaded with ``apt-get download`` once into ``KUBEXMS_TEST_DEB_DIR`
 
 Needs root:
 
-    python benchmarks/phases.py [--phase etcd|container-runtime] [--hosts 3] [--repeat 3]
+    python benchmarks/phases.py [--phase etcd|container-runtime|loadbalancer] [--hosts 3]
+        [--repeat 3]
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from kubexms.sandbox import fleet_down, fleet_up
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fixtures.artifacts.etcd_release import EtcdRelease, build_etcd_release
 from tests.fixtures.artifacts.runtime_release import RuntimeReleases, build_runtime_releases
+from tests.fixtures.offline_debs import LOAD_BALANCER_PACKAGES, NODE_PACKAGES, offline_debs
 
 
 @dataclass
@@ -105,8 +112,24 @@ def runtime_cluster_file(fleet_file: Path, directory: Path, releases: RuntimeRel
     return path
 
 
+def loadbalancer_cluster_file(fleet_file: Path, directory: Path) -> Path:
+    document: dict[str, Any] = yaml.safe_load(fleet_file.read_text())
+    names = [host["name"] for host in document["spec"]["hosts"]]
+    document["metadata"]["name"] = "bench-loadbalancer"
+    document["spec"]["roleGroups"] = {"master": names[:1], "etcd": names[:1], "worker": names[1:]}
+    document["spec"]["global"]["workDir"] = str(directory / "work")
+    document["spec"]["controlPlaneEndpoint"] = {
+        "domain": "lb.bench.local",
+        "port": 6443,
+        "loadBalancer": {"type": "internal", "kind": "haproxy"},
+    }
+    path = directory / "cluster.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
 def one_round(
-    phase: str, hosts: int, root: Path, release: EtcdRelease | RuntimeReleases, debs: Path
+    phase: str, hosts: int, root: Path, release: EtcdRelease | RuntimeReleases | None, debs: Path
 ) -> tuple[Sample, Sample]:
     import asyncio
 
@@ -114,11 +137,14 @@ def one_round(
     fleet_dir = directory / "fleet"
     fleet = asyncio.run(fleet_up(hosts, fleet_dir, init="systemd"))
     try:
+        packages = ["--download-packages", "--packages-dir", str(debs)]
         if isinstance(release, EtcdRelease):
             path = cluster_file(fleet.cluster_file, directory, release)
-        else:
+        elif release is not None:
             path = runtime_cluster_file(fleet.cluster_file, directory, release)
-        packages = ["--download-packages", "--packages-dir", str(debs)]
+        else:
+            path = loadbalancer_cluster_file(fleet.cluster_file, directory)
+            packages = ["--packages-dir", str(debs)]  # filled by main(), exactly what hosts lack
         kubexms("init", "os", "-f", str(path), *packages)
         create = ["create", "cluster", "-f", str(path), "--only", phase, *packages]
         first = kubexms(*create)
@@ -130,7 +156,9 @@ def one_round(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", choices=["etcd", "container-runtime"], default="etcd")
+    parser.add_argument(
+        "--phase", choices=["etcd", "container-runtime", "loadbalancer"], default="etcd"
+    )
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     options = parser.parse_args()
@@ -138,10 +166,14 @@ def main() -> None:
         raise SystemExit("needs root: the simulated fleet uses namespaces, mounts and bridges")
     with tempfile.TemporaryDirectory(prefix="kxms-bench-phases-") as temporary:
         root = Path(temporary)
-        release: EtcdRelease | RuntimeReleases = (
-            build_etcd_release(root) if options.phase == "etcd" else build_runtime_releases(root)
-        )
         debs = root / "debs"
+        release: EtcdRelease | RuntimeReleases | None = None
+        if options.phase == "etcd":
+            release = build_etcd_release(root)
+        elif options.phase == "container-runtime":
+            release = build_runtime_releases(root)
+        else:
+            offline_debs(debs, [*NODE_PACKAGES, *LOAD_BALANCER_PACKAGES])
         rounds = []
         for index in range(options.repeat):
             first, rerun = one_round(options.phase, options.hosts, root, release, debs)
