@@ -20,6 +20,7 @@ from functools import partial
 from kubexms.config import Cluster
 from kubexms.engine import HostNeeds, Module, Named, PlanContext, Roles, Task, branches
 from kubexms.loadbalancer._layout import (
+    HOSTS_MARKER,
     KEEPALIVED_CONFIG,
     KEEPALIVED_UNIT,
     PACKAGES,
@@ -39,12 +40,8 @@ from kubexms.loadbalancer._render import (
     render_proxy_unit,
 )
 from kubexms.loadbalancer._static_pod import KubeVipManifest
-from kubexms.loadbalancer._steps import (
-    EndpointHostsEntry,
-    EndpointHostsEntryOnMaster,
-    ServiceOnInterface,
-)
-from kubexms.steps import Health, ServiceFile, SystemdService
+from kubexms.loadbalancer._steps import ServiceOnInterface
+from kubexms.steps import THIS_HOST, Health, HostsEntries, ServiceFile, SystemdService
 
 PROXY_HEALTH_TIMEOUT = 30.0
 
@@ -207,13 +204,14 @@ class LoadBalancerModule(Module):
         domain = cluster.spec.control_plane_endpoint.domain
         port = cluster.spec.control_plane_endpoint.port
         nodes = local_proxy_hosts(cluster)
-        tasks = [
-            Task("endpoint-name-masters", [EndpointHostsEntryOnMaster(domain)], Roles("master"))
-        ]
+        # The endpoint's name at the local proxy on those nodes, at the master itself on masters.
+        on_masters = HostsEntries(((THIS_HOST, domain),), HOSTS_MARKER, name="endpoint-name")
+        local = HostsEntries((("127.0.0.1", domain),), HOSTS_MARKER, name="endpoint-name")
+        tasks = [Task("endpoint-name-masters", [on_masters], Roles("master"))]
         if nodes:
             tasks += [
                 Task("proxy", [proxy_service(cluster, f"127.0.0.1:{port}")], Named(nodes)),
-                Task("endpoint-name", [EndpointHostsEntry(domain, "127.0.0.1")], Named(nodes)),
+                Task("endpoint-name", [local], Named(nodes)),
             ]
         return tasks
 

@@ -1,6 +1,5 @@
-"""The load balancer's own steps: what the building blocks cannot know from the cluster file
-alone (the network interface that holds a host's address) and the endpoint's /etc/hosts line.
-"""
+"""The load balancer's own step: what the building blocks cannot know from the cluster file
+alone (the network interface that holds a host's address)."""
 
 from __future__ import annotations
 
@@ -8,13 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from shlex import quote
 
-from kubexms.engine import OperationStep, Step
-from kubexms.loadbalancer._layout import HOSTS_MARKER
+from kubexms.engine import Step
 from kubexms.runner import Change, RunnerError
 from kubexms.runtime import Context
 from kubexms.steps import SystemdService
-
-HOSTS_FILE = "/etc/hosts"
 
 
 class InterfaceNotFoundError(RunnerError):
@@ -33,38 +29,6 @@ async def interface_holding(ctx: Context, address: str) -> str:
         f"no network interface holds {address}, the host's internal address; set "
         "spec.controlPlaneEndpoint.loadBalancer.interface",
     )
-
-
-@dataclass(frozen=True)
-class EndpointHostsEntry(OperationStep):
-    """The endpoint's ``domain`` resolves to ``address`` on this host: a block of its own in
-    /etc/hosts (the local proxy's 127.0.0.1, or a master's own address)."""
-
-    domain: str
-    address: str
-
-    name = "endpoint-name"
-    description = "/etc/hosts: {domain} -> {address}"
-
-    async def apply(self, ctx: Context, *, check: bool) -> Change:
-        block = f"{self.address} {self.domain}\n"
-        return await ctx.runner.files.managed_block(
-            HOSTS_FILE, block, marker=HOSTS_MARKER, check=check
-        )
-
-
-@dataclass(frozen=True)
-class EndpointHostsEntryOnMaster(OperationStep):
-    """On a master the endpoint's ``domain`` is the master itself (its internal address)."""
-
-    domain: str
-
-    name = "endpoint-name"
-    description = "/etc/hosts: {domain} -> this master"
-
-    async def apply(self, ctx: Context, *, check: bool) -> Change:
-        step = EndpointHostsEntry(self.domain, ctx.host.internal_address)
-        return await step.apply(ctx, check=check)
 
 
 @dataclass(frozen=True)

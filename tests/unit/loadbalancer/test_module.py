@@ -13,8 +13,8 @@ from kubexms.loadbalancer import (
     balancer_ports,
     packages_needed,
 )
-from kubexms.loadbalancer._steps import EndpointHostsEntry, ServiceOnInterface
-from kubexms.steps import SystemdService
+from kubexms.loadbalancer._steps import ServiceOnInterface
+from kubexms.steps import HostsEntries, SystemdService
 from kubexms.testing import cluster_of
 
 
@@ -63,7 +63,12 @@ def test_internal_proxy_reloads_on_backend_changes_and_is_validated_first() -> N
     assert config.validate == "/usr/sbin/haproxy -c -q -f {path}"
     assert "bind 127.0.0.1:6443" in config.content
     names = graph.nodes["t/loadbalancer/endpoint-name/endpoint-name"].step
-    assert names == EndpointHostsEntry("lb.demo.local", "127.0.0.1")
+    assert isinstance(names, HostsEntries)
+    assert names.block("10.213.0.4") == "127.0.0.1 lb.demo.local\n"
+    on_master = graph.nodes["t/loadbalancer/endpoint-name-masters/endpoint-name"].step
+    assert isinstance(on_master, HostsEntries)
+    assert on_master.block("10.213.0.1") == "10.213.0.1 lb.demo.local\n"
+    assert on_master.marker == names.marker == "kubexms-endpoint"
     # The endpoint points at the proxy only once the proxy runs.
     assert (
         "t/loadbalancer/proxy/proxy"
