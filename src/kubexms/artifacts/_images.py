@@ -140,6 +140,7 @@ def _cluster_value(cluster: Cluster, key: str) -> str:
         "etcd.type": spec.etcd.type,
         "network.plugin": spec.network.plugin,
         "registry.type": spec.registry.type,
+        "controlPlaneEndpoint.loadBalancer.type": spec.control_plane_endpoint.load_balancer.type,
     }
     return values[key]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from kubexms.artifacts import cluster_images
 from kubexms.config import Cluster
 from kubexms.engine import HostNeeds, Module, Named, PlanContext, Roles, Task, branches
 from kubexms.loadbalancer._layout import (
@@ -196,7 +197,11 @@ class LoadBalancerModule(Module):
         if balancer.type == "external":
             return self._external(cluster)
         if balancer.type == "kube-vip":
-            manifest = KubeVipManifest(endpoint.address, balancer.interface)
+            (image,) = cluster_images(cluster, phases=("loadbalancer",))
+            registry = cluster.spec.registry.private_registry
+            manifest = KubeVipManifest(
+                endpoint.address, balancer.interface, str(image.ref.under(registry))
+            )
             return [Task("kube-vip", [manifest], Roles("master"))]
         return []
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import jinja2
 
+from kubexms.artifacts import image_catalog
 from kubexms.loadbalancer._layout import (
     API_SERVER_PORT,
     BINARIES,
@@ -20,10 +21,9 @@ from kubexms.loadbalancer._layout import (
 HEALTH_CHECK_INTERVAL = "2s"
 """haproxy probes every master's /healthz this often; two failures take it out."""
 KEEPALIVED_BINARY = "/usr/sbin/keepalived"
-KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v0.8.9"
-"""Pinned as kubespray pins it: kube_vip_image_tag in roles/kubespray_defaults/defaults/main/
-download.yml of kubernetes-sigs/kubespray at commit 005343fd25b2e5df42bc4a28ac855b9d6cf25724
-(no digest is published there)."""
+_KUBE_VIP = image_catalog()["kube-vip"]
+KUBE_VIP_IMAGE = f"{_KUBE_VIP.image}:{_KUBE_VIP.tag}"
+"""The pinned kube-vip (the image list of kubexms.artifacts, where its source is named)."""
 KUBE_VIP_KUBECONFIG = "/etc/kubernetes/admin.conf"
 
 _ENVIRONMENT = jinja2.Environment(

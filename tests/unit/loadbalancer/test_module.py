@@ -120,6 +120,19 @@ def test_kube_vip_is_a_manifest_on_every_master() -> None:
     nodes = nodes_of(cluster({"type": "kube-vip"}))
     assert nodes == {"t/loadbalancer/kube-vip/kube-vip-manifest": ("node1", "node2", "node3")}
     assert balancer_hosts(cluster({"type": "kube-vip"})) == []
+    graph = Pipeline("t", [LoadBalancerModule()]).plan(cluster({"type": "kube-vip"}))
+    step = graph.nodes["t/loadbalancer/kube-vip/kube-vip-manifest"].step
+    assert step.params()["image"] == "ghcr.io/kube-vip/kube-vip:v0.8.9"
+
+
+def test_kube_vip_is_an_image_of_the_cluster_only_in_that_mode() -> None:
+    from kubexms.artifacts import cluster_images
+
+    def keys(config: Cluster) -> set[str]:
+        return {image.key for image in cluster_images(config)}
+
+    assert "kube-vip" in keys(cluster({"type": "kube-vip"}))
+    assert "kube-vip" not in keys(cluster({"type": "internal"}))
 
 
 def test_none_installs_nothing() -> None:
