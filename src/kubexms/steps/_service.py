@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from shlex import quote
 
+from kubexms.connector import CommandFailedError
 from kubexms.engine import Step
 from kubexms.runner import Change, FileSpec, RunnerError, ServiceNotActiveError
 from kubexms.runtime import Context
@@ -213,10 +214,10 @@ async def _start_or_restart(
 ) -> list[str]:
     done = []
     if not state.active:
-        await ctx.runner.services.start(unit)
+        await _start(ctx, unit, "start", journal_lines)
         done.append("started")
     elif state.pending:
-        await ctx.runner.services.restart(unit)
+        await _start(ctx, unit, "restart", journal_lines)
         done.append("restarted")
     elif state.reload_pending:
         await _reload(ctx, unit, journal_lines)
@@ -227,6 +228,26 @@ async def _start_or_restart(
     if state.reload_pending:
         await ctx.runner.files.remove(_reload_pending_path(unit))
     return done
+
+
+async def _start(ctx: Context, unit: str, verb: str, journal_lines: int) -> None:
+    """``systemctl start|restart``; a unit that fails at once (``Type=notify`` and ``oneshot``
+    units fail in systemctl itself) is a ServiceUnhealthyError with its journal, not the bare
+    command failure."""
+    try:
+        if verb == "start":
+            await ctx.runner.services.start(unit)
+        else:
+            await ctx.runner.services.restart(unit)
+    except CommandFailedError as error:
+        last = (error.result.stderr or error.result.stdout).strip().splitlines()[-1:]
+        raise ServiceUnhealthyError(
+            ctx.host.name,
+            unit,
+            f"systemctl {verb} failed (exit {error.result.exit_code})"
+            + (f": {last[0]}" if last else ""),
+            await _journal(ctx, unit, journal_lines),
+        ) from None
 
 
 async def _reload(ctx: Context, unit: str, journal_lines: int) -> None:
