@@ -1,0 +1,31 @@
+"""The public names of kubexms.kubernetes, pinned so a change to them is deliberate."""
+
+from __future__ import annotations
+
+import kubexms.kubernetes
+
+EXPECTED = {
+    "CRI_SOCKET",
+    "KUBEADM_INIT_CONFIG",
+    "KUBEADM_JOIN_CONFIG",
+    "PKI_DIR",
+    "SUPPORTED_MINORS",
+    "BootstrapToken",
+    "ca_cert_hash",
+    "cert_sans",
+    "cluster_configuration",
+    "cluster_dns",
+    "control_plane_endpoint",
+    "image_repository",
+    "init_configuration",
+    "init_documents",
+    "join_configuration",
+    "join_documents",
+    "kube_proxy_configuration",
+    "kubelet_configuration",
+    "to_yaml",
+}
+
+
+def test_all_is_exactly_the_public_api() -> None:
+    assert set(kubexms.kubernetes.__all__) == EXPECTED
