@@ -31,8 +31,9 @@ from kubexms.containerd._layout import (
     RUNC_ARTIFACT,
     UNIT_NAME,
 )
+from kubexms.containerd._needs import containerd_host_needs
 from kubexms.containerd._steps import ImportImages, ManagedFile, NoForeignContainerd
-from kubexms.engine import ControlMachine, Module, PlanContext, Roles, Task, branches
+from kubexms.engine import ControlMachine, HostNeeds, Module, PlanContext, Roles, Task, branches
 from kubexms.registry import RegistryPki
 from kubexms.registry._module import certificate_names
 from kubexms.steps import Health, PKIFile, PlaceArtifact, PlacePKIFiles, ServiceFile, SystemdService
@@ -115,6 +116,10 @@ class ContainerRuntimeModule(Module):
     def ports(cluster: Cluster) -> Mapping[str, tuple[int, ...]]:
         """containerd listens on a unix socket only."""
         return {}
+
+    def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
+        """Kernel modules and sysctls (OS prep applies them, preflight checks them)."""
+        return containerd_host_needs(ctx.config)
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         # Parallel branches, except where _after says a task waits for others.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kubexms.containerd._needs import containerd_host_needs
 from kubexms.engine import HostNeeds, Module, Pipeline, PlanContext
 from kubexms.etcd import etcd_host_needs
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
 from kubexms.loadbalancer import loadbalancer_host_needs
 from kubexms.pipelines._kubernetes_needs import control_plane_host_needs
 from kubexms.preflight import PreflightModule
+from kubexms.registry._needs import registry_host_needs
 
 
 class InitOSPipeline(Pipeline):
@@ -31,6 +33,8 @@ class InitOSPipeline(Pipeline):
         return [
             *super().host_needs(ctx, modules),
             *etcd_host_needs(config),
+            *containerd_host_needs(config),
+            *registry_host_needs(config),
             *control_plane_host_needs(config),
             *loadbalancer_host_needs(config),
         ]

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from kubexms.artifacts import ArtifactStore, ImageStore, registry_host, registry_port
 from kubexms.artifacts._image_copy import missing_in_registry, push_images
 from kubexms.config import Cluster, Role
-from kubexms.engine import ControlMachine, Module, PlanContext, Roles, Step, Task, branches
+from kubexms.engine import (
+    ControlMachine,
+    HostNeeds,
+    Module,
+    PlanContext,
+    Roles,
+    Step,
+    Task,
+    branches,
+)
 from kubexms.pki import default_pki_directory
 from kubexms.registry._config import (
     DATA_DIR,
@@ -29,6 +38,7 @@ from kubexms.registry._config import (
     render_config,
     render_htpasswd,
 )
+from kubexms.registry._needs import registry_host_needs
 from kubexms.registry._pki import CA_CERT, SERVER_CERT, SERVER_KEY, RegistryPki
 from kubexms.runner import Change
 from kubexms.runtime import Context
@@ -171,6 +181,10 @@ class RegistryModule(Module):
         if cluster.spec.registry.type != "registry":
             return {}
         return {ROLE: (registry_port(cluster.spec.registry.private_registry),)}
+
+    def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
+        """Its port on the registry host (held by kubexms-registry.service on a rerun)."""
+        return registry_host_needs(ctx.config)
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         # Parallel branches, except where _after says a task waits for others.

@@ -53,3 +53,14 @@ def test_logins_never_appear_in_the_plan_and_a_private_registry_skips_imports() 
     assert "s3cr3t-pw" not in params
     assert "/etc/containerd/certs.d/reg.example:5000/hosts.toml" in params
     assert not any(n.endswith("/images/images") for n in graph.nodes)
+
+
+def test_it_declares_overlay_bridge_netfilter_and_forwarding_for_the_nodes() -> None:
+    from kubexms.containerd import ContainerRuntimeModule
+    from kubexms.engine import PlanContext
+
+    (needs,) = ContainerRuntimeModule().host_needs(PlanContext.for_cluster(_cluster()))
+    assert set(needs.roles) == {"master", "worker"}
+    assert set(needs.kernel_modules) == {"overlay", "br_netfilter"}
+    assert needs.sysctl["net.ipv4.ip_forward"] == "1"
+    assert needs.sysctl["net.bridge.bridge-nf-call-iptables"] == "1"
