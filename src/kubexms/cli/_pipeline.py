@@ -259,11 +259,19 @@ async def _execute(
         err_console.print(f"broke the stale lock on {host}, held by {holder}", markup=False)
     for host, error in report.unreleased_locks.items():
         err_console.print(
-            f"[yellow]warning:[/] the lock on {host} could not be released ({error}); the "
-            "next run there needs --break-lock",
+            f"[yellow]warning:[/] the lock on {host} could not be released ({escape(error)}); "
+            "the next run there needs --break-lock",
             highlight=False,
         )
     return report.result
+
+
+def _rerun_advice(unreleased: dict[str, str]) -> str:
+    """How to continue: ``--resume``, plus ``--break-lock`` when a lock stayed behind (a
+    plain --resume would be refused by it)."""
+    if not unreleased:
+        return "--resume"
+    return f"--resume --break-lock (the lock on {', '.join(sorted(unreleased))} stayed)"
 
 
 def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings) -> None:
@@ -358,7 +366,11 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
                 console.print(f"  hosts: {', '.join(folded.hosts)}", markup=False, soft_wrap=True)
         console.print(f"event log: {log_path}", markup=False)
     if not result.succeeded:
-        hint = "" if settings.dry_run else "; fix the cause and rerun with --resume"
+        hint = (
+            ""
+            if settings.dry_run
+            else f"; fix the cause and rerun with {_rerun_advice(unreleased)}"
+        )
         failed_hosts = [name for name, host in summary.hosts.items() if host.failed]
         failed = ", ".join(failed_hosts) if len(failed_hosts) <= 3 else f"{len(failed_hosts)} hosts"
         err_console.print(

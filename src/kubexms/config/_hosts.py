@@ -101,6 +101,16 @@ class GlobalSettings(ConfigModel):
     keepalive_interval: NonNegativeSeconds = Field(
         default=15.0, description="Seconds between SSH keepalives; 0 turns them off."
     )
+    keepalive_count_max: Count = Field(
+        default=2,
+        description="Unanswered keepalives after which a host counts as lost (it fails within "
+        "keepaliveInterval x (keepaliveCountMax + 1) seconds of going silent).",
+    )
+    stop_grace: NonNegativeSeconds = Field(
+        default=5.0,
+        description="Seconds a stopped remote command (interrupt, timeout) gets between TERM "
+        "and KILL, e.g. for a package manager to end its transaction.",
+    )
 
 
 Role = Literal["master", "worker", "etcd", "loadbalancer", "registry"]

@@ -71,6 +71,8 @@ spec:
     hostKeyPolicy: strict     # strict | accept-new (trust on first use, recorded) | off
     knownHostsPath: ~/.ssh/known_hosts
     keepaliveInterval: 15     # seconds between SSH keepalives; 0 turns them off
+    keepaliveCountMax: 2      # unanswered keepalives before a host counts as lost
+    stopGrace: 5              # seconds between TERM and KILL for a stopped remote command
 
   # How clients reach the API server. Required (domain or address) with several masters.
   controlPlaneEndpoint:

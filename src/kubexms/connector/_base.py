@@ -35,6 +35,11 @@ class Connector(abc.ABC):
     """
 
     name: str
+    process_group_log: str | None = None
+    """A host file each command appends its process group to (set by a run, which names it
+    in its host lock); None records nothing."""
+    stop_grace: float = 5.0
+    """Seconds a stopped (timed-out or cancelled) command gets between TERM and KILL."""
 
     @abc.abstractmethod
     async def connect(self) -> None:

@@ -59,6 +59,23 @@ def _stdin_bytes(stdin: str | bytes | None) -> bytes:
     return stdin.encode() if isinstance(stdin, str) else stdin
 
 
+async def _stop_group(pgid: int, grace: float) -> bool:
+    """TERM the process group, KILL it if it still runs after ``grace`` seconds; whether it
+    is gone (or was already)."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            os.killpg(pgid, 0)
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return True
+
+
 class LocalConnector(Connector):
     """Runs commands on this machine through ``/bin/sh -c``, for the control machine and
     all-in-one clusters: the same contract as SSH, without SSH to itself.
@@ -83,7 +100,7 @@ class LocalConnector(Connector):
 
     async def close(self) -> None:
         """Wait for kills of cancelled commands; safe to call any number of times."""
-        await settle_kills(self._pending_kills, _KILL_TIMEOUT)
+        await settle_kills(self._pending_kills, self.stop_grace + _KILL_TIMEOUT)
 
     def _elevation(self, sudo: bool) -> Elevation | None:
         if not sudo or self._is_root:
@@ -117,7 +134,12 @@ class LocalConnector(Connector):
     ) -> CommandResult:
         elevation = self._elevation(sudo)
         wrapped = wrap_command(
-            command, env=env, cwd=cwd, elevation=elevation, token=secrets.token_hex(16)
+            command,
+            env=env,
+            cwd=cwd,
+            elevation=elevation,
+            token=secrets.token_hex(16),
+            pgid_log=self.process_group_log if killable else None,
         )
         data = wrapped.stdin_prefix + _stdin_bytes(stdin)
         _log.debug("command started", host=self.name, command=command, sudo=sudo)
@@ -180,9 +202,9 @@ class LocalConnector(Connector):
             # The group runs as root: only sudo may signal it.
             with contextlib.suppress(Exception):
                 result = await self._execute(
-                    kill_group_command(pgid),
+                    kill_group_command(pgid, self.stop_grace),
                     sudo=True,
-                    timeout=_KILL_TIMEOUT,
+                    timeout=self.stop_grace + _KILL_TIMEOUT,
                     env=None,
                     stdin=None,
                     cwd=None,
@@ -190,13 +212,7 @@ class LocalConnector(Connector):
                 )
                 killed = result.ok
         elif pgid is not None:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-                killed = True
-            except ProcessLookupError:
-                killed = True
-            except PermissionError:
-                killed = False
+            killed = await _stop_group(pgid, self.stop_grace)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         return killed

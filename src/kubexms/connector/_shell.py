@@ -69,8 +69,16 @@ class WrappedCommand:
     pid_marker: bytes
 
 
-def _payload(command: str, env: Mapping[str, str] | None, cwd: str | None, marker: str) -> str:
+def _payload(
+    command: str,
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    marker: str,
+    pgid_log: str | None = None,
+) -> str:
     lines = [f"printf '%s%s\\n' {quote(marker)} \"$$\" >&2"]
+    if pgid_log is not None:
+        lines.append(process_group_line(pgid_log))
     if cwd is not None:
         _reject_nul("cwd", cwd)
         lines.append(f"cd -- {quote(cwd)} || exit 1")
@@ -90,6 +98,7 @@ def wrap_command(
     cwd: str | None = None,
     elevation: Elevation | None = None,
     token: str,
+    pgid_log: str | None = None,
 ) -> WrappedCommand:
     """Build the shell text that runs ``command`` as described in the module docstring.
 
@@ -98,7 +107,7 @@ def wrap_command(
     """
     _reject_nul("command", command)
     marker = f"<kubexms-pgid-{token}>"
-    payload = _payload(command, env, cwd, marker)
+    payload = _payload(command, env, cwd, marker, pgid_log)
     if elevation is None:
         return WrappedCommand(
             text=f"exec setsid -w /bin/sh -c {quote(payload)}",
@@ -120,9 +129,41 @@ def wrap_command(
     return WrappedCommand(text=text, stdin_prefix=prefix, pid_marker=marker.encode())
 
 
-def kill_group_command(pgid: int) -> str:
-    """Kill process group ``pgid``; succeed if it is gone (dash's ``kill -0`` takes no ``--``)."""
-    return f"kill -s KILL -- -{pgid} 2>/dev/null || ! kill -0 -{pgid} 2>/dev/null"
+DEFAULT_STOP_GRACE = 5.0
+"""Seconds a stopped command's process group has between TERM and KILL."""
+
+
+def kill_group_command(pgid: int, grace: float = DEFAULT_STOP_GRACE) -> str:
+    """Stop process group ``pgid``: TERM, then KILL if it still runs after ``grace`` seconds
+    (a package manager gets to end its transaction cleanly). Succeeds once the group is
+    gone; prints ``@kxms:killed`` if KILL was needed. (dash's ``kill -0`` takes no ``--``.)"""
+    ticks = max(0, round(grace * 10))
+    return "\n".join(
+        [
+            f"g={pgid}",
+            'kill -s TERM -- -"$g" 2>/dev/null || exit 0',
+            f"n={ticks}",
+            'while [ "$n" -gt 0 ] && kill -0 -"$g" 2>/dev/null; do sleep 0.1; n=$((n - 1)); done',
+            'kill -0 -"$g" 2>/dev/null || exit 0',
+            "echo @kxms:killed",
+            'kill -s KILL -- -"$g" 2>/dev/null',
+            "n=50",
+            'while [ "$n" -gt 0 ] && kill -0 -"$g" 2>/dev/null; do sleep 0.1; n=$((n - 1)); done',
+            '! kill -0 -"$g" 2>/dev/null',
+        ]
+    )
+
+
+def process_group_line(log: str) -> str:
+    """Shell text appending ``<pgid> <start time>`` of the payload to ``log``, with builtins
+    only (no fork per command): the host lock of a run names this file, so a later
+    ``--break-lock`` can tell whether that run's remote work still goes on. Never fails."""
+    skip = " ".join(["_"] * 21)
+    return (
+        f"if read -r {skip} kx_start _ 2>/dev/null </proc/$$/stat; then "
+        f'printf \'%s %s\\n\' "$$" "$kx_start" 2>/dev/null >>{quote(log)} || :; fi; '
+        "unset kx_start"
+    )
 
 
 class PgidMarkerFilter:

@@ -40,6 +40,9 @@ from kubexms.connector._ssh_transfer import SFTPTransfer
 _log = structlog.stdlib.get_logger("kubexms.connector")
 _KILL_TIMEOUT = 15.0
 _CLOSE_TIMEOUT = 5.0
+LOST_RECONNECT_TIMEOUT = 5.0
+"""Seconds for reconnecting to a host whose connection was lost: one short attempt, so the
+clean-up after a lost host (kills, lock release) does not wait a full connect timeout."""
 
 
 class SSHConnector(Connector):
@@ -75,6 +78,7 @@ class SSHConnector(Connector):
         self._sessions = asyncio.Semaphore(settings.max_sessions_per_host)
         self._transfer = SFTPTransfer(self)
         self._pending_kills: KillTasks = set()
+        self._lost = False  # the last connection broke under us (not closed by us)
 
     def __repr__(self) -> str:
         via = f" via {self.bastion.label}" if self.bastion else ""
@@ -94,25 +98,31 @@ class SSHConnector(Connector):
         async with self._lock:
             if self._conn is not None and not self._conn.is_closed():
                 return self._conn
+            if self._conn is not None:
+                self._lost = True
             await self._drop()
+            timeout = None
+            if self._lost:
+                timeout = min(self.settings.connect_timeout, LOST_RECONNECT_TIMEOUT)
             tunnel = None
             if self.bastion is not None:
                 self._lease = await self.settings.bastions.acquire(self.bastion, host=self.name)
                 tunnel = self._lease.connection
             try:
                 self._conn = await self.settings.connect(
-                    self.endpoint, host=self.name, tunnel=tunnel
+                    self.endpoint, host=self.name, tunnel=tunnel, timeout=timeout
                 )
             except BaseException:
                 await self._drop()
                 raise
+            self._lost = False
             _log.debug("connected", host=self.name, target=self.endpoint.label)
             return self._conn
 
     async def close(self) -> None:
         """Close the connection and give back the bastion. Safe to call more than once."""
         # Kills of cancelled commands go over this connection: let them finish first.
-        await settle_kills(self._pending_kills, _KILL_TIMEOUT)
+        await settle_kills(self._pending_kills, self.stop_grace + _KILL_TIMEOUT)
         async with self._lock:
             await self._drop()
 
@@ -156,7 +166,12 @@ class SSHConnector(Connector):
         conn = await self.connection()
         elevation = Elevation(self._sudo_password) if sudo and not self._is_root else None
         wrapped = wrap_command(
-            command, env=env, cwd=cwd, elevation=elevation, token=secrets.token_hex(16)
+            command,
+            env=env,
+            cwd=cwd,
+            elevation=elevation,
+            token=secrets.token_hex(16),
+            pgid_log=self.process_group_log if killable else None,
         )
         user_stdin = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
         data = wrapped.stdin_prefix + user_stdin
@@ -197,10 +212,12 @@ class SSHConnector(Connector):
             _log.warning("command timed out", host=self.name, command=command, killed=exc.killed)
             raise CommandTimeoutError(self.name, command, timeout, killed=exc.killed) from None
         except CONNECTION_FAILURES as exc:
+            self._lost = True
             raise connection_error(self.name, target, exc) from None
         finally:
             process.close()
         if code is None:
+            self._lost = True
             raise HostConnectionError(
                 self.name, f"the connection to {target} dropped while the command ran: {command}"
             )
@@ -219,7 +236,10 @@ class SSHConnector(Connector):
             return False
         try:
             result = await self._execute(
-                kill_group_command(pgid), sudo=elevated, timeout=_KILL_TIMEOUT, killable=False
+                kill_group_command(pgid, self.stop_grace),
+                sudo=elevated,
+                timeout=self.stop_grace + _KILL_TIMEOUT,
+                killable=False,
             )
         except Exception as exc:  # the timeout error the caller raises is what matters
             _log.warning("could not kill timed-out command", host=self.name, error=str(exc))

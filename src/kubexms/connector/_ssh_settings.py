@@ -167,12 +167,16 @@ class SSHClientSettings:
         *,
         host: str,
         tunnel: asyncssh.SSHClientConnection | None = None,
+        timeout: float | None = None,
     ) -> asyncssh.SSHClientConnection:
         """Open one authenticated connection to ``endpoint``; errors name ``host``.
+
+        ``timeout`` overrides ``connect_timeout`` (a short attempt at a host just lost).
 
         Raises HostConnectionError, AuthenticationError or HostKeyError.
         """
         target = endpoint.label
+        connect_timeout = timeout if timeout is not None else self.connect_timeout
         options = self._auth_options(host, endpoint)
         checker: _HostKeyCheck | None = None
         known_hosts: asyncssh.SSHKnownHosts | None = None
@@ -193,7 +197,7 @@ class SSHClientSettings:
                 username=endpoint.user,
                 known_hosts=known_hosts,
                 client_factory=client,
-                connect_timeout=self.connect_timeout,
+                connect_timeout=connect_timeout,
                 keepalive_interval=self.keepalive_interval,
                 keepalive_count_max=self.keepalive_count_max,
                 gss_auth=False,
@@ -222,7 +226,7 @@ class SSHClientSettings:
                 if changed is not None:
                     raise changed from None
             raise connection_error(
-                host, target, exc, timeout=self.connect_timeout, tunnel=tunnel is not None
+                host, target, exc, timeout=connect_timeout, tunnel=tunnel is not None
             ) from None
         if checker is not None and checker.new_key is not None:
             await self._record(host, endpoint, checker.new_key, conn)

@@ -4,6 +4,18 @@ The lock is created atomically (``set -C``: the shell's O_EXCL) in ``/run/lock``
 emptied at boot, and names its holder: user, machine, pid (with the process's start time, so
 a reused pid is not mistaken for the holder), since when, and what it runs. A second run is
 refused with that information. A stale lock (its holder is gone) is broken only on request.
+
+A run's commands append their remote process group to ``process_group_log(run_id)`` (see
+``Connector.process_group_log``): when the local holder is gone, its remote work may still
+run (a killed kubexms leaves apt going). ``--break-lock`` then stops that work (TERM, then
+KILL after a grace period) before taking the lock over, and says so.
+
+Locks are taken in one global order, the order of the hosts in the cluster file: the first
+host alone, then the others together. Two runs started at the same instant on the same hosts
+meet at the first one; one of them wins, the other is refused (and takes nothing else).
+
+Under the lock the run sweeps the temporary directories of earlier runs from the host (a
+holder of the lock is the only run on the host), and removes its own at release.
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ import asyncio
 import getpass
 import json
 import os
+import posixpath
 import socket
 import time
 from collections.abc import Sequence
@@ -22,30 +35,112 @@ from shlex import quote
 
 from kubexms._errors import KubexmsError
 from kubexms.connector import ConnectorError
-from kubexms.runner import RunnerError
+from kubexms.runner import RunnerError, run_directory
 from kubexms.runtime import Host
 
 LOCK_PATH = "/run/lock/kubexms.lock"
+RELEASE_TIMEOUT = 30.0
+STOP_GRACE = 5.0
 
 
-def _acquire_script(path: str) -> str:
+def process_group_log(run_id: str, lock_path: str = LOCK_PATH) -> str:
+    """The host file run ``run_id``'s commands append ``<pgid> <start time>`` lines to."""
+    return f"{lock_path}.{run_id}.pgids"
+
+
+# The run id of the lock file at ``$f`` (empty if it has none).
+_RUN_ID_OF_LOCK = (
+    r"""sed -n 's/.*"run_id": "\([A-Za-z0-9-]*\)".*/\1/p' "$f" 2>/dev/null | head -n 1"""
+)
+
+# ``kx_alive PGID START`` succeeds while that process group still runs: its leader with the
+# same start time (a reused pid is not it), or, the leader gone, members of the group.
+_ALIVE = r"""kx_alive() {
+  if read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ kx_s _ 2>/dev/null </proc/"$1"/stat; then
+    [ "$kx_s" = "$2" ]
+  else
+    kill -0 -"$1" 2>/dev/null
+  fi
+}"""
+
+
+def _holder_groups_script(path: str) -> str:
+    """Shell text printing ``@kxms:alive PGID START`` for each process group of the run
+    that holds lock file ``$f`` which still runs."""
+    return f"""{_ALIVE}
+kx_id=$({_RUN_ID_OF_LOCK})
+kx_log={quote(path)}.$kx_id.pgids
+if [ -n "$kx_id" ] && [ -f "$kx_log" ]; then
+  sort -u "$kx_log" | while read -r kx_g kx_t; do
+    kx_alive "$kx_g" "$kx_t" && echo "@kxms:alive $kx_g $kx_t"
+  done
+fi
+true"""
+
+
+def _sweep_script(run_dir: str) -> str:
+    # Only under our lock: every other run directory belongs to a run that has ended.
+    root = quote(posixpath.dirname(run_dir))
+    return f"""for kx_d in {root}/run-*; do
+  [ -e "$kx_d" ] && [ "$kx_d" != {quote(run_dir)} ] && rm -rf -- "$kx_d"
+done
+true"""
+
+
+def _acquire_script(path: str, run_dir: str) -> str:
     return f"""f={quote(path)}
 mkdir -p "$(dirname -- "$f")"
-if ( set -C; cat > "$f" ) 2>/dev/null; then echo "@kxms:acquired"; exit 0; fi
+if ( set -C; cat > "$f" ) 2>/dev/null; then
+  echo "@kxms:acquired"
+  {_sweep_script(run_dir)}
+  exit 0
+fi
+{_holder_groups_script(path)}
 echo "@kxms:held"; cat "$f" 2>/dev/null || true"""
 
 
-def _take_over_script(path: str) -> str:
-    # Replace whatever lock is there, atomically, with ours (only on --break-lock).
+def _stop_groups_script(groups: Sequence[tuple[str, str]], grace: float) -> str:
+    """Stop the given process groups (TERM, KILL after ``grace``); print those still alive."""
+    pairs = " ".join(f"{g}:{t}" for g, t in groups if g.isdigit() and t.isdigit())
+    ticks = max(1, round(grace * 10))
+    return f"""{_ALIVE}
+kx_groups='{pairs}'
+kx_each() {{
+  kx_hit=1
+  for kx_p in $kx_groups; do
+    if kx_alive "${{kx_p%%:*}}" "${{kx_p#*:}}"; then kx_hit=0; $1 "${{kx_p%%:*}}"; fi
+  done
+  return $kx_hit
+}}
+kx_term() {{ kill -s TERM -- -"$1" 2>/dev/null || :; }}
+kx_kill() {{ kill -s KILL -- -"$1" 2>/dev/null || :; }}
+kx_tell() {{ echo "@kxms:alive $1"; }}
+kx_each kx_term || exit 0
+kx_n={ticks}
+while [ "$kx_n" -gt 0 ] && kx_each :; do sleep 0.1; kx_n=$((kx_n - 1)); done
+kx_each kx_kill || exit 0
+sleep 0.5
+kx_each kx_tell
+true"""
+
+
+def _take_over_script(path: str, run_dir: str) -> str:
+    # Replace whatever lock is there, atomically, with ours (only on --break-lock); the
+    # broken run's process-group log goes with it.
     return f"""f={quote(path)}; t="$f.$$"
-cat > "$t" && mv -f "$t" "$f" && echo "@kxms:acquired\""""
+kx_id=$({_RUN_ID_OF_LOCK})
+cat > "$t" && mv -f "$t" "$f" && echo "@kxms:acquired"
+[ -z "$kx_id" ] || rm -f -- "$f.$kx_id.pgids"
+{_sweep_script(run_dir)}"""
 
 
-def _release_script(path: str, run_id: str) -> str:
-    # Only our own lock is removed: its run id must match.
+def _release_script(path: str, run_id: str, run_dir: str) -> str:
+    # Only our own lock is removed: its run id must match. Our temporary files go with it.
     needle = quote(f'"run_id": "{run_id}"')
+    log = quote(process_group_log(run_id, path))
     return f"""f={quote(path)}
-if grep -qF {needle} "$f" 2>/dev/null; then rm -f "$f"; fi"""
+rm -rf -- {quote(run_dir)}
+if grep -qF {needle} "$f" 2>/dev/null; then rm -f -- "$f" {log}; fi"""
 
 
 def _process_start(pid: int) -> str | None:
@@ -120,10 +215,13 @@ class LockHolder:
 class HostLockError(KubexmsError):
     """Some hosts could not be locked; ``refusals`` maps each to why (holder or error)."""
 
+    label = "locked"
+
     def __init__(self, refusals: dict[str, str], *, breakable: bool) -> None:
         lines = "\n".join(f"  - {host}: {why}" for host, why in refusals.items())
         advice = (
-            "If that run is gone, rerun with --break-lock to take its lock over."
+            "If that run is gone, rerun with --break-lock to take its lock over (add --resume "
+            "to continue where it stopped); its remote commands are stopped first."
             if breakable
             else "Wait for that run to finish, or stop it first."
         )
@@ -132,7 +230,12 @@ class HostLockError(KubexmsError):
 
 
 class HostLocks:
-    """Locks on a set of hosts, taken all-or-nothing and released at the end of a run."""
+    """Locks on a set of hosts, taken all-or-nothing and released at the end of a run.
+
+    ``hosts`` come in the cluster file's order, which is the global locking order.
+    ``run_dir``: the run's directory for temporary files on each host (default: the one
+    ``run_directory`` names for the holder's run id), removed at release.
+    """
 
     def __init__(
         self,
@@ -142,11 +245,15 @@ class HostLocks:
         break_stale: bool = False,
         concurrency: int = 50,
         path: str = LOCK_PATH,
+        run_dir: str | None = None,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         self.hosts = list(hosts)
         self.path = path
         self.holder = holder
         self.break_stale = break_stale
+        self.run_dir = run_dir or run_directory(holder.run_id)
+        self.stop_grace = stop_grace
         self._limit = asyncio.Semaphore(concurrency)
         self._held: list[Host] = []
         self.broken: dict[str, str] = {}  # host -> the holder whose stale lock was broken
@@ -154,9 +261,19 @@ class HostLocks:
         self.release_errors: dict[str, str] = {}
 
     async def acquire(self) -> None:
-        """Lock every host, or none: HostLockError names each refusal and its holder."""
-        results = await asyncio.gather(*(self._acquire(host) for host in self.hosts))
-        refusals = {host.name: why for host, why in zip(self.hosts, results, strict=True) if why}
+        """Lock every host, or none: HostLockError names each refusal and its holder.
+
+        The first host is locked alone, then the rest together: two runs racing for the
+        same hosts meet at the first, so one wins instead of each refusing the other."""
+        refusals: dict[str, str] = {}
+        if self.hosts:
+            first, rest = self.hosts[0], self.hosts[1:]
+            why = await self._acquire(first)
+            if why:
+                refusals[first.name] = why
+            else:
+                results = await asyncio.gather(*(self._acquire(host) for host in rest))
+                refusals = {h.name: w for h, w in zip(rest, results, strict=True) if w}
         if refusals:
             await self.release()
             raise HostLockError(refusals, breakable=self._breakable and not self.break_stale)
@@ -165,7 +282,7 @@ class HostLocks:
         async with self._limit:
             try:
                 result = await host.runner.script(
-                    _acquire_script(self.path), stdin=self.holder.to_json()
+                    _acquire_script(self.path, self.run_dir), stdin=self.holder.to_json()
                 )
             except (ConnectorError, RunnerError) as error:
                 return f"could not take the lock: {error}"
@@ -173,31 +290,62 @@ class HostLocks:
             if lines and lines[0] == "@kxms:acquired":
                 self._held.append(host)
                 return None
-            content = "\n".join(lines[1:])
+            alive = [tuple(line.split()[1:3]) for line in lines if line.startswith("@kxms:alive ")]
+            groups = [(g, t) for g, t in alive]
+            held_at = next((i for i, line in enumerate(lines) if line == "@kxms:held"), -1)
+            content = "\n".join(lines[held_at + 1 :])
             holder = LockHolder.parse(content)
             if holder is None:
                 return f"{self.path} holds something kubexms cannot read: {content[:200]!r}"
+            gone = holder.is_gone()
+            described = holder.describe()
+            if groups:
+                pgids = ", ".join(g for g, _ in groups)
+                described += f"; its remote commands still run on the host (process group {pgids})"
             if not self.break_stale:
-                self._breakable = self._breakable or holder.is_gone() is not False
-                return f"locked by {holder.describe()}"
-            if holder.is_gone() is False:
-                return f"locked by {holder.describe()}; it still runs, so it is not broken"
+                self._breakable = self._breakable or gone is not False
+                return f"locked by {described}"
+            if gone is False or (gone is None and groups):
+                return f"locked by {described}; it still runs, so it is not broken"
+            if groups:
+                still = await self._stop(host, groups)
+                if still:
+                    return f"locked by {described}; its commands did not stop ({still})"
+                described += ", stopped (TERM, then KILL)"
             try:
-                await host.runner.script(_take_over_script(self.path), stdin=self.holder.to_json())
+                await host.runner.script(
+                    _take_over_script(self.path, self.run_dir), stdin=self.holder.to_json()
+                )
             except (ConnectorError, RunnerError) as error:
                 return f"could not break the stale lock: {error}"
-            self.broken[host.name] = holder.describe()
+            self.broken[host.name] = described
             self._held.append(host)
             return None
 
+    async def _stop(self, host: Host, groups: list[tuple[str, str]]) -> str:
+        """Stop the broken run's remote process groups; the ones still alive ("" if none)."""
+        try:
+            result = await host.runner.script(
+                _stop_groups_script(groups, self.stop_grace), timeout=self.stop_grace + 30
+            )
+        except (ConnectorError, RunnerError) as error:
+            return str(error)
+        return " ".join(line.split()[1] for line in result.stdout.splitlines() if " " in line)
+
     async def release(self) -> None:
-        """Remove our lock from every host that has it; failures are kept, not raised."""
+        """Remove our lock from every host that has it; failures are kept, not raised.
+
+        A host whose connection was lost gets one short reconnect attempt (the connector's),
+        not a full connect timeout."""
         held, self._held = self._held, []
         await asyncio.gather(*(self._release(host) for host in held))
 
     async def _release(self, host: Host) -> None:
         async with self._limit:
             try:
-                await host.runner.script(_release_script(self.path, self.holder.run_id), timeout=30)
+                await host.runner.script(
+                    _release_script(self.path, self.holder.run_id, self.run_dir),
+                    timeout=RELEASE_TIMEOUT,
+                )
             except (ConnectorError, RunnerError) as error:
                 self.release_errors[host.name] = str(error)

@@ -20,8 +20,9 @@ from kubexms.engine._checkpoint import (
 from kubexms.engine._events import EventBus
 from kubexms.engine._executor import Engine
 from kubexms.engine._graph import ExecutionGraph
-from kubexms.engine._lock import LOCK_PATH, HostLocks, LockHolder
+from kubexms.engine._lock import LOCK_PATH, HostLocks, LockHolder, process_group_log
 from kubexms.engine._options import EngineOptions, RunResult
+from kubexms.runner import RUN_DIRECTORIES, run_directory
 from kubexms.runtime import ClusterRuntime
 
 
@@ -57,6 +58,7 @@ async def run_plan(
     work_dir: Path,
     lock_path: str = LOCK_PATH,
     unreleased: dict[str, str] | None = None,
+    temp_root: str = RUN_DIRECTORIES,
 ) -> SessionReport:
     """Run ``graph`` with checkpointing and host locks.
 
@@ -64,6 +66,8 @@ async def run_plan(
     before anything changes. On success the checkpoint is removed (nothing is left to
     resume); on failure it stays for ``--resume``. ``unreleased``, if given, receives the
     hosts whose lock could not be released (and why), also when the run is cancelled.
+    The run's temporary files on each host live in ``run_directory(run_id, temp_root)``,
+    removed at the end.
     """
     key = CheckpointKey(graph.pipeline, config_fingerprint(runtime.config), graph.fingerprint())
     start = resume_point(
@@ -71,13 +75,23 @@ async def run_plan(
     )
     holder = LockHolder.this_process(run_id, request.command, runtime.config.name)
     # Hosts left out at start-up cannot be locked; they fail in the run instead.
-    hosts = [runtime.inventory[name] for name in graph.hosts() if name in runtime.inventory]
+    # In the cluster file's order: the one order every run takes host locks in.
+    planned = set(graph.hosts())
+    hosts = [host for host in runtime.hosts if host.name in planned]
+    run_dir = run_directory(run_id, temp_root)
+    for host in hosts:
+        # The run's temporary files in one directory per host, and its commands' process
+        # groups recorded where its lock names them (for a later --break-lock).
+        host.runner.temp_dir = run_dir
+        host.runner.connector.process_group_log = process_group_log(run_id, lock_path)
     locks = HostLocks(
         hosts,
         holder,
         break_stale=request.break_lock,
         concurrency=options.concurrency,
         path=lock_path,
+        run_dir=run_dir,
+        stop_grace=max((host.runner.connector.stop_grace for host in hosts), default=5.0),
     )
     try:
         await locks.acquire()

@@ -263,7 +263,14 @@ class InstallPackages(OperationStep):
         wanted = sorted(name for name in debs if not installed[name])
         if check or not wanted:
             return Change(bool(wanted), action, " ".join(wanted))
-        # An install cut off earlier (a dropped connection) leaves dpkg needing this first.
-        await ctx.runner.script("dpkg --configure -a", timeout=INSTALL_TIMEOUT)
+        # An install cut off earlier (a dropped connection, a kill) leaves dpkg needing this
+        # first; it waits for the lock a previous attempt's dpkg may still hold.
+        repaired = await packages.repair(timeout=INSTALL_TIMEOUT)
         files = [debs[name] for name in wanted]
-        return await packages.install_files(files, timeout=INSTALL_TIMEOUT)
+        installed_now = await packages.install_files(files, timeout=INSTALL_TIMEOUT)
+        if not repaired.changed:
+            return installed_now
+        detail = f"repaired: {repaired.detail}"
+        if installed_now.changed:
+            detail += f"; installed: {installed_now.detail}"
+        return Change(True, action, detail)

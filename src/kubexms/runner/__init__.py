@@ -10,6 +10,9 @@ from kubexms.runner._archives import ArchiveFormat, Archives
 from kubexms.runner._change import Change, SysctlChange
 from kubexms.runner._errors import (
     KernelModuleMissingError,
+    NoSpaceError,
+    PackageCommandError,
+    PackageManagerLockedError,
     PortWaitTimeoutError,
     RunnerError,
     ServiceNotActiveError,
@@ -22,7 +25,7 @@ from kubexms.runner._file_sync import FileSpec
 from kubexms.runner._files import Files, FileStat
 from kubexms.runner._network import Network
 from kubexms.runner._packages import Packages, RepositoryReach
-from kubexms.runner._runner import Runner
+from kubexms.runner._runner import RUN_DIRECTORIES, Runner, run_directory
 from kubexms.runner._services import Services
 from kubexms.runner._system import (
     MODULES_FILE,
@@ -36,6 +39,7 @@ from kubexms.runner._templates import Templates, render_template
 
 __all__ = [
     "MODULES_FILE",
+    "RUN_DIRECTORIES",
     "SYSCTL_FILE",
     "ArchiveFormat",
     "Archives",
@@ -47,6 +51,9 @@ __all__ = [
     "HostFacts",
     "KernelModuleMissingError",
     "Network",
+    "NoSpaceError",
+    "PackageCommandError",
+    "PackageManagerLockedError",
     "Packages",
     "PortWaitTimeoutError",
     "RepositoryReach",
@@ -64,5 +71,6 @@ __all__ = [
     "absent_modules_script",
     "parse_facts",
     "render_template",
+    "run_directory",
     "sysctl_path",
 ]

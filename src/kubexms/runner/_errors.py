@@ -59,3 +59,58 @@ class PortWaitTimeoutError(RunnerError):
 
 class TemplateError(RunnerError):
     """A template could not be rendered (syntax error or an undefined variable)."""
+
+
+class PackageManagerLockedError(RunnerError):
+    """The package manager stayed locked by another process past the wait (a previous
+    attempt's apt or dpkg still running, an unattended upgrade). Trying again later can work."""
+
+    retryable = True
+    label = "package manager locked"
+
+    def __init__(self, host: str, waited: float, detail: str) -> None:
+        super().__init__(
+            host,
+            f"the package manager stayed locked by another process for {waited:g}s ({detail}); "
+            "another apt/dpkg is still at work there: try again when it has finished",
+        )
+        self.waited = waited
+
+
+class PackageCommandError(RunnerError):
+    """A package manager command failed: the command in one line and the end of its stderr."""
+
+    label = "package command failed"
+
+    def __init__(self, host: str, command: str, exit_code: int, stderr: str) -> None:
+        lines = [line.rstrip() for line in stderr.splitlines() if line.strip()][-6:]
+        message = f"{command} exited {exit_code}"
+        if lines:
+            message += ":\n    " + "\n    ".join(lines)
+        super().__init__(host, message)
+        self.command = command
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
+class NoSpaceError(RunnerError):
+    """A directory on the host has less free space than what is about to be written there."""
+
+    label = "no space left"
+
+    def __init__(self, host: str, path: str, free: int, needed: int) -> None:
+        super().__init__(
+            host, f"no space left on {path} ({_size(free)} free, {_size(needed)} needed)"
+        )
+        self.path = path
+        self.free = free
+        self.needed = needed
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

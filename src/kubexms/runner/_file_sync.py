@@ -92,8 +92,12 @@ def sync_script(
     after_change: str = "",
     after: str = "",
     check: bool = False,
+    temp_root: str = "/tmp",
 ) -> str:
     """The script landing ``specs`` (read as tar from stdin).
+
+    The tar is unpacked in a private directory under ``temp_root`` (a Runner passes its
+    run's directory, so a killed run leaves nothing outside it).
 
     ``before`` runs first; if it sets ``kx_abort=1`` the script stops there and writes
     nothing (it reports why with its own markers). ``after_change`` runs once if any file
@@ -107,7 +111,8 @@ def sync_script(
     if before:
         lines += [before, '[ "$kx_abort" = 0 ] || exit 0']
     lines += [
-        'kx_stage=$(umask 077; mktemp -d "${TMPDIR:-/tmp}/kubexms-write.XXXXXX")',
+        f"kx_root={quote(temp_root)}",
+        'kx_stage=$(umask 077; mkdir -p -- "$kx_root" && mktemp -d "$kx_root/write.XXXXXX")',
         'trap \'rm -rf -- "$kx_stage"; [ -z "$kx_tmp" ] || rm -f -- "$kx_tmp"\' EXIT',
         'tar -x -f - -C "$kx_stage"',
         OWNERSHIP_FUNCTIONS,

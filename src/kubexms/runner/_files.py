@@ -171,7 +171,7 @@ class Files:
         """Write several files in one round trip; one Change per file, in order."""
         if not specs:
             return []
-        script = sync_script(specs, check=check)
+        script = sync_script(specs, check=check, temp_root=self._runner.temp_dir)
         result = await self._runner.script(script, stdin=build_tar(specs))
         return file_changes(specs, result.stdout)
 

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from kubexms.runner._change import Change
 from kubexms.runner._errors import UnsupportedHostError
+from kubexms.runner._package_state import LOCK_WAIT, package_failure, repair_script
 from kubexms.runner._script import check_prelude, markers, quote
 
 if TYPE_CHECKING:
+    from kubexms.connector import CommandResult
     from kubexms.runner._runner import Runner
 
 # apt accepts ``name=version``; dnf and yum ``name-version``. Nothing here may start with a
@@ -37,7 +39,7 @@ _HAS = {
     "dnf": 'kx_has() { rpm -q --quiet "$1"; }',
     "yum": 'kx_has() { rpm -q --quiet "$1"; }',
 }
-_APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300"
+_APT = f"DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout={int(LOCK_WAIT)}"
 _INSTALL = {
     "apt": f'{_APT} install --no-install-recommends "$@" >&2',
     "dnf": 'dnf -y install "$@" >&2',
@@ -260,10 +262,37 @@ class Packages:
         action = f"install {' '.join(names)}"
         if not names:
             return Change(False, action)
-        script = install_script(await self.manager(), names, update=update, check=check)
-        result = await self._runner.script(script, timeout=timeout)
+        manager = await self.manager()
+        script = install_script(manager, names, update=update, check=check)
+        result = await self._run(script, timeout, f"{manager} install {' '.join(names)}")
         done = markers(result.stdout, "installed")
         return Change(bool(done), action, " ".join(done))
+
+    async def _run(self, script: str, timeout: float, command: str) -> CommandResult:
+        """Run a package script; a failure raises the package error (locked: retryable;
+        otherwise ``command`` in one line and the end of stderr, not the whole script)."""
+        result = await self._runner.script(script, timeout=timeout, check=False)
+        if not result.ok:
+            raise package_failure(self._runner.host_name, result, command, LOCK_WAIT)
+        return result
+
+    async def repair(
+        self, *, lock_wait: float = LOCK_WAIT, timeout: float = _INSTALL_TIMEOUT
+    ) -> Change:
+        """Finish package transactions a previous attempt left half done (apt hosts:
+        ``dpkg --configure -a``, waiting up to ``lock_wait`` seconds for the dpkg lock).
+
+        Changed when something was pending; the detail names the packages configured.
+        Raises PackageManagerLockedError (retryable) if the lock stays taken.
+        """
+        action = "finish interrupted package transactions"
+        if await self.manager() != "apt":
+            return Change(False, action)
+        result = await self._runner.script(repair_script(lock_wait), timeout=timeout, check=False)
+        if not result.ok:
+            raise package_failure(self._runner.host_name, result, "dpkg --configure -a", lock_wait)
+        done = markers(result.stdout, "configured")
+        return Change(bool(done), action, "configured " + " ".join(done) if done else "")
 
     async def remove(
         self, names: Sequence[str], *, timeout: float = _INSTALL_TIMEOUT, check: bool = False
@@ -273,8 +302,11 @@ class Packages:
         action = f"remove {' '.join(names)}"
         if not names:
             return Change(False, action)
-        result = await self._runner.script(
-            remove_script(await self.manager(), names, check=check), timeout=timeout
+        manager = await self.manager()
+        result = await self._run(
+            remove_script(manager, names, check=check),
+            timeout,
+            f"{manager} remove {' '.join(names)}",
         )
         done = markers(result.stdout, "removed")
         return Change(bool(done), action, " ".join(done))
@@ -299,16 +331,19 @@ class Packages:
                 raise ValueError(f"{path} is not a {suffix} file, which {manager} installs")
             if not path.is_file():
                 raise FileNotFoundError(f"package file {path} does not exist")
-        directory = f"/var/tmp/kubexms-packages-{secrets.token_hex(8)}"
-        try:
-            for index, path in enumerate(files):
-                await self._runner.connector.put(path, f"{directory}/{index}{suffix}", mode=0o644)
-            result = await self._runner.script(
-                install_files_script(manager, directory, len(files), suffix, check=check),
-                timeout=timeout,
-            )
-        except Exception:
-            await self._runner.script(f"rm -rf -- {quote(directory)}", check=False)
-            raise
+        # In the run's own directory: the run removes it, a later run sweeps it if this one
+        # is killed (no clean-up round trip here, which a lost host could not answer anyway).
+        directory = f"{self._runner.temp_dir}/packages-{secrets.token_hex(4)}"
+        await self._runner.require_space(
+            self._runner.temp_dir, sum(path.stat().st_size for path in files)
+        )
+        for index, path in enumerate(files):
+            await self._runner.connector.put(path, f"{directory}/{index}{suffix}", mode=0o644)
+        names = " ".join(path.name for path in files)
+        result = await self._run(
+            install_files_script(manager, directory, len(files), suffix, check=check),
+            timeout,
+            f"{manager} install {names}",
+        )
         done = markers(result.stdout, "installed")
         return Change(bool(done), action, " ".join(done))

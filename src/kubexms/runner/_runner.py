@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Mapping
 
 from kubexms.connector import CommandResult, Connector
 from kubexms.runner._archives import Archives
+from kubexms.runner._errors import NoSpaceError
 from kubexms.runner._facts import FACTS_SCRIPT, HostFacts, parse_facts
 from kubexms.runner._files import Files
 from kubexms.runner._network import Network
 from kubexms.runner._packages import Packages
+from kubexms.runner._script import quote
 from kubexms.runner._services import Services
 from kubexms.runner._system import System
 from kubexms.runner._templates import Templates
+
+RUN_DIRECTORIES = "/var/tmp/kubexms"
+"""Where runs keep their temporary files on a host: one ``run-<id>`` directory per run."""
+
+
+def run_directory(run_id: str, root: str = RUN_DIRECTORIES) -> str:
+    """The host directory of run ``run_id``'s temporary files (under ``root``)."""
+    if not run_id or not run_id.replace("-", "").isalnum():
+        raise ValueError(f"run id {run_id!r} must be letters, digits and dashes")
+    return f"{root.rstrip('/')}/run-{run_id}"
 
 
 class Runner:
@@ -28,11 +41,16 @@ class Runner:
     services, sysctl) ask the connector to elevate. Connectors make elevation a no-op for a
     root login, so the default ``True`` is right for root and sudo users alike; set it False
     only for a non-root user who must not (or cannot) use sudo.
+
+    ``temp_dir``: where operations put temporary files on the host (uploads before install,
+    staged writes). A run sets it to its own ``run_directory(run_id)``, which it removes at
+    the end and a later run sweeps if this one was killed; otherwise it is a fresh one.
     """
 
     def __init__(self, connector: Connector, *, sudo: bool = True) -> None:
         self.connector = connector
         self.sudo = sudo
+        self.temp_dir = run_directory(secrets.token_hex(6))
         self._facts: HostFacts | None = None
         self._facts_lock = asyncio.Lock()
         self.files = Files(self)
@@ -109,3 +127,20 @@ class Runner:
         if check:
             return await self.must_run(text, sudo=self.sudo, stdin=stdin, timeout=timeout)
         return await self.run(text, sudo=self.sudo, stdin=stdin, timeout=timeout)
+
+    async def require_space(self, directory: str, needed: int) -> None:
+        """Create ``directory`` (private) and raise NoSpaceError unless it has ``needed``
+        bytes free, so an upload that cannot fit fails first, saying so, not half way."""
+        result = await self.script(
+            f"d={quote(directory)}\n"
+            'mkdir -p -m 0700 -- "$d" 2>/dev/null || { echo "@kxms:free 0"; exit 0; }\n'
+            'echo "@kxms:free $(df -Pk -- "$d" | awk \'NR == 2 {print $4}\')"',
+            timeout=60,
+        )
+        free = 0
+        for line in result.stdout.splitlines():
+            if line.startswith("@kxms:free "):
+                value = line.split(" ", 1)[1].strip()
+                free = int(value) * 1024 if value.isdigit() else 0
+        if free < needed:
+            raise NoSpaceError(self.host_name, directory, free, needed)

@@ -101,6 +101,7 @@ class Services:
             after_change="if [ -d /run/systemd/system ]; then kx_act systemctl daemon-reload; "
             "echo @kxms:reloaded; fi",
             check=check,
+            temp_root=self._runner.temp_dir,
         )
         result = await self._runner.script(script, stdin=build_tar(specs))
         changes = file_changes(specs, result.stdout)

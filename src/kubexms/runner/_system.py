@@ -168,7 +168,13 @@ class System:
         apply = "\n".join(
             f"kx_sysctl {quote(k)} {quote(sysctl_path(k))} {quote(v)}" for k, v in checked.items()
         )
-        script = sync_script(specs, before=known, after=_SYSCTL_FUNCTION + apply, check=check)
+        script = sync_script(
+            specs,
+            before=known,
+            after=_SYSCTL_FUNCTION + apply,
+            check=check,
+            temp_root=self._runner.temp_dir,
+        )
         result = await self._runner.script(script, stdin=build_tar(specs))
         host = self._runner.host_name
         unknown = markers(result.stdout, "unknown")
@@ -221,7 +227,12 @@ class System:
         file = check_path(file)
         spec = FileSpec(file, "".join(f"{name}\n" for name in names).encode())
         load = "\n".join(f"kx_module {quote(name)} {_built_in_sign(name)}" for name in names)
-        script = sync_script([spec], before=f"{_MODULE_FUNCTION}\n{load}", check=check)
+        script = sync_script(
+            [spec],
+            before=f"{_MODULE_FUNCTION}\n{load}",
+            check=check,
+            temp_root=self._runner.temp_dir,
+        )
         result = await self._runner.script(script, stdin=build_tar([spec]))
         missing = markers(result.stdout, "missing")
         if missing:

@@ -43,9 +43,16 @@ class ConnectorBuilder:
             known_hosts_path=settings.known_hosts_path,
             connect_timeout=float(settings.connection_timeout),
             keepalive_interval=float(settings.keepalive_interval),
+            keepalive_count_max=settings.keepalive_count_max,
         )
+        self._stop_grace = float(settings.stop_grace)
 
     def build(self, host: ResolvedHost) -> Connector:
+        connector = self._build(host)
+        connector.stop_grace = self._stop_grace
+        return connector
+
+    def _build(self, host: ResolvedHost) -> Connector:
         sudo_password = _reveal(host.sudo_password)
         if host.connector == "local":
             return LocalConnector(host.name, sudo_password=sudo_password)

@@ -105,6 +105,7 @@ async def run(
         run_id=os.urandom(6).hex(),
         work_dir=runtime.config.work_dir,
         lock_path=str(lock),
+        temp_root=str(lock.parent / "run-directories"),
     )
 
 
@@ -235,6 +236,7 @@ async def test_json_log_has_one_line_per_event(runtime: ClusterRuntime, tmp_path
         run_id="r1",
         work_dir=runtime.config.work_dir,
         lock_path=str(tmp_path / "lock"),
+        temp_root=str(tmp_path / "run-directories"),
     )
     log.close()
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]

@@ -74,15 +74,18 @@ async def test_install_files_uploads_then_installs_and_cleans_up(tmp_path: Path)
     deb.write_bytes(b"!<arch>\n")
 
     def answer(call: Call) -> str:
+        if "df -Pk" in call.command:
+            return "@kxms:free 1000\n"
         return "@kxms:installed hello\n" if "dpkg-deb" in call.command else ""
 
     fake = ScriptedConnector(with_facts(answer))
-    change = await Runner(fake).packages.install_files([deb])
+    runner = Runner(fake)
+    change = await runner.packages.install_files([deb])
     assert change.changed
     assert change.detail == "hello"
     ((source, remote),) = fake.puts
     assert source == deb
-    assert remote.startswith("/var/tmp/kubexms-packages-")
+    assert remote.startswith(f"{runner.temp_dir}/packages-")  # the run's own directory
     assert remote.endswith("/0.deb")
     assert "rm -rf" in fake.calls[-1].command
 
