@@ -68,7 +68,8 @@ async def test_install_from_uploaded_files_offline(
             status = await on_host(hosts, f"dpkg-query -W -f='${{Status}}' {PACKAGE}")
             assert status == "install ok installed"
             assert await on_host(hosts, "hello") == "Hello, world!\n"
-            assert await on_host(hosts, "ls /var/tmp | grep -c kubexms-packages || true") == "0\n"
+            leftovers = f"ls -A {runner.temp_dir} 2>/dev/null | grep -c packages || true"
+            assert await on_host(hosts, leftovers) == "0\n"
             assert (await runner.packages.remove([PACKAGE])).changed
             assert not (await runner.packages.remove([PACKAGE])).changed
             code, _, _ = await hosts.exec(hosts[0], "command -v hello")

@@ -80,10 +80,7 @@ async def run_plan(
     hosts = [host for host in runtime.hosts if host.name in planned]
     run_dir = run_directory(run_id, temp_root)
     for host in hosts:
-        # The run's temporary files in one directory per host, and its commands' process
-        # groups recorded where its lock names them (for a later --break-lock).
-        host.runner.temp_dir = run_dir
-        host.runner.connector.process_group_log = process_group_log(run_id, lock_path)
+        host.runner.temp_dir = run_dir  # the run's temporary files, in one directory
     locks = HostLocks(
         hosts,
         holder,
@@ -101,6 +98,10 @@ async def run_plan(
         if unreleased is not None:
             unreleased.update(locks.release_errors)
         raise
+    for host in hosts:
+        # Under our lock, its commands' process groups are recorded where the lock names
+        # them: a later --break-lock can tell whether this run's remote work still goes on.
+        host.runner.connector.process_group_log = process_group_log(run_id, lock_path)
     try:
         writer = start.open_writer()
         engine = Engine(

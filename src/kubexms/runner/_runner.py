@@ -129,11 +129,14 @@ class Runner:
         return await self.run(text, sudo=self.sudo, stdin=stdin, timeout=timeout)
 
     async def require_space(self, directory: str, needed: int) -> None:
-        """Create ``directory`` (private) and raise NoSpaceError unless it has ``needed``
+        """Create ``directory`` and raise NoSpaceError unless it has ``needed``
         bytes free, so an upload that cannot fit fails first, saying so, not half way."""
         result = await self.script(
             f"d={quote(directory)}\n"
-            'mkdir -p -m 0700 -- "$d" 2>/dev/null || { echo "@kxms:free 0"; exit 0; }\n'
+            '(umask 022; mkdir -p -- "$d") 2>/dev/null || { echo "@kxms:free 0"; exit 0; }\n'
+            # apt reads local .deb files as its _apt user: the directories must be open to
+            # it (what is private inside is made with mktemp -d, 0700).
+            'chmod 0755 -- "$d" "$(dirname -- "$d")"\n'
             'echo "@kxms:free $(df -Pk -- "$d" | awk \'NR == 2 {print $4}\')"',
             timeout=60,
         )

@@ -20,8 +20,12 @@ def test_exported_names() -> None:
         "KernelModuleMissingError",
         "MODULES_FILE",
         "Network",
+        "NoSpaceError",
+        "PackageCommandError",
+        "PackageManagerLockedError",
         "Packages",
         "PortWaitTimeoutError",
+        "RUN_DIRECTORIES",
         "RepositoryReach",
         "Runner",
         "RunnerError",
@@ -38,6 +42,7 @@ def test_exported_names() -> None:
         "absent_modules_script",
         "parse_facts",
         "render_template",
+        "run_directory",
         "sysctl_path",
     ]
 
