@@ -139,3 +139,17 @@ def test_create_lists_its_lazy_command() -> None:
     result = CliRunner().invoke(app, ["create", "--help"])
     assert result.exit_code == 0
     assert "Write a fully commented cluster.yaml scaffold." in result.output
+
+
+def test_no_command_module_parses_the_bom_on_import() -> None:
+    code = (
+        "import importlib\n"
+        "from kubexms.cli import COMMANDS\n"
+        "for command in COMMANDS:\n"
+        "    importlib.import_module(command.target.partition(':')[0])\n"
+        "from kubexms.artifacts._bom import default_bom\n"
+        "print(default_bom.cache_info().currsize)"
+    )
+    done = _run("-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "0"  # read on first use, not on import
