@@ -1,10 +1,13 @@
 """Offline bundles: one tar.gz with a manifest and every file, verified whole on import.
 
 Layout inside the archive: ``kubexms-artifacts/manifest.json`` first, then
-``kubexms-artifacts/<component>/<version>/<arch>/<file>`` for every manifest entry. Import
-accepts nothing else: no links, no unlisted or duplicate members, no path outside that
-layout, and every file must have the manifest's size and sha256 (and, where the BOM pins the
-artifact, the BOM's sha256) before anything lands in the store.
+``kubexms-artifacts/<component>/<version>/<arch>/<file>`` for every manifest entry. When the
+store holds container images: ``kubexms-artifacts/images/images.json``, then
+``kubexms-artifacts/images/<archive>`` for each (checked against that index's sha256, and the
+manifest digest inside each archive against the index's). Import accepts nothing else: no
+links, no unlisted or duplicate members, no path outside that layout, and every file must
+have the manifest's size and sha256 (and, where the BOM pins the artifact, the BOM's sha256)
+before anything lands in the store.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ from pathlib import Path
 
 from kubexms.artifacts._bom import Bom, default_bom
 from kubexms.artifacts._errors import BundleError
+from kubexms.artifacts._image_store import (
+    IMAGES_DIR,
+    INDEX_FILE,
+    ImageStore,
+    ImageStoreError,
+    StoredImage,
+    parse_index,
+)
 from kubexms.artifacts._manifest import MANIFEST_NAME, Manifest, ManifestEntry, parse_manifest
 from kubexms.artifacts._plan import ArtifactPlan
 from kubexms.artifacts._store import ArtifactStore
@@ -95,12 +106,43 @@ def create_bundle(
                 info.mode = entry.mode
                 with store.path_of(entry).open("rb") as data:
                     archive.addfile(info, data)
+            _add_images(archive, ImageStore(store))
         os.chmod(name, 0o644)
         os.replace(name, output)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
     return manifest
+
+
+def _add_images(archive: tarfile.TarFile, images: ImageStore) -> None:
+    entries = images.entries()
+    if not entries:
+        return
+    broken = [entry.ref for entry in entries if not images.is_valid(entry)]
+    if broken:
+        raise BundleError(
+            f"image(s) {', '.join(broken)} in {images.root} are missing or differ from what "
+            "was pulled; run `kubexms artifact images pull` again"
+        )
+    _add_bytes(archive, f"{TOP}/{IMAGES_DIR}/{INDEX_FILE}", images.index_path.read_bytes())
+    for entry in entries:
+        path = images.path_of(entry)
+        info = archive.gettarinfo(str(path), f"{TOP}/{IMAGES_DIR}/{entry.file}")
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        info.mode = 0o644
+        with path.open("rb") as data:
+            archive.addfile(info, data)
+
+
+def _import_images(staging: Path, entries: list[StoredImage], store: ArtifactStore) -> None:
+    images = ImageStore(store)
+    for entry in entries:
+        try:
+            images.add(entry.image, staging / entry.file, entry.roles, digest=entry.digest)
+        except ImageStoreError as error:
+            raise BundleError(f"image {entry.ref}: {error}") from None
 
 
 def _check_against_bom(manifest: Manifest, bom: Bom, bundle: Path) -> None:
@@ -164,6 +206,9 @@ def import_bundle(bundle: Path, store: ArtifactStore, *, bom: Bom | None = None)
             manifest: Manifest | None = None
             expected: dict[str, ManifestEntry] = {}
             seen: set[str] = set()
+            image_index = f"{TOP}/{IMAGES_DIR}/{INDEX_FILE}"
+            images: dict[str, StoredImage] | None = None
+            image_staging = staging / ".images"
             for member in _members(archive):
                 if manifest is None:
                     if member.name != f"{TOP}/{MANIFEST_NAME}" or not member.isfile():
@@ -176,6 +221,32 @@ def import_bundle(bundle: Path, store: ArtifactStore, *, bom: Bom | None = None)
                     manifest = parse_manifest(text, f"{bundle}:{member.name}")
                     _check_against_bom(manifest, bom, bundle)
                     expected = {f"{TOP}/{entry.relpath}": entry for entry in manifest.artifacts}
+                    continue
+                if member.name == image_index and images is None and member.isfile():
+                    data = archive.extractfile(member)
+                    try:
+                        listed = parse_index(data.read(16 << 20) if data is not None else b"")
+                    except ValueError as error:
+                        raise BundleError(f"{bundle}: {member.name}: {error}") from None
+                    images = {f"{TOP}/{IMAGES_DIR}/{item.file}": item for item in listed}
+                    image_staging.mkdir()
+                    continue
+                if images is not None and member.name in images:
+                    if member.name in seen or not member.isfile():
+                        raise BundleError(f"{bundle}: {member.name!r} is a duplicate or no file")
+                    seen.add(member.name)
+                    image = images[member.name]
+                    digest, _ = _copy_member(
+                        archive.extractfile(member),  # type: ignore[arg-type]
+                        image_staging / image.file,
+                        member.name,
+                    )
+                    if digest != image.sha256:
+                        raise BundleError(
+                            f"{bundle}: image {image.ref} has sha256 {digest}, the index says "
+                            f"{image.sha256}; the bundle was tampered with or damaged. "
+                            "Nothing was imported"
+                        )
                     continue
                 entry = expected.get(member.name)
                 if entry is None:
@@ -200,7 +271,7 @@ def import_bundle(bundle: Path, store: ArtifactStore, *, bom: Bom | None = None)
                     )
         if manifest is None:
             raise BundleError(f"{bundle}: the archive is empty")
-        missing = sorted(set(expected) - seen)
+        missing = sorted((set(expected) | set(images or {})) - seen)
         if missing:
             raise BundleError(f"{bundle}: listed but missing: {', '.join(missing)}")
         for entry in manifest.artifacts:
@@ -214,6 +285,8 @@ def import_bundle(bundle: Path, store: ArtifactStore, *, bom: Bom | None = None)
             cluster=manifest.cluster,
             kubernetes_version=manifest.kubernetes_version,
         )
+        if images:
+            _import_images(image_staging, list(images.values()), store)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -69,6 +69,28 @@ def oci_archive_digest(path: Path) -> str:
     return digest
 
 
+def parse_index(data: bytes) -> list[StoredImage]:
+    """The entries of an ``images.json``; ValueError when it is not one."""
+    try:
+        document = json.loads(data)
+        entries = [
+            StoredImage(
+                ref=str(item["ref"]),
+                file=str(item["file"]),
+                digest=str(item["digest"]),
+                sha256=str(item["sha256"]),
+                roles=tuple(str(role) for role in item["roles"]),
+            )
+            for item in document["images"]
+        ]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"not an image index: {error}") from None
+    for entry in entries:
+        if entry.file != archive_name(entry.image) or "/" in entry.file:
+            raise ValueError(f"{entry.ref}: unexpected archive name {entry.file!r}")
+    return entries
+
+
 class ImageStore:
     """The images of an :class:`ArtifactStore`."""
 
@@ -80,19 +102,13 @@ class ImageStore:
         if not self._index.is_file():
             return []
         try:
-            data = json.loads(self._index.read_text())
-            return [
-                StoredImage(
-                    ref=item["ref"],
-                    file=item["file"],
-                    digest=item["digest"],
-                    sha256=item["sha256"],
-                    roles=tuple(item["roles"]),
-                )
-                for item in data["images"]
-            ]
-        except (OSError, KeyError, TypeError, ValueError) as error:
+            return parse_index(self._index.read_bytes())
+        except (OSError, ValueError) as error:
             raise ImageStoreError(f"{self._index} is unreadable: {error}") from None
+
+    @property
+    def index_path(self) -> Path:
+        return self._index
 
     def entry(self, ref: ImageRef) -> StoredImage | None:
         return next((e for e in self.entries() if e.ref == ref.name), None)
