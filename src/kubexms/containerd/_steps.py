@@ -18,6 +18,7 @@ from kubexms.containerd._layout import CTR, IMAGE_NAMESPACE
 from kubexms.engine import Step
 from kubexms.runner import Change, FileSpec, RunnerError
 from kubexms.runtime import Context
+from kubexms.steps import RenderContext, RenderedFile
 from kubexms.steps._probe import WantedFile, describe_paths, differing
 
 # What marks a containerd that kubexms did not install: a distribution's package (Debian,
@@ -100,6 +101,9 @@ class ManagedFile(Step):
 
     def _wanted(self) -> WantedFile:
         return WantedFile.of(self.path, self.content.encode(), self.mode)
+
+    def rendered_files(self, ctx: RenderContext) -> list[RenderedFile]:
+        return [RenderedFile(self.path, self.content.encode(), self.mode)]
 
     async def precheck(self, ctx: Context) -> Change:
         stale = await differing(ctx.runner, [self._wanted()])

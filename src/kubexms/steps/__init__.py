@@ -15,6 +15,9 @@
   ``distribute``: an explicit artifact plan into the cache of the hosts that need it, as
   Engine steps (upload slots, retries, events).
 
+- ``RenderedFile`` / ``RenderContext`` / ``PlacesFiles``: the one way a step says which files
+  it would place on a host without reaching it (``rendered_files(ctx)``; ``kubexms render``).
+
 Each has a read-only precheck that says what would change, in one round trip.
 """
 
@@ -23,6 +26,7 @@ from kubexms.steps._artifact import PlaceArtifact
 from kubexms.steps._basics import THIS_HOST, Directory, HostsEntries
 from kubexms.steps._distribution import ArtifactsModule, distribute
 from kubexms.steps._pki import PKIFile, PKIFileError, PlacePKIFiles, default_mode, kubeadm_layout
+from kubexms.steps._rendered import SECRET_MARKER, PlacesFiles, RenderContext, RenderedFile
 from kubexms.steps._rolling import one_after_another, rolling
 from kubexms.steps._service import (
     PENDING_DIRECTORY,
@@ -38,6 +42,7 @@ from kubexms.steps._service_files import ServiceFile, ServiceFileInvalidError
 __all__ = [
     "PENDING_DIRECTORY",
     "RELOAD_PENDING_DIRECTORY",
+    "SECRET_MARKER",
     "THIS_HOST",
     "ArchiveContentError",
     "ArtifactsModule",
@@ -48,6 +53,9 @@ __all__ = [
     "PKIFileError",
     "PlaceArtifact",
     "PlacePKIFiles",
+    "PlacesFiles",
+    "RenderContext",
+    "RenderedFile",
     "RestartService",
     "ServiceFile",
     "ServiceFileInvalidError",

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from kubexms.engine import OperationStep
 from kubexms.runner import Change
+from kubexms.runner._managed_block import replace_block
 from kubexms.runtime import Context
 from kubexms.steps._probe import check_absolute
+from kubexms.steps._rendered import RenderContext, RenderedFile
 
 HOSTS_FILE = "/etc/hosts"
 THIS_HOST = "@self"
@@ -65,6 +67,11 @@ class HostsEntries(OperationStep):
         ]
         width = max((len(address) for address, _ in lines), default=0)
         return "".join(f"{address:<{width}} {names}\n" for address, names in lines)
+
+    def rendered_files(self, ctx: RenderContext) -> list[RenderedFile]:
+        """The block between its marker lines (the rest of the file is the host's)."""
+        text = replace_block("", self.block(ctx.host.internal_address), marker=self.marker)
+        return [RenderedFile(self.file, text.encode(), 0o644, f"block {self.marker}", False)]
 
     async def apply(self, ctx: Context, *, check: bool) -> Change:
         block = self.block(ctx.host.internal_address)

@@ -12,6 +12,7 @@ from kubexms.pki import default_pki_directory
 from kubexms.runner import Change, FileSpec, RunnerError
 from kubexms.runtime import Context
 from kubexms.steps._probe import WantedFile, check_absolute, describe_paths, differing
+from kubexms.steps._rendered import RenderContext, RenderedFile
 
 CERT_MODE = 0o644
 SECRET_MODE = 0o600
@@ -113,6 +114,20 @@ class PlacePKIFiles(Step):
 
     def _action(self) -> str:
         return f"place {len(self.files)} PKI file(s)"
+
+    def rendered_files(self, ctx: RenderContext) -> list[RenderedFile]:
+        """Certificates as the cluster PKI holds them (a marker naming the PKI file when it
+        is not made yet); keys and kubeconfigs always as a marker."""
+        directory = Path(self.pki_dir) if self.pki_dir is not None else ctx.pki_dir
+        rendered = []
+        for item in self.files:
+            source = item.source_for(ctx.host.name)
+            path = directory.joinpath(*source.split("/"))
+            secret = item.wanted_mode == SECRET_MODE
+            content = None if secret or not path.is_file() else path.read_bytes()
+            note = f"cluster PKI {source}" + ("" if secret else ", not generated yet")
+            rendered.append(RenderedFile(item.dest, content, item.wanted_mode, note))
+        return rendered
 
     def _directory(self, ctx: Context) -> Path:
         if self.pki_dir is not None:

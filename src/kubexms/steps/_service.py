@@ -33,6 +33,7 @@ from kubexms.steps._probe import (
     probe_script,
     probe_values,
 )
+from kubexms.steps._rendered import RenderContext, RenderedFile
 from kubexms.steps._service_files import (
     ServiceFile,
     place_candidates,
@@ -318,6 +319,20 @@ class SystemdService(Step):
 
     def all_files(self) -> list[ServiceFile]:
         return [*self.unit_files(), *self.files]
+
+    def rendered_files(self, ctx: RenderContext) -> list[RenderedFile]:
+        """The unit, its drop-ins and its files; a secret file as a marker."""
+        return [
+            RenderedFile(
+                item.path,
+                None if item.secret else item.data,
+                item.mode,
+                f"{self.unit}, sha256 {hashlib.sha256(item.data).hexdigest()}"
+                if item.secret
+                else "",
+            )
+            for item in self.all_files()
+        ]
 
     async def precheck(self, ctx: Context) -> Change:
         state = await _probe(ctx, self.unit, self.all_files(), self.health)
