@@ -76,6 +76,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "certs", "kubexms.cli._certs:app", "Generate the cluster's PKI; check certificate expiry."
     ),
     LazyCommand("etcd", "kubexms.cli._etcd:app", "Operate etcd: status, backup, restore."),
+    LazyCommand(
+        "render",
+        "kubexms.cli._render:render",
+        "Write every file the phases would place on each host; touch no host.",
+    ),
 )
 
 
