@@ -395,9 +395,11 @@ async def test_a_stopped_member_is_an_unhealthy_row_and_exit_1(etcd_fleet: EtcdF
         assert down in err
         # A backup needs one healthy member, and takes it from one.
         backups = etcd_fleet.work / "while-down"
-        code, out, err = await etcd_fleet.run("backup", "--dir", str(backups))
+        code, out, err = await etcd_fleet.run("backup", "--dir", str(backups), "-o", "json")
         assert code == 0, out + err
+        assert json.loads(out)["outcome"] == "succeeded"  # stdout: the run's one document
         (record,) = backups.glob("*.db.json")
+        assert f"backup: {record.with_suffix('')}" in err
         assert json.loads(record.read_text())["member"] != down
     finally:
         await etcd_fleet.on(down, f"systemctl start {UNIT_NAME}")

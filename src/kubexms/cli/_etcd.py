@@ -204,12 +204,17 @@ def backup(
     )
     run_pipeline(cluster, graph, settings)
     record = read_record(target_dir / name)
-    if record is not None and output is Output.text and log_format is LogFormat.console:
-        output_console().print(
+    if record is not None:
+        # stdout carries exactly the run's JSON with -o json; the backup's name then goes to
+        # stderr, so a script still learns it.
+        machine = output is Output.json or log_format is LogFormat.json
+        console = err_console if machine else output_console()
+        console.print(
             f"backup: {target_dir / name}\n  from {record.member}, revision {record.revision}, "
             f"{record.total_keys} keys, {record.total_size} bytes, sha256 {record.sha256}",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -43,7 +43,7 @@ def marker_path(data_dir: str) -> str:
     return f"{data_dir}.kubexms-restore.json"
 
 
-def _restored_test(data_dir: str, restore_id: str) -> str:
+def restored_test(data_dir: str, restore_id: str) -> str:
     """Shell text: succeeds when ``data_dir`` is the complete restore ``restore_id``."""
     wanted = f'"restore": "{restore_id}"'
     return (
@@ -54,11 +54,11 @@ def _restored_test(data_dir: str, restore_id: str) -> str:
 
 
 async def is_restored(ctx: Context, data_dir: str, restore_id: str) -> bool:
-    result = await ctx.runner.script(_restored_test(data_dir, restore_id), check=False)
+    result = await ctx.runner.script(restored_test(data_dir, restore_id), check=False)
     return result.ok
 
 
-def _move_aside_script(data_dir: str, restore_id: str) -> str:
+def move_aside_script(data_dir: str, restore_id: str) -> str:
     """Shell text moving ``data_dir`` aside under a name not yet taken (never deleting)."""
     return f"""d={quote(data_dir)}; a={quote(aside_path(data_dir, restore_id))}
 if [ -e "$d" ]; then
@@ -177,7 +177,7 @@ class MoveDataDirAside(Step):
 
     async def run(self, ctx: Context) -> Change | None:
         result = await ctx.runner.script(
-            "set -e\n" + _move_aside_script(self.data_dir, self.restore_id)
+            "set -e\n" + move_aside_script(self.data_dir, self.restore_id)
         )
         aside = (markers(result.stdout, "aside") or [""])[0]
         return Change(bool(aside), f"move {self.data_dir} aside", aside)
@@ -224,7 +224,7 @@ rm -rf -- "$b"
 owner=root:root; d={quote(self.data_dir)}; a={quote(aside_path(self.data_dir, self.restore_id))}
 if [ -d "$d" ]; then owner=$(stat -c %U:%G -- "$d")
 elif [ -d "$a" ]; then owner=$(stat -c %U:%G -- "$a"); fi
-{_move_aside_script(self.data_dir, self.restore_id)}
+{move_aside_script(self.data_dir, self.restore_id)}
 ( umask 077; mkdir -p -- "$(dirname -- "$b")"; {restore} ) >&2
 chmod 700 -- "$b"
 chown -R -- "$owner" "$b"
