@@ -156,3 +156,19 @@ async def test_external_keepalived_moves_the_address_once_per_failure(bench: Ben
         await wait_until(lambda: holds(first), f"{vip} moves back to {first}", 10)
         await wait_until(answers, f"{vip} answers after haproxy died", 10)
         assert moved < 10
+
+        # A third loadbalancer host (first in config order, so every priority changes): the
+        # others reload keepalived and their proxies; the address stays where it is.
+        third = names[2]
+        await bench.stop_backend(third)  # not a master here; its port 6443 is the proxy's now
+        keepalived = {name: await bench.main_pid(name, "kubexms-keepalived") for name in balancers}
+        balancers.insert(0, third)
+        grown = await bench.apply(bench.cluster(edit, "external-grown.yaml"))
+        assert grown.counts.get("changed", 0) > 0
+        for name, pid in keepalived.items():
+            assert await bench.main_pid(name, "kubexms-keepalived") == pid, name
+            config = await bench.run(name, "cat /etc/kubexms/loadbalancer/keepalived.conf")
+            assert bench.address(third) in config.split("unicast_peer")[1]
+        await asyncio.sleep(4)
+        assert await holder() == first, "the address moved when keepalived reloaded"
+        assert await asyncio.to_thread(answer) in names[:2]
