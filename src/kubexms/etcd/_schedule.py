@@ -22,6 +22,7 @@ from kubexms.runner import Change, render_template
 from kubexms.runner._change import combine
 from kubexms.runner._script import quote
 from kubexms.runtime import Context
+from kubexms.steps import RenderContext, RenderedFile
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT_PATH = "/usr/local/bin/kubexms-etcd-backup"
@@ -145,6 +146,14 @@ class InstallBackupTimer(OperationStep):
             f"{TIMER_UNIT}: etcd snapshots OnCalendar={backup.schedule} into {backup.dir}, "
             f"newest {backup.keep} kept"
         )
+
+    def rendered_files(self, ctx: RenderContext) -> list[RenderedFile]:
+        """The script (0755) and the service and timer units (``kubexms render``)."""
+        files = self.backup.files(ctx.host.name)
+        return [
+            RenderedFile(path, files[path].encode(), 0o755 if path == SCRIPT_PATH else 0o644)
+            for path in (SCRIPT_PATH, SERVICE_PATH, TIMER_PATH)
+        ]
 
     async def apply(self, ctx: Context, *, check: bool) -> Change:
         runner = ctx.runner

@@ -119,3 +119,12 @@ def test_the_command_writes_the_tree_and_refuses_unknown_hosts(tmp_path: Path) -
     refused = runner.invoke(app, ["render", "-f", str(file), "--out", str(out), "--hosts", "x"])
     assert refused.exit_code == 1
     assert "x are not in the cluster file" in refused.output
+
+
+def test_a_backup_schedule_renders_its_script_and_units(tmp_path: Path) -> None:
+    cluster = make_cluster(etcd={"backup": {"schedule": "daily"}})
+    write_render(plan_files(cluster, ["master3"], pki_dir=tmp_path / "none"), tmp_path)
+    timer = (tmp_path / "master3/etc/systemd/system/kubexms-etcd-backup.timer").read_text()
+    assert "OnCalendar=daily" in timer
+    assert (tmp_path / "master3/usr/local/bin/kubexms-etcd-backup").is_file()
+    assert "0755 /usr/local/bin/kubexms-etcd-backup" in (tmp_path / "master3.steps").read_text()
