@@ -175,6 +175,15 @@ async def test_containerd_on_three_hosts_runs_an_imported_image_and_reruns_chang
         assert fourth.succeeded
         assert _changed(events) == []
 
+        # No mirrors any more: the hosts.toml kubexms wrote for docker.io goes, nothing restarts.
+        cluster = _cluster(hosts, tmp_path, releases, {})
+        fifth, events = await _run(cluster)
+        assert fifth.succeeded, fifth.failures
+        assert {node.rsplit("/", 2)[-2] for node, _ in _changed(events)} == {"stale-registry-hosts"}
+        for host in hosts:
+            code, _, _ = await hosts.exec(host, "test -e /etc/containerd/certs.d/docker.io")
+            assert code != 0
+
 
 async def _main_pid(hosts: HostLease, name: str) -> str:
     return await hosts.run(name, "systemctl show -p MainPID --value containerd")

@@ -34,7 +34,8 @@ from kubexms.containerd._layout import (
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_SERVER = "https://registry-1.docker.io"
-_HEADER = "# Written by kubexms: changes here are overwritten by the next run.\n"
+HEADER_LINE = "# Written by kubexms: changes here are overwritten by the next run."
+_HEADER = HEADER_LINE + "\n"
 
 UNIT = f"""[Unit]
 Description=containerd container runtime (kubexms)

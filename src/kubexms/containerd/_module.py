@@ -32,7 +32,12 @@ from kubexms.containerd._layout import (
     UNIT_NAME,
 )
 from kubexms.containerd._needs import containerd_host_needs
-from kubexms.containerd._steps import ImportImages, ManagedFile, NoForeignContainerd
+from kubexms.containerd._steps import (
+    ImportImages,
+    ManagedFile,
+    NoForeignContainerd,
+    StaleRegistryHosts,
+)
 from kubexms.engine import ControlMachine, HostNeeds, Module, PlanContext, Roles, Task, branches
 from kubexms.registry import RegistryPki
 from kubexms.registry._module import certificate_names
@@ -154,7 +159,9 @@ class ContainerRuntimeModule(Module):
             tasks.append(Task("registry-pki", [pki], ControlMachine()))
         if ca is not None:
             tasks.append(Task("registry-ca", [ca], hosts))
+        wanted = tuple(item.host for item in registry_hosts(cluster.spec.registry, False))
         tasks += [
+            Task("stale-registry-hosts", [StaleRegistryHosts(CERTS_DIR, wanted)], hosts),
             Task("service", [containerd_service(cluster)], hosts),
             Task("crictl-config", [ManagedFile(CRICTL_CONFIG, CRICTL_YAML)], hosts),
         ]

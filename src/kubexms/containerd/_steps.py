@@ -14,8 +14,9 @@ from kubexms.artifacts import (
     ImageStore,
     StoredImage,
 )
+from kubexms.containerd._config import HEADER_LINE
 from kubexms.containerd._layout import CTR, IMAGE_NAMESPACE
-from kubexms.engine import Step
+from kubexms.engine import OperationStep, Step
 from kubexms.runner import Change, FileSpec, RunnerError
 from kubexms.runtime import Context
 from kubexms.steps import RenderContext, RenderedFile
@@ -210,3 +211,35 @@ class ImportImages(Step):
                 )
         detail = f"imported {', '.join(e.ref for e in missing)}" if missing else ""
         return Change(bool(missing), "import images", detail)
+
+
+@dataclass(frozen=True)
+class StaleRegistryHosts(OperationStep):
+    """Remove the ``certs.d/<host>/`` directories kubexms wrote for registries the cluster
+    file no longer names (their ``hosts.toml`` starts with kubexms' header); directories
+    written by anyone else are left alone. containerd reads hosts.toml at every pull: no
+    restart is needed."""
+
+    certs_dir: str
+    wanted: tuple[str, ...]
+    name: str = "stale-registry-hosts"
+
+    description = "no hosts.toml of registries the cluster no longer names"
+
+    async def _stale(self, ctx: Context) -> list[str]:
+        result = await ctx.runner.run(
+            f"grep -l -F -x -- {quote(HEADER_LINE)} "
+            f"{quote(self.certs_dir)}/*/hosts.toml 2>/dev/null || true",
+            sudo=ctx.runner.sudo,
+        )
+        found = [posixpath.dirname(line) for line in result.stdout.split("\n") if line]
+        keep = {posixpath.join(self.certs_dir, host) for host in self.wanted}
+        return sorted(directory for directory in found if directory not in keep)
+
+    async def apply(self, ctx: Context, *, check: bool) -> Change:
+        stale = await self._stale(ctx)
+        if stale and not check:
+            for directory in stale:
+                await ctx.runner.files.remove(directory)
+        verb = "would remove" if check else "removed"
+        return Change(bool(stale), "registry hosts", f"{verb} {', '.join(stale)}" if stale else "")
