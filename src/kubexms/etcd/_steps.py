@@ -106,10 +106,12 @@ true"""
 
 
 @dataclass(frozen=True)
-class EtcdClusterHealthy(Check):
+class EtcdClusterHealthy(Step):
     """Every member healthy over TLS, and the member list exactly the etcd role group.
 
-    On failure the error shows each member's health as etcdctl reports it.
+    It changes nothing. Its precheck asks; "not yet" is what a dry run before the members were
+    started reports (a pending change, not a failure). Its run asks again and fails with each
+    member's health as etcdctl reports it.
     """
 
     members: tuple[str, ...]
@@ -119,7 +121,20 @@ class EtcdClusterHealthy(Check):
 
     description = "every member healthy; members are {members}"
 
+    async def precheck(self, ctx: Context) -> Change:
+        try:
+            await self.verify(ctx)
+        except CheckFailedError as error:
+            first = error.reason.splitlines()[0].rstrip(":")
+            return Change(True, "etcd cluster healthy", f"not yet: {first}")
+        return Change(False, "etcd cluster healthy")
+
+    async def run(self, ctx: Context) -> Change:
+        await self.verify(ctx)
+        return Change(False, "etcd cluster healthy", "healthy now")
+
     async def verify(self, ctx: Context) -> None:
+        """Raise CheckFailedError unless every member is healthy and the list is right."""
         # Both questions in one round trip: the health of every member, then the member list.
         health = etcdctl_command("endpoint health --command-timeout=5s", self.endpoints)
         listing = etcdctl_command("member list -w json")
