@@ -16,6 +16,7 @@ from kubexms.config._errors import Loc, Problem
 from kubexms.config._etcd import Etcd, etcd_problems
 from kubexms.config._host_ranges import expand_host_pattern
 from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups, auth_methods
+from kubexms.config._kubelet_fields import KUBELET_FIELDS
 from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
 from kubexms.config._network import Network
 
@@ -58,6 +59,7 @@ def spec_problems(parts: SpecParts) -> list[Problem]:
     problems += _network_problems(parts.network)
     problems += _addon_problems(parts.addons)
     problems += _certificate_problems(parts.kubernetes)
+    problems += _kubelet_problems(parts.kubernetes)
     return problems
 
 
@@ -373,4 +375,59 @@ def _certificate_problems(kubernetes: Kubernetes | None) -> list[Problem]:
                 f"validity ({leaf_days} days), or every run would renew every certificate",
             )
         )
+    return problems
+
+
+KUBELET_MANAGED: dict[str, str] = {
+    "cgroupDriver": "kubexms (systemd, as containerd is configured)",
+    "containerRuntimeEndpoint": "kubexms (containerd's socket)",
+    "clusterDNS": "spec.network.kubeServiceCIDR (its 10th address)",
+    "clusterDomain": "spec.kubernetes.dnsDomain",
+    "authentication": "kubexms (client certificates from the cluster CA, webhook)",
+    "authorization": "kubexms (Webhook)",
+}
+"""KubeletConfiguration fields kubexms derives from the cluster: not settable in kubelet.config."""
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def _minor_of(version: str) -> tuple[int, int]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def _kubelet_problems(kubernetes: Kubernetes | None) -> list[Problem]:
+    if kubernetes is None:
+        return []
+    loc: Loc = (*_SPEC, "kubernetes", "kubelet", "config")
+    version = _minor_of(kubernetes.version)
+    problems: list[Problem] = []
+    for key, value in kubernetes.kubelet.config.items():
+        where = (*loc, key)
+        if key in KUBELET_MANAGED:
+            problems.append((where, f"'{key}' is set by {KUBELET_MANAGED[key]}"))
+            continue
+        if key not in KUBELET_FIELDS:
+            close = difflib.get_close_matches(key, KUBELET_FIELDS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append((where, f"'{key}' is not a KubeletConfiguration field{hint}"))
+            continue
+        json_type, since = KUBELET_FIELDS[key]
+        if _minor_of(since) > version:
+            problems.append(
+                (
+                    where,
+                    f"'{key}' is a kubelet field from {since} on (kubernetes.version is "
+                    f"{kubernetes.version})",
+                )
+            )
+        wanted = _JSON_TYPES[json_type]
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            problems.append((where, f"must be a JSON {json_type} (got {value!r})"))
     return problems

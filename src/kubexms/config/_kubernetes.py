@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StrictInt
+from pydantic import AfterValidator, Field, JsonValue, StrictInt
 
 from kubexms.config._base import ConfigModel
 from kubexms.config._types import (
@@ -102,6 +102,18 @@ class ApiServer(Component):
     )
 
 
+class Kubelet(Component):
+    """kubelet settings: extra flags, and fields of its KubeletConfiguration."""
+
+    config: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Fields of the kubelet's KubeletConfiguration (kubelet.config.k8s.io/"
+        "v1beta1, camelCase as the kubelet reads them, e.g. maxPods: 200), merged into the one "
+        "kubexms renders; checked against the fields of kubernetes.version. Fields kubexms "
+        "derives (cgroupDriver, clusterDNS, clusterDomain, ...) are refused.",
+    )
+
+
 class KubeProxy(Component):
     """kube-proxy settings."""
 
@@ -137,6 +149,6 @@ class Kubernetes(ConfigModel):
     api_server: ApiServer = Field(default_factory=ApiServer)
     controller_manager: Component = Field(default_factory=Component)
     scheduler: Component = Field(default_factory=Component)
-    kubelet: Component = Field(default_factory=Component)
+    kubelet: Kubelet = Field(default_factory=Kubelet)
     kube_proxy: KubeProxy = Field(default_factory=KubeProxy)
     certificates: Certificates = Field(default_factory=Certificates)

@@ -104,6 +104,7 @@ spec:
       extraArgs: {}
     kubelet:
       extraArgs: {}           # e.g. {max-pods: "110"}
+      config: {}              # KubeletConfiguration fields, e.g. {maxPods: 200}
     kubeProxy:
       mode: iptables          # iptables | ipvs
       extraArgs: {}

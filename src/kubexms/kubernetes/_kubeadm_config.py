@@ -195,6 +195,8 @@ def kubelet_configuration(cluster: Cluster) -> Document:
         "authorization": {"mode": "Webhook"},
         "rotateCertificates": True,
         "serverTLSBootstrap": False,
+        # The user's fields (checked against the version's fields when the file was loaded).
+        **cluster.spec.kubernetes.kubelet.config,
     }
 
 

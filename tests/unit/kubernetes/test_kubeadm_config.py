@@ -27,8 +27,10 @@ from kubexms.kubernetes import (
     kubelet_configuration,
     to_yaml,
 )
+from tests.unit.config.sample import issues_of
+from tests.unit.config.sample import to_yaml as config_yaml
 from tests.unit.kubernetes.k8s_schemas import MINORS, assert_valid_yaml, problems
-from tests.unit.kubernetes.sample import make_cluster
+from tests.unit.kubernetes.sample import cluster_data, make_cluster
 
 TOKEN = BootstrapToken("abcdef", "0123456789abcdef")
 HASH = "sha256:" + "ab" * 32
@@ -195,3 +197,52 @@ def test_ca_cert_hash_is_kubeadms_spki_pin_as_openssl_computes_it(tmp_path: Path
         capture_output=True,
     ).stdout
     assert ca_cert_hash(ca.read_bytes()) == "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def test_kubelet_settings_from_the_cluster_file_are_merged_and_valid() -> None:
+    cluster = make_cluster(
+        version="v1.33.1",
+        kubernetes={
+            "kubelet": {
+                "config": {
+                    "maxPods": 200,
+                    "evictionHard": {"memory.available": "200Mi"},
+                    "serializeImagePulls": False,
+                    "userNamespaces": {"idsPerPod": 65536},
+                }
+            }
+        },
+    )
+    document = kubelet_configuration(cluster)
+    assert document["maxPods"] == 200
+    assert document["evictionHard"] == {"memory.available": "200Mi"}
+    assert document["cgroupDriver"] == "systemd"
+    assert problems(document, "1.33") == []
+
+
+def test_kubelet_settings_are_checked_with_their_field_path() -> None:
+    text = to_yaml_file(
+        kubernetes={
+            "kubelet": {
+                "config": {
+                    "maxpods": 10,
+                    "maxPods": "many",
+                    "clusterDNS": ["1.1.1.1"],
+                    "userNamespaces": {},
+                    "failSwapOn": 0,
+                }
+            }
+        }
+    )
+    found = {issue.path: issue.message for issue in issues_of(text)}
+    base = "spec.kubernetes.kubelet.config."
+    assert "did you mean 'maxPods'" in found[base + "maxpods"]
+    assert "must be a JSON integer" in found[base + "maxPods"]
+    assert "spec.network.kubeServiceCIDR" in found[base + "clusterDNS"]
+    assert "from 1.33 on (kubernetes.version is v1.31.4)" in found[base + "userNamespaces"]
+    assert "must be a JSON boolean" in found[base + "failSwapOn"]
+    assert len(found) == 5
+
+
+def to_yaml_file(**knobs: Any) -> str:
+    return config_yaml(cluster_data(**knobs))
