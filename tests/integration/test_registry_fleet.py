@@ -57,10 +57,14 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> RuntimeReleases:
 
 
 def _cluster_file(
-    hosts: HostLease, directory: Path, releases: RuntimeReleases, password: str = PASSWORD
+    hosts: HostLease,
+    directory: Path,
+    releases: RuntimeReleases,
+    password: str = PASSWORD,
+    name: str | None = None,
 ) -> tuple[Path, str]:
     registry_host = hosts[0]
-    private = f"{registry_host.address}:{PORT}"
+    private = f"{name or registry_host.address}:{PORT}"
 
     def edit(document: dict[str, Any]) -> None:
         names = hosts.names
@@ -85,9 +89,9 @@ def _cluster_file(
     return hosts.cluster_file(directory, edit=edit), private
 
 
-async def _run(cluster: Cluster) -> tuple[RunResult, list[Event]]:
+async def _run(cluster: Cluster, *, push: bool = True) -> tuple[RunResult, list[Event]]:
     events: list[Event] = []
-    modules = [ContainerRuntimeModule(), RegistryModule()]
+    modules = [ContainerRuntimeModule(), RegistryModule(push=push)]
     graph = Pipeline("create-cluster", modules).plan(cluster)
     async with await new_runtime(cluster) as runtime:
         result = await Engine(runtime, events=EventBus(events.append)).run(graph)
@@ -154,4 +158,44 @@ async def test_registry_serves_pushed_images_to_nodes_over_tls_with_login(
     finally:
         for host in hosts:
             await hosts.exec(host, CLEANUP)
+        await hosts.exec(registry_host, REGISTRY_CLEANUP)
+
+
+async def test_nodes_reach_the_registry_by_name_through_the_managed_hosts_block(
+    lease: LeaseHosts, tmp_path: Path, releases: RuntimeReleases
+) -> None:
+    hosts = lease(2, init="systemd")
+    registry_host, node = hosts[0], hosts[1]
+    name = "registry.kubexms.test"
+    try:
+        path, private = _cluster_file(hosts, tmp_path, releases, name=name)
+        cluster = load_config(path)
+        plan = plan_artifacts(cluster, await host_architectures(cluster))
+        store = ArtifactStore.for_cluster(cluster)
+        wanted = ["containerd", "runc", "cni-plugins", "crictl", "registry"]
+        await download_artifacts(plan.select(wanted), store, artifact_settings(cluster))
+        # This machine cannot resolve the name: the phase runs without its push, and the
+        # image goes in by the registry host's address (the certificate names both).
+        result, _ = await _run(cluster, push=False)
+        assert result.succeeded, result.failures
+        for host in hosts:
+            block = await hosts.run(host, "cat /etc/hosts")
+            assert f"{registry_host.address} {name}" in " ".join(block.split())
+        (tmp_path / "ip").mkdir()
+        (tmp_path / "ip" / "work").symlink_to(tmp_path / "work")
+        by_address, _ = _cluster_file(hosts, tmp_path / "ip", releases)
+        upstream = "registry.kubexms.test/tools/busybox:1.35"
+        built = build_busybox_image(tmp_path, upstream)
+        ImageStore(store).add(ImageRef.parse(upstream), built.path, ["worker"])
+        push = ["artifact", "images", "push", "-f", str(by_address)]
+        pushed = await asyncio.to_thread(CliRunner().invoke, app, push)
+        assert pushed.exit_code == 0, pushed.output
+
+        pull = "ctr -n k8s.io images pull --hosts-dir /etc/containerd/certs.d"
+        await hosts.run(node, f"{pull} --user kubexms:{PASSWORD} {private}/tools/busybox:1.35")
+        assert built.digest in await hosts.run(node, "ctr -n k8s.io images ls")
+    finally:
+        for host in hosts:
+            await hosts.exec(host, CLEANUP)
+            await hosts.exec(host, "sed -i '/kubexms-registry/,/kubexms-registry/d' /etc/hosts")
         await hosts.exec(registry_host, REGISTRY_CLEANUP)
