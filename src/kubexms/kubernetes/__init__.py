@@ -2,11 +2,18 @@
 
 ``_layout`` says where Kubernetes lives on a host and the cluster facts every config agrees on
 (the endpoint, the cluster DNS address, the image repository); ``_bootstrap`` makes the bootstrap
-token a join uses and the CA's public-key pin; ``_kubeadm_config`` renders kubeadm's
+token a join uses (kept 0600 in the work dir) and the CA's public-key pin; ``_pki_files`` says
+which cluster PKI files each master gets before kubeadm runs; ``_kubeadm_config`` renders kubeadm's
 ``v1beta4`` documents with the kubelet and kube-proxy configurations.
 """
 
-from kubexms.kubernetes._bootstrap import BootstrapToken, ca_cert_hash
+from kubexms.kubernetes._bootstrap import (
+    BootstrapToken,
+    BootstrapTokenError,
+    bootstrap_token_path,
+    ca_cert_hash,
+    stored_bootstrap_token,
+)
 from kubexms.kubernetes._kubeadm_config import (
     cert_sans,
     cluster_configuration,
@@ -28,6 +35,7 @@ from kubexms.kubernetes._layout import (
     control_plane_endpoint,
     image_repository,
 )
+from kubexms.kubernetes._pki_files import master_pki_files
 
 __all__ = [
     "CRI_SOCKET",
@@ -36,6 +44,8 @@ __all__ = [
     "PKI_DIR",
     "SUPPORTED_MINORS",
     "BootstrapToken",
+    "BootstrapTokenError",
+    "bootstrap_token_path",
     "ca_cert_hash",
     "cert_sans",
     "cluster_configuration",
@@ -48,5 +58,7 @@ __all__ = [
     "join_documents",
     "kube_proxy_configuration",
     "kubelet_configuration",
+    "master_pki_files",
+    "stored_bootstrap_token",
     "to_yaml",
 ]

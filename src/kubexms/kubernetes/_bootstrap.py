@@ -7,9 +7,17 @@ import re
 import secrets
 import string
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from kubexms._errors import KubexmsError
+from kubexms.pki._store import write_atomic  # the PKI's 0600 atomic write, for one more secret
+
+if TYPE_CHECKING:
+    from kubexms.config import Cluster
 
 _ALPHABET = string.ascii_lowercase + string.digits
 TOKEN_PATTERN = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
@@ -53,3 +61,28 @@ def ca_cert_hash(ca_pem: bytes) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return "sha256:" + hashlib.sha256(spki).hexdigest()
+
+
+class BootstrapTokenError(ValueError, KubexmsError):
+    """The stored bootstrap token cannot be read or is not one."""
+
+
+def bootstrap_token_path(cluster: Cluster) -> Path:
+    """``<workDir>/kubernetes/bootstrap-token``: the cluster's join token on this machine."""
+    return cluster.work_dir / "kubernetes" / "bootstrap-token"
+
+
+def stored_bootstrap_token(path: Path) -> BootstrapToken:
+    """The token kept in ``path``, made (0600, atomically, in a 0700 directory) on first use,
+    so that a rerun or a resumed run renders the same join configurations."""
+    try:
+        return BootstrapToken.parse(path.read_text())
+    except FileNotFoundError:
+        token = BootstrapToken.generate()
+        write_atomic(path, (token.value + "\n").encode(), 0o600)
+        return token
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise BootstrapTokenError(
+            f"{path}: {reason}; remove it to have kubexms make a new token"
+        ) from None

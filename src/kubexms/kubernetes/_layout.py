@@ -6,7 +6,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from kubexms.containerd._layout import SOCKET as CONTAINERD_SOCKET
-from kubexms.etcd._layout import url_host
+from kubexms.pki import control_plane_url
 
 if TYPE_CHECKING:
     from kubexms.config import Cluster
@@ -44,12 +44,10 @@ def first_master(cluster: Cluster) -> str:
 
 def control_plane_endpoint(cluster: Cluster) -> str:
     """``host:port`` clients use for the API server: the endpoint's domain, else its address,
-    else (no endpoint set: one master) the first master's internal address."""
-    endpoint = cluster.spec.control_plane_endpoint
-    host = endpoint.domain or endpoint.address
-    if not host:
-        host = cluster.hosts_with_role("master")[0].internal_address
-    return f"{url_host(host)}:{endpoint.port}"
+    else (no endpoint set: one master) the first master's address. The same URL the cluster
+    PKI's kubeconfigs carry (kubexms.pki.control_plane_url): kubeadm keeps an existing
+    kubeconfig only when its server is the controlPlaneEndpoint."""
+    return control_plane_url(cluster).removeprefix("https://")
 
 
 def image_repository(cluster: Cluster) -> str:

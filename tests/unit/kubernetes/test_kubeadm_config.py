@@ -18,6 +18,8 @@ from cryptography.x509.oid import NameOID
 
 from kubexms.kubernetes import (
     BootstrapToken,
+    BootstrapTokenError,
+    bootstrap_token_path,
     ca_cert_hash,
     cluster_configuration,
     cluster_dns,
@@ -25,6 +27,7 @@ from kubexms.kubernetes import (
     join_documents,
     kube_proxy_configuration,
     kubelet_configuration,
+    stored_bootstrap_token,
     to_yaml,
 )
 from tests.unit.config.sample import issues_of
@@ -246,3 +249,17 @@ def test_kubelet_settings_are_checked_with_their_field_path() -> None:
 
 def to_yaml_file(**knobs: Any) -> str:
     return config_yaml(cluster_data(**knobs))
+
+
+def test_the_stored_token_is_made_once_private_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "work" / "kubernetes" / "bootstrap-token"
+    first = stored_bootstrap_token(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert stored_bootstrap_token(path) == first
+    path.write_text("garbage")
+    with pytest.raises(BootstrapTokenError, match="remove it") as refused:
+        stored_bootstrap_token(path)
+    assert "garbage" not in str(refused.value)
+    cluster = make_cluster()
+    assert bootstrap_token_path(cluster) == cluster.work_dir / "kubernetes" / "bootstrap-token"
