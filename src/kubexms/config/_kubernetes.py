@@ -56,7 +56,7 @@ class LoadBalancer(ConfigModel):
     interface: InterfaceOrEmpty = Field(
         default="",
         description="external and kube-vip: the interface the virtual IP goes on; empty: the "
-        "one holding the host's internal address (external), eth0 (kube-vip).",
+        "one holding the host's internal address.",
     )
     virtual_router_id: RouterId | None = Field(
         default=None,

@@ -83,8 +83,8 @@ spec:
       type: none              # internal (haproxy/nginx on every node) | external
                               # (keepalived + haproxy/nginx on loadbalancer hosts) | kube-vip | none
       kind: haproxy           # haproxy | nginx
-      interface: ""           # external: NIC for the virtual IP (default: the one with the
-                              # host's internal address); kube-vip: default eth0
+      interface: ""           # external, kube-vip: NIC for the virtual IP (default: the one
+                              # holding the host's internal address)
       # virtualRouterId: 51   # external: VRRP id, unique on the network (default from the name)
 
   kubernetes:
