@@ -259,6 +259,7 @@ async def test_a_damaged_snapshot_is_refused_before_anything_stops(
     assert "cannot read it" in err
     for host in etcd_fleet.hosts:
         assert (await etcd_fleet.on(host, f"systemctl is-active {UNIT_NAME}")).strip() == "active"
+        assert (await etcd_fleet.on(host, "ls /var/lib/kubexms/etcd-restore")).strip() == ""
 
 
 async def test_an_interrupted_restore_finishes_on_rerun(etcd_fleet: EtcdFleet) -> None:

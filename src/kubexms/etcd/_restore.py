@@ -130,6 +130,7 @@ async def verify_on_host(runtime: ClusterRuntime, snapshot: Path, sha256: str) -
         snapshot_tool(f"snapshot status {quote(staged_path(sha256))} -w json"), check=False
     )
     if not result.ok:
+        await runner.files.remove(staged_path(sha256))  # nothing of a refused file stays
         raise BackupError(
             f"{snapshot}: etcd on {host.name} cannot read it: {last_error_line(result.stderr)}"
         )
