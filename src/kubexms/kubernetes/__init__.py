@@ -3,7 +3,8 @@
 ``_layout`` says where Kubernetes lives on a host and the cluster facts every config agrees on
 (the endpoint, the cluster DNS address, the image repository); ``_bootstrap`` makes the bootstrap
 token a join uses (kept 0600 in the work dir) and the CA's public-key pin; ``_pki_files`` says
-which cluster PKI files each master gets before kubeadm runs; ``_kubeadm_config`` renders kubeadm's
+which cluster PKI files each master gets before kubeadm runs; ``_kubelet_unit`` is the kubelet's
+unit and kubeadm's drop-in; ``_kubeadm_config`` renders kubeadm's
 ``v1beta4`` documents with the kubelet and kube-proxy configurations.
 """
 
@@ -25,6 +26,7 @@ from kubexms.kubernetes._kubeadm_config import (
     kubelet_configuration,
     to_yaml,
 )
+from kubexms.kubernetes._kubelet_unit import kubeadm_drop_in, kubelet_unit
 from kubexms.kubernetes._layout import (
     CRI_SOCKET,
     KUBEADM_INIT_CONFIG,
@@ -57,7 +59,9 @@ __all__ = [
     "join_configuration",
     "join_documents",
     "kube_proxy_configuration",
+    "kubeadm_drop_in",
     "kubelet_configuration",
+    "kubelet_unit",
     "master_pki_files",
     "stored_bootstrap_token",
     "to_yaml",

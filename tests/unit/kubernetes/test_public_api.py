@@ -26,7 +26,9 @@ EXPECTED = {
     "join_configuration",
     "join_documents",
     "kube_proxy_configuration",
+    "kubeadm_drop_in",
     "kubelet_configuration",
+    "kubelet_unit",
     "to_yaml",
 }
 
