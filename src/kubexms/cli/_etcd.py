@@ -190,8 +190,11 @@ def backup(
     output: OutputOption = Output.text,
     log_format: LogFormatOption = LogFormat.console,
 ) -> None:
-    """A snapshot from a healthy member, copied here with its sha256 and etcd's
-    ``snapshot status`` (revision, keys, size) in ``<snapshot>.json`` beside it."""
+    """A snapshot from a healthy member, copied to this machine.
+
+    Beside it, <snapshot>.json records its sha256 and etcd's snapshot status (revision, keys,
+    size). --keep N then deletes all but the newest N backups of this cluster there.
+    """
     cluster = load_cluster(file)
     _kubexm_etcd(cluster, "backup")
     target_dir = (directory or cluster.work_dir / "backups").expanduser().absolute()
