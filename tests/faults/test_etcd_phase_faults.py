@@ -2,7 +2,9 @@
 
 A member's sshd stops while the phase is under way: the run fails with an error for that host
 alone, ``--resume`` (with ``--break-lock``: the lost host's lock could not be released) finishes
-the phase without redoing what was done, and a rerun afterwards changes nothing.
+the phase without redoing what was done, and a rerun afterwards changes nothing. A setting
+etcd refuses stops the rolling restart at the first member, with that member's journal in the
+error, while the two others keep the quorum; the fixed file heals it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import yaml
 
 from tests.etcd_cluster import Etcd, changed_counts, etcd_cluster, events, finish
 from tests.leasing import HostPool
@@ -91,3 +94,33 @@ async def test_member_sshd_lost_mid_phase_then_resume_then_nothing_to_do(etcd: E
     code, out, err = await etcd.run("-o", "json")
     assert code == 0, err
     assert set(changed_counts(json.loads(out)).values()) == {0}
+
+
+async def test_a_broken_setting_stops_the_roll_at_the_first_member(etcd: Etcd) -> None:
+    """etcd refuses the new setting: the first member's restart fails with its journal, the
+    roll goes no further (two members keep the quorum), and the fixed file heals it."""
+    good = etcd.cluster.read_text()
+    document = yaml.safe_load(good)
+    document["spec"]["etcd"]["extraArgs"] = {"max-request-bytes": "lots"}
+    etcd.cluster.write_text(yaml.safe_dump(document, sort_keys=False))
+    first, *others = etcd.hosts
+    try:
+        code, out, _ = await etcd.run("-o", "json")
+        assert code == 1
+        result = json.loads(out)
+        assert result["failed_hosts"] == [first], result
+        message = "\n".join(result["hosts"][first]["errors"])
+        assert "etcd.service is not healthy" in message, message
+        assert "last journal lines" in message, message
+        assert "max-request-bytes" in message or "MAX_REQUEST_BYTES" in message, message
+        for other in others:  # never restarted: still serving with the old setting
+            assert (await etcd.on(other, "systemctl is-active etcd")).strip() == "active"
+        put = etcd.client("put", "/kubexms/during-roll", "kept", hosts=others)
+        assert put.returncode == 0, put.stderr
+    finally:
+        etcd.cluster.write_text(good)
+    code, out, err = await etcd.run("-o", "json")
+    assert code == 0, err + out
+    assert (await etcd.on(first, "systemctl is-active etcd")).strip() == "active"
+    got = etcd.client("get", "/kubexms/during-roll", "--print-value-only", hosts=[first])
+    assert got.stdout.strip() == "kept"
