@@ -18,7 +18,7 @@ from kubexms.config._host_ranges import expand_host_pattern
 from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups, auth_methods
 from kubexms.config._kubelet_fields import KUBELET_FIELDS
 from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
-from kubexms.config._network import Network
+from kubexms.config._network import Network, plugin_settings_problems
 
 _SPEC: Loc = ("spec",)
 API_SERVER_PORT = 6443
@@ -289,15 +289,16 @@ def _etcd_problems(etcd: Etcd | None) -> list[Problem]:
 def _network_problems(network: Network | None) -> list[Problem]:
     if network is None:
         return []
+    problems = plugin_settings_problems(network, (*_SPEC, "network"))
     pods, services = network.pods_network, network.service_network
     if pods.version == services.version and pods.overlaps(services):
-        return [
+        problems.append(
             (
                 (*_SPEC, "network", "kubeServiceCIDR"),
                 f"{network.kube_service_cidr} overlaps kubePodsCIDR {network.kube_pods_cidr}",
             )
-        ]
-    return []
+        )
+    return problems
 
 
 _HELM_ONLY = {

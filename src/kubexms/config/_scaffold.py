@@ -139,6 +139,13 @@ spec:
     plugin: calico            # calico | flannel | cilium
     kubePodsCIDR: 10.233.64.0/18     # pod addresses; must not overlap the services'
     kubeServiceCIDR: 10.233.0.0/18   # service addresses
+    # calico:                 # settings of the plugin in use only
+    #   mode: vxlan           # vxlan | ipip | none (routed with BGP, no encapsulation)
+    #   mtu: 0                # MTU of pod interfaces; 0 lets Calico detect it
+    # flannel:
+    #   backend: vxlan        # vxlan | host-gw | wireguard
+    # cilium:
+    #   kubeProxyReplacement: false
 
   registry:
     mirrors: []               # docker.io mirrors, e.g. [https://mirror.example.com]
