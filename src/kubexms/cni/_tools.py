@@ -1,0 +1,78 @@
+"""The command lines of kubectl and helm on the first master (no secret in them: the admin
+kubeconfig is a file on that host, named by path)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
+BIN_DIR = "/usr/local/bin"
+KUBECTL = f"{BIN_DIR}/kubectl"
+HELM = f"{BIN_DIR}/helm"
+FIELD_MANAGER = "kubexms"
+"""Who owns the fields kubexms applies (server-side apply), so a rerun applies idempotently."""
+
+_RELEASE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def kubectl_apply_argv(manifest: str, *, kubeconfig: str = ADMIN_KUBECONFIG) -> list[str]:
+    """``kubectl apply`` of the manifest file at ``manifest``, server-side, taking over fields
+    an earlier client-side apply owned (``--force-conflicts``: kubexms's copy is the truth)."""
+    _require_absolute(manifest, "manifest")
+    return [
+        KUBECTL,
+        f"--kubeconfig={kubeconfig}",
+        "apply",
+        "--server-side",
+        f"--field-manager={FIELD_MANAGER}",
+        "--force-conflicts",
+        "-f",
+        manifest,
+    ]
+
+
+def helm_upgrade_argv(
+    release: str,
+    chart: str,
+    *,
+    namespace: str,
+    values_files: list[str],
+    version: str | None = None,
+    repo: str | None = None,
+    timeout_seconds: int = 600,
+    kubeconfig: str = ADMIN_KUBECONFIG,
+) -> list[str]:
+    """``helm upgrade --install --wait`` of ``chart`` (a local ``.tgz`` path, or a chart name in
+    ``repo``) as ``release``, with ``values_files`` applied in order (later ones win)."""
+    if len(release) > 53 or not _RELEASE.fullmatch(release):
+        raise ValueError(f"{release!r} is not a Helm release name (DNS label, at most 53)")
+    if repo is None:
+        _require_absolute(chart, "chart")
+    if timeout_seconds <= 0:
+        raise ValueError("timeout_seconds must be positive")
+    argv = [
+        HELM,
+        "upgrade",
+        "--install",
+        release,
+        chart,
+        f"--kubeconfig={kubeconfig}",
+        f"--namespace={namespace}",
+        "--create-namespace",
+        "--wait",
+        f"--timeout={timeout_seconds}s",
+    ]
+    if repo is not None:
+        argv.append(f"--repo={repo}")
+    if version is not None:
+        argv.append(f"--version={version}")
+    for path in values_files:
+        _require_absolute(path, "values file")
+        argv.append(f"--values={path}")
+    return argv
+
+
+def _require_absolute(path: str, what: str) -> None:
+    if not PurePosixPath(path).is_absolute():
+        raise ValueError(f"the {what} must be an absolute path on the host, not {path!r}")
