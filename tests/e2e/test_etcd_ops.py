@@ -221,8 +221,14 @@ async def test_backup_then_restore_brings_deleted_keys_back(etcd_fleet: EtcdFlee
         "/ops/after-backup"
     ]
 
-    code, out, err = await etcd_fleet.run("restore", "--snapshot", str(latest), "--yes")
+    # The cluster file with a worker nobody answers for (from the status test): a restore
+    # works on the etcd hosts and masters, so it goes ahead.
+    ghostly = etcd_fleet.cluster_file.with_name("with-ghost-worker.yaml")
+    code, out, err = await etcd_fleet.run(
+        "restore", "--snapshot", str(latest), "--yes", cluster=ghostly
+    )
     assert code == 0, out + err
+    assert "ghost" not in err
     assert "matches its recorded sha256" in err
     assert "restored" in out
     assert "revision" in out

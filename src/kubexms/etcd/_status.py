@@ -233,11 +233,11 @@ async def cluster_status(
     return list(await asyncio.gather(*(one(member) for member in members)))
 
 
-def etcd_hosts_only(cluster: Cluster) -> Cluster:
-    """The cluster with only its etcd hosts, for commands that need no other host: a status
-    of a thousand-node cluster connects to its three etcd hosts, and a worker that is down
-    is no concern of etcd's."""
-    names = {host.name for host in cluster.hosts_with_role("etcd")}
+def etcd_hosts_only(cluster: Cluster, *roles: str) -> Cluster:
+    """The cluster with only its etcd hosts (and those of ``roles``), for commands that need
+    no other host: a status of a thousand-node cluster connects to its three etcd hosts, and a
+    worker that is down is no concern of etcd's."""
+    names = {host.name for role in ("etcd", *roles) for host in cluster.hosts_with_role(role)}
     hosts = [host for host in cluster.spec.hosts if host.name in names]
     return cluster.model_copy(update={"spec": cluster.spec.model_copy(update={"hosts": hosts})})
 

@@ -115,3 +115,7 @@ def test_etcd_commands_connect_to_the_etcd_hosts_only() -> None:
     assert [host.name for host in trimmed.hosts_with_role("etcd")] == ["node1"]
     assert trimmed.work_dir == cluster.work_dir
     assert cluster.model_dump() == data  # the original is left as it was
+    data = base()
+    data["spec"]["roleGroups"]["master"] = ["node2"]
+    masters_too = etcd_hosts_only(parse_config(to_yaml(data)), "master")
+    assert [host.name for host in masters_too.resolved_hosts()] == ["node1", "node2"]
