@@ -16,13 +16,17 @@ FIELD_MANAGER = "kubexms"
 _RELEASE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
-def kubectl_apply_argv(manifest: str, *, kubeconfig: str = ADMIN_KUBECONFIG) -> list[str]:
+def kubectl_apply_argv(
+    manifest: str, *, namespace: str | None = None, kubeconfig: str = ADMIN_KUBECONFIG
+) -> list[str]:
     """``kubectl apply`` of the manifest file at ``manifest``, server-side, taking over fields
-    an earlier client-side apply owned (``--force-conflicts``: kubexms's copy is the truth)."""
+    an earlier client-side apply owned (``--force-conflicts``: kubexms's copy is the truth);
+    objects that name no namespace go to ``namespace`` when given."""
     _require_absolute(manifest, "manifest")
     return [
         KUBECTL,
         f"--kubeconfig={kubeconfig}",
+        *([f"--namespace={namespace}"] if namespace is not None else []),
         "apply",
         "--server-side",
         f"--field-manager={FIELD_MANAGER}",

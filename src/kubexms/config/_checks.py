@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubexms.config._addons import Addon
+from kubexms.config._addons import Addon, helm_addon_problems, manifest_addon_problems
 from kubexms.config._errors import Loc, Problem
 from kubexms.config._etcd import Etcd, etcd_problems
 from kubexms.config._host_ranges import expand_host_pattern
@@ -307,6 +307,7 @@ _HELM_ONLY = {
     "version": "version",
     "values": "values",
     "values_files": "valuesFiles",
+    "timeout": "timeout",
 }
 
 
@@ -332,9 +333,11 @@ def _addon_problems(addons: Sequence[Addon | None]) -> list[Problem]:
                 problems.append(((*loc, "chart"), "is required for a helm addon"))
             if addon.manifests:
                 problems.append(((*loc, "manifests"), "is only for manifest addons"))
+            problems += helm_addon_problems(addon, loc)
         else:
             if not addon.manifests:
                 problems.append(((*loc, "manifests"), "at least one manifest is required"))
+            problems += manifest_addon_problems(addon, loc)
             for attribute, yaml_name in _HELM_ONLY.items():
                 if attribute in addon.model_fields_set:
                     problems.append(((*loc, yaml_name), "is only for helm addons"))

@@ -1,0 +1,24 @@
+"""Add-ons (phase ``addons``): what runs on the first master for each ``spec.addons`` entry,
+rendered from the cluster file (no host touched here)."""
+
+from kubexms.addons._commands import (
+    ADDONS_DIR,
+    addon_dir,
+    chart_on_host,
+    helm_argv,
+    inline_values_yaml,
+    manifest_argvs,
+    manifests_on_host,
+    values_files_on_host,
+)
+
+__all__ = [
+    "ADDONS_DIR",
+    "addon_dir",
+    "chart_on_host",
+    "helm_argv",
+    "inline_values_yaml",
+    "manifest_argvs",
+    "manifests_on_host",
+    "values_files_on_host",
+]
