@@ -165,7 +165,15 @@ spec:
   #   namespace: kube-system
   #   chart: metrics-server
   #   repo: https://kubernetes-sigs.github.io/metrics-server/
-  #   version: 3.12.2
+  #   version: 3.12.2         # required with repo; a local chart is a path: charts/app-1.0.0.tgz
+  #   values: {args: [--kubelet-insecure-tls]}   # applied after valuesFiles
+  #   valuesFiles: []         # files on this machine, in order
+  #   timeout: 300            # seconds helm waits for the release
+  # - name: extras
+  #   type: manifest
+  #   manifests:              # applied server-side, in order
+  #   - files/extras.yaml     # a file on this machine, or a URL pinned by its sha256:
+  #   - {url: https://example.com/x.yaml, sha256: <the file's sha256>}
 
   # Binaries (kubeadm, etcd, containerd, ...) are downloaded on this machine, checked against
   # pinned sha256s, and sent to the hosts that need them. All optional.
