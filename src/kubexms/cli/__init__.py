@@ -94,12 +94,14 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """Console-script entry point."""
-    from kubexms.cli import _root_help
+    argv = sys.argv[1:]
+    if argv in (["--help"], ["-h"]):  # only then can it be the root help (rich, ~10 ms)
+        from kubexms.cli import _root_help
 
-    if _root_help.wants_root_help(sys.argv[1:]):
-        top = [(command.name, command.help) for command in COMMANDS if not command.parent]
-        _root_help.print_root_help(DESCRIPTION, top)
-        return
+        if _root_help.wants_root_help(argv):
+            top = [(command.name, command.help) for command in COMMANDS if not command.parent]
+            _root_help.print_root_help(DESCRIPTION, top)
+            return
     from kubexms.cli._app import app
 
     app()

@@ -19,7 +19,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kubexms._errors import error_label
 from kubexms.cli._cluster import err_console, load_cluster
@@ -201,6 +200,20 @@ async def _run_with_progress(
     concurrency: int,
     timeout: float | None,
 ) -> list[HostOutcome]:
+    if not err_console.is_terminal:
+        # Off a terminal the (transient) bar would show nothing: skip it, its import and its
+        # refresh thread, which would otherwise wake ten times a second during the run.
+        return await fan_out(
+            cluster, hosts, command, sudo=sudo, concurrency=concurrency, timeout=timeout
+        )
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
