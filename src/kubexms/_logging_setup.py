@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import structlog
+from kubexms._log import defer_configuration, drop_deferred_configuration
+
+if TYPE_CHECKING:
+    import structlog
 
 LogFormat = Literal["console", "json"]
 
 
 def configure_logging(level: str = "warning", fmt: LogFormat = "console") -> None:
-    """Send structured logs to stderr so stdout stays clean for command output."""
+    """Send structured logs to stderr so stdout stays clean for command output.
+
+    If structlog is not loaded yet, it is configured when a message at or above ``level``
+    first needs it (kubexms._log): a run that logs nothing never imports it.
+    """
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.WARNING)
+    if "structlog" in sys.modules:
+        drop_deferred_configuration()
+        _configure(numeric, fmt)
+    else:
+        defer_configuration(numeric, functools.partial(_configure, numeric, fmt))
+
+
+def _configure(numeric: int, fmt: LogFormat) -> None:
+    import structlog
+
     renderer: structlog.typing.Processor
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
@@ -35,4 +53,6 @@ def configure_logging(level: str = "warning", fmt: LogFormat = "console") -> Non
 
 
 def _current_stderr_logger(*args: object) -> structlog.PrintLogger:
+    import structlog
+
     return structlog.PrintLogger(sys.stderr)

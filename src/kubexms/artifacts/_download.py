@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import structlog
-
+from kubexms._log import get_logger
 from kubexms.artifacts._checksums import parse_checksum_file
 from kubexms.artifacts._errors import ArtifactError, ChecksumUnavailableError, DownloadError
 from kubexms.artifacts._fetch import fetch_text, fetch_to
@@ -23,7 +22,7 @@ from kubexms.engine import RetryPolicy, is_retryable
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-log = structlog.stdlib.get_logger("kubexms.artifacts")
+log = get_logger("kubexms.artifacts")
 
 DOWNLOAD_RETRY = RetryPolicy(retries=3)
 """Downloads are retried with the Engine's policy: 3 retries, backoff from 1 s, jittered."""

@@ -12,8 +12,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import structlog
-
+from kubexms._log import get_logger
 from kubexms.connector import _local_files
 from kubexms.connector._base import CommandResult, Connector
 from kubexms.connector._errors import CommandTimeoutError, FileTransferError
@@ -44,7 +43,7 @@ from kubexms.connector._transfer_scripts import (
     validate_remote_path,
 )
 
-_log = structlog.stdlib.get_logger("kubexms.connector")
+_log = get_logger("kubexms.connector")
 _KILL_TIMEOUT = 15.0
 
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import asyncssh
-import structlog
 
+from kubexms._log import get_logger
 from kubexms.connector._base import CommandResult, Connector
 from kubexms.connector._bastion import BastionLease
 from kubexms.connector._errors import CommandTimeoutError, HostConnectionError
@@ -37,7 +37,7 @@ from kubexms.connector._ssh_errors import CONNECTION_FAILURES, connection_error
 from kubexms.connector._ssh_settings import SSHClientSettings, SSHEndpoint
 from kubexms.connector._ssh_transfer import SFTPTransfer
 
-_log = structlog.stdlib.get_logger("kubexms.connector")
+_log = get_logger("kubexms.connector")
 _KILL_TIMEOUT = 15.0
 _CLOSE_TIMEOUT = 5.0
 LOST_RECONNECT_TIMEOUT = 5.0

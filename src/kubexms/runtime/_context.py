@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-import structlog
-
 from kubexms._errors import KubexmsError
 from kubexms.runner import Runner
 from kubexms.runtime._host import Host
 
 if TYPE_CHECKING:
+    import structlog
+
     from kubexms.runtime._runtime import ClusterRuntime
 
 

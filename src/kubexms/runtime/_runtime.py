@@ -8,8 +8,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-import structlog
-
+from kubexms._log import get_logger
 from kubexms.connector import Connector, ConnectorError, ConnectTimeoutError, LocalConnector
 from kubexms.runner import Runner
 from kubexms.runtime._connectors import ConnectorBuilder
@@ -18,6 +17,8 @@ from kubexms.runtime._errors import InitializationError
 from kubexms.runtime._host import Host
 
 if TYPE_CHECKING:
+    import structlog
+
     from kubexms.config import Cluster, ResolvedHost
 
 ConnectorFactory = Callable[["ResolvedHost"], Connector]
@@ -166,7 +167,7 @@ async def new_runtime(
     raises when no host at all could be reached. With ``only``, just the hosts of those names
     are connected to (and make up the runtime); the others are not touched.
     """
-    log = logger if logger is not None else structlog.stdlib.get_logger("kubexms.runtime")
+    log = logger if logger is not None else get_logger("kubexms.runtime")
     settings = config.spec.global_
     specs = [spec for spec in config.resolved_hosts() if only is None or spec.name in only]
     factory = connector_factory or ConnectorBuilder(config).build
@@ -246,5 +247,5 @@ async def reach_hosts(
             only=names,
         )
     except InitializationError as error:
-        log = logger if logger is not None else structlog.stdlib.get_logger("kubexms.runtime")
+        log = logger if logger is not None else get_logger("kubexms.runtime")
         return ClusterRuntime(config, [], log, unreachable=error.errors)

@@ -12,8 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import structlog
-
+from kubexms._log import get_logger
 from kubexms.sandbox._boot import launch_argv, write_boot_scripts
 from kubexms.sandbox._cgroups import (
     create_fleet_cgroups,
@@ -64,7 +63,7 @@ DEFAULT_DIRECTORY = Path("~/.kubexms/sandbox")
 _BOOT_TIMEOUT_BASE = 60.0
 _BOOT_TIMEOUT_PER_HOST = 1.5
 
-_log = structlog.get_logger("kubexms.sandbox")
+_log = get_logger("kubexms.sandbox")
 
 
 def _absolute(directory: Path) -> Path:

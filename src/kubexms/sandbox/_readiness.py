@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import structlog
-
+from kubexms._log import get_logger
 from kubexms.sandbox._errors import SandboxError
 from kubexms.sandbox._exec import exec_in_host
 from kubexms.sandbox._host_files import HostPaths
@@ -19,7 +18,7 @@ __all__ = ["SSH_PORT", "await_init", "await_ready"]
 
 SSH_PORT = 22
 
-_log = structlog.get_logger("kubexms.sandbox")
+_log = get_logger("kubexms.sandbox")
 
 
 def _console_tail(directory: Path, host: HostState, lines: int = 15) -> str:

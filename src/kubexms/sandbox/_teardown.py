@@ -9,8 +9,7 @@ import signal
 import stat
 from pathlib import Path
 
-import structlog
-
+from kubexms._log import get_logger
 from kubexms.sandbox._cgroups import remove_cgroup_trees
 from kubexms.sandbox._command import run_tool
 from kubexms.sandbox._errors import SandboxError
@@ -37,7 +36,7 @@ _HALT_GRACE_BASE = 10.0
 _HALT_GRACE_PER_HOST = 0.3
 _KILL_WAIT = 10.0
 
-_log = structlog.get_logger("kubexms.sandbox")
+_log = get_logger("kubexms.sandbox")
 
 
 def _find_unrecorded_inits(state: FleetState) -> list[ProcessIdentity]:
