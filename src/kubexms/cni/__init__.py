@@ -41,7 +41,7 @@ from kubexms.cni._flannel import (
     flannel_objects,
 )
 from kubexms.cni._host_configs import CNI_CONFIG_DIR, foreign_cni_configs, foreign_cni_message
-from kubexms.cni._objects import KubeObject, dump_objects, load_objects
+from kubexms.cni._objects import KubeObject, daemonset_selectors, dump_objects, load_objects
 from kubexms.cni._record import (
     NetworkRecord,
     NetworkRecordError,
@@ -54,7 +54,13 @@ from kubexms.cni._sources import (
     manifest_version,
     stored_manifest,
 )
-from kubexms.cni._tools import ADMIN_KUBECONFIG, helm_upgrade_argv, kubectl_apply_argv
+from kubexms.cni._tools import (
+    ADMIN_KUBECONFIG,
+    helm_upgrade_argv,
+    kubectl_apply_argv,
+    kubectl_get_json_argv,
+    kubectl_rollout_status_argv,
+)
 
 __all__ = [
     "ADMIN_KUBECONFIG",
@@ -82,6 +88,7 @@ __all__ = [
     "cilium_helm_argv",
     "cilium_values",
     "cilium_values_yaml",
+    "daemonset_selectors",
     "dump_objects",
     "failing_pods",
     "flannel_manifest",
@@ -90,6 +97,8 @@ __all__ = [
     "foreign_cni_message",
     "helm_upgrade_argv",
     "kubectl_apply_argv",
+    "kubectl_get_json_argv",
+    "kubectl_rollout_status_argv",
     "load_objects",
     "manifest_version",
     "network_change_problems",

@@ -150,3 +150,18 @@ def point_images(
                     f"pins {pinned}"
                 )
             item["image"] = str(pinned.under(private_registry))
+
+
+def daemonset_selectors(objects: Sequence[KubeObject]) -> list[tuple[str, str, str]]:
+    """(namespace, name, label selector) of every DaemonSet among ``objects``: what the phase
+    waits to roll out, and how it finds those pods when they do not."""
+    found = []
+    for obj in objects:
+        if obj["kind"] != "DaemonSet":
+            continue
+        labels = field(obj, ["spec", "selector", "matchLabels"], "rendered objects")
+        selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+        found.append(
+            (obj["metadata"].get("namespace", "default"), obj["metadata"]["name"], selector)
+        )
+    return found

@@ -80,3 +80,41 @@ def helm_upgrade_argv(
 def _require_absolute(path: str, what: str) -> None:
     if not PurePosixPath(path).is_absolute():
         raise ValueError(f"the {what} must be an absolute path on the host, not {path!r}")
+
+
+def kubectl_rollout_status_argv(
+    namespace: str, daemonset: str, *, timeout_seconds: int, kubeconfig: str = ADMIN_KUBECONFIG
+) -> list[str]:
+    """Wait until every pod of ``daemonset`` runs its current template (kubectl exits non-zero
+    at the timeout)."""
+    if timeout_seconds <= 0:
+        raise ValueError("timeout_seconds must be positive")
+    return [
+        KUBECTL,
+        f"--kubeconfig={kubeconfig}",
+        f"--namespace={namespace}",
+        "rollout",
+        "status",
+        f"daemonset/{daemonset}",
+        f"--timeout={timeout_seconds}s",
+    ]
+
+
+def kubectl_get_json_argv(
+    resource: str,
+    *,
+    namespace: str | None = None,
+    selector: str | None = None,
+    kubeconfig: str = ADMIN_KUBECONFIG,
+) -> list[str]:
+    """``kubectl get <resource> -o json`` (nodes; a DaemonSet's pods by ``selector``; events),
+    what the not-Ready report is made from."""
+    return [
+        KUBECTL,
+        f"--kubeconfig={kubeconfig}",
+        *([f"--namespace={namespace}"] if namespace is not None else []),
+        "get",
+        resource,
+        *([f"--selector={selector}"] if selector is not None else []),
+        "--output=json",
+    ]
