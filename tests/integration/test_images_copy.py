@@ -127,6 +127,12 @@ def test_pull_into_the_store_then_push_keeps_the_digest(tmp_path: Path, registry
     assert entry is not None
     assert entry.digest == built.digest
     assert store.is_valid(entry)
+    # containerd's import names the image after this annotation (a full reference is kept).
+    with tarfile.open(store.path_of(entry)) as archive:
+        member = archive.extractfile("index.json")
+        assert member is not None
+        index = json.load(member)
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == upstream
 
     again = runner.invoke(app, [*pull, "--image", upstream])
     assert again.exit_code == 0, again.output
