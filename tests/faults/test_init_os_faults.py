@@ -1,0 +1,410 @@
+"""The fault matrix of `kubexms init os` (fleet tier): one fault per case, on one host.
+
+Every case starts from hosts whose offline packages are not installed (so the package step
+has real work), starts `init os`, waits until the victim host's package step has begun and
+injects the fault. Then, for each case:
+
+- the run ends within the case's bound (no hang), with the exit code the fault calls for;
+- the error names the victim and the cause; the other hosts have no error;
+- the run is continued the way its own message says (``--resume``, plus ``--break-lock``
+  when a lock stayed behind), and completes;
+- a final rerun changes nothing;
+- nothing is left half-done on any host: ``dpkg --audit`` is empty, no temporary files of
+  kubexms, no lock and no process-group log in /run/lock.
+
+The hosts use short SSH keepalives (2 s x 2) and a 3 s stop grace, so a silent host fails in
+seconds. Bounds are generous: the machine running the tier may be heavily loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from kubexms.sandbox import Fleet
+from tests.leasing import HostPool
+
+pytestmark = pytest.mark.fleet
+
+PACKAGES = ["conntrack", "socat", "ipset", "ebtables", "ethtool", "iptables"]
+RUN_TIMEOUT = 900.0
+LEFTOVERS = (
+    "ls -d /var/tmp/kubexms/* /var/tmp/kubexms-packages-* /tmp/kubexms-write.* "
+    "/run/lock/kubexms.lock* 2>/dev/null || true"
+)
+
+
+@dataclass
+class InitOS:
+    fleet: Fleet
+    hosts: list[str]
+    cluster: Path
+    work: Path
+    debs: Path
+    installed_here: list[str] = field(default_factory=list)  # packages the run installs
+
+    def args(self, *extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "kubexms",
+            "init",
+            "os",
+            "-f",
+            str(self.cluster),
+            "--download-packages",
+            "--packages-dir",
+            str(self.debs),
+            "--timezone",
+            "UTC",
+            "-o",
+            "json",
+            *extra,
+        ]
+
+    async def start(self, *extra: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *self.args(*extra), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+
+    async def run(self, *extra: str) -> tuple[int, str, str]:
+        return await finish(await self.start(*extra))
+
+    async def on(self, host: str, command: str) -> str:
+        code, out, err = await self.fleet.host_exec(host, command)
+        assert code == 0, f"{host}: {command!r} exited {code}: {err}"
+        return out
+
+    def logs(self) -> set[Path]:
+        return set((self.work / "runs").glob("*.jsonl"))
+
+    async def reset(self) -> None:
+        """Give the package step work again: purge two of the packages init os installs
+        (enough for a step that is under way when the fault comes, and quick to redo)."""
+        names = " ".join(self.installed_here[:2])
+        for host in self.hosts:
+            # A case that failed may have left its lock: the next case starts clean (each
+            # case checks for stale locks itself, at its end).
+            await self.on(
+                host,
+                f"dpkg --purge {names} >/dev/null 2>&1 || true; rm -f /run/lock/kubexms.lock*",
+            )
+
+
+async def finish(
+    process: asyncio.subprocess.Process, bound: float = RUN_TIMEOUT
+) -> tuple[int, str, str]:
+    """The run's exit code and output; past ``bound`` seconds it is killed (a hang must not
+    hold the hosts' locks for the cases after it) and the test fails."""
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), bound)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"the run did not end within {bound:g} s") from None
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def events(path: Path) -> list[dict[str, Any]]:
+    found = []
+    for line in path.read_text().splitlines():
+        try:
+            found.append(json.loads(line))
+        except ValueError:  # the last line may still be being written
+            break
+    return found
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def init_os(
+    fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[InitOS]:
+    with fleet_pool.lease(3, init="systemd", holder=__name__) as leased:
+        directory = tmp_path_factory.mktemp("init-os-faults")
+        names = leased.names
+
+        def shape(document: dict[str, Any]) -> None:
+            document["metadata"]["name"] = "init-os-faults"
+            document["spec"]["roleGroups"] = {
+                "master": names[:1],
+                "etcd": names[:1],
+                "worker": names[1:],
+            }
+            settings = document["spec"]["global"]
+            settings["workDir"] = str(directory / "work")
+            settings["keepaliveInterval"] = 2
+            settings["keepaliveCountMax"] = 2
+            settings["stopGrace"] = 3
+
+        cluster = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
+        made = InitOS(leased.fleet, names, cluster, directory / "work", directory / "debs")
+        status = await made.on(
+            names[0],
+            "dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' "
+            + " ".join(PACKAGES)
+            + " 2>/dev/null || true",
+        )
+        present = {line.split()[0] for line in status.splitlines() if " ii" in line}
+        made.installed_here = [name for name in PACKAGES if name not in present]
+        assert made.installed_here, "the hosts already have every package: nothing to fault"
+        code, _, err = await made.run()  # downloads the packages once, for every case
+        assert code == 0, err
+        yield made
+
+
+# --- faults: each injects on the victim and returns how to undo it -----------------------
+
+Undo = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One row of the matrix."""
+
+    name: str
+    bound: float  # seconds from injection to the end of the run
+    exit_codes: tuple[int, ...]  # what the run may exit with
+    cause: str  # a regex the victim's error (or the run's message) must match; "" for none
+    on_host: bool = True  # the failure is the victim's alone (else the whole run stops)
+
+
+async def sshd_stopped(ctx: InitOS, victim: str, run: asyncio.subprocess.Process) -> Undo:
+    # Stop sshd and end the sessions it already serves (ssh.service keeps them otherwise).
+    await ctx.on(victim, "systemctl stop ssh && loginctl terminate-user root")
+
+    async def undo() -> None:
+        await ctx.on(victim, "systemctl start ssh")
+
+    return undo
+
+
+def link_down(seconds: float | None) -> Callable[..., Awaitable[Undo]]:
+    async def inject(ctx: InitOS, victim: str, run: asyncio.subprocess.Process) -> Undo:
+        await ctx.on(victim, "ip link set eth0 down")
+        back = None
+        if seconds is not None:
+
+            async def up_later() -> None:
+                await asyncio.sleep(seconds)
+                await ctx.on(victim, "ip link set eth0 up")
+
+            back = asyncio.ensure_future(up_later())
+
+        async def undo() -> None:
+            if back is not None:
+                await back
+            else:
+                await ctx.on(victim, "ip link set eth0 up")
+
+        return undo
+
+    return inject
+
+
+async def packets_dropped(ctx: InitOS, victim: str, run: asyncio.subprocess.Process) -> Undo:
+    rule = "INPUT -p tcp --dport 22 -j DROP"
+    await ctx.on(victim, f"iptables -I {rule}")
+
+    async def undo() -> None:
+        await ctx.on(victim, f"iptables -D {rule}")
+
+    return undo
+
+
+def signalled(signum: int) -> Callable[..., Awaitable[Undo]]:
+    async def inject(ctx: InitOS, victim: str, run: asyncio.subprocess.Process) -> Undo:
+        run.send_signal(signum)
+
+        async def undo() -> None:
+            return None
+
+        return undo
+
+    return inject
+
+
+HOST_LOST = r"connection|unreachable|timed out|closed|lost|reset|refused"
+FAULTS: list[tuple[Fault, Callable[..., Awaitable[Undo]]]] = [
+    (Fault("sshd stopped", 240, (1,), HOST_LOST), sshd_stopped),
+    (Fault("link down 20 s", 240, (0, 1), HOST_LOST), link_down(20)),
+    (Fault("link down for good", 240, (1,), HOST_LOST), link_down(None)),
+    (Fault("packets dropped", 240, (1,), HOST_LOST), packets_dropped),
+    (Fault("SIGKILL", 30, (-signal.SIGKILL,), "", on_host=False), signalled(signal.SIGKILL)),
+    (
+        Fault("SIGTERM", 60, (143,), "interrupted by SIGTERM", on_host=False),
+        signalled(signal.SIGTERM),
+    ),
+    (Fault("SIGINT", 60, (130,), "interrupted by SIGINT", on_host=False), signalled(signal.SIGINT)),
+]
+
+
+async def wait_for(probe: Callable[[], Awaitable[bool]], what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not await probe():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def continue_as_told(ctx: InitOS, message: str) -> None:
+    """Resume the way the failed run's message says; a refusal's advice is followed once."""
+    extra = ["--resume"]
+    if "--break-lock" in message:
+        extra.append("--break-lock")
+    code, out, err = await ctx.run(*extra)
+    if code != 0 and "--break-lock" in err and "--break-lock" not in extra:
+        # A run killed outright says nothing: the refusal of --resume says what to do.
+        assert "locked by" in err, err
+        code, out, err = await ctx.run("--resume", "--break-lock")
+    assert code == 0, f"resume failed: {err}"
+    assert json.loads(out)["outcome"] == "succeeded"
+
+
+async def assert_settled(ctx: InitOS) -> None:
+    """A rerun changes nothing, and nothing is left half done or behind on any host."""
+    code, out, err = await ctx.run()
+    assert code == 0, err
+    document = json.loads(out)
+    for host in ctx.hosts:
+        assert document["hosts"][host]["changed"] == 0, document["hosts"][host]
+        assert (await ctx.on(host, "dpkg --audit")).strip() == "", host
+        assert (await ctx.on(host, LEFTOVERS)).strip() == "", host
+        status = await ctx.on(
+            host, "dpkg-query -W -f='${db:Status-Abbrev}\\n' " + " ".join(ctx.installed_here)
+        )
+        assert all(line.startswith("ii") for line in status.split()), (host, status)
+
+
+async def start_and_reach_package_step(
+    ctx: InitOS, victim: str
+) -> tuple[asyncio.subprocess.Process, Callable[[], Path | None]]:
+    before = ctx.logs()
+    run = await ctx.start()
+
+    def log() -> Path | None:
+        new = ctx.logs() - before
+        return next(iter(new)) if new else None
+
+    async def package_step_begun() -> bool:
+        path = log()
+        if path is None:
+            return run.returncode is not None
+        return any(
+            e["event"] == "started" and e.get("host") == victim and "/packages" in e.get("node", "")
+            for e in events(path)
+        )
+
+    await wait_for(package_step_begun, f"the package step on {victim}")
+    assert run.returncode is None, "the run ended before the package step"
+    return run, log
+
+
+@pytest.mark.parametrize(("fault", "inject"), FAULTS, ids=[fault.name for fault, _ in FAULTS])
+async def test_fault_during_the_package_step(
+    init_os: InitOS, fault: Fault, inject: Callable[..., Awaitable[Undo]]
+) -> None:
+    victim = init_os.hosts[1]
+    await init_os.reset()
+    run, _ = await start_and_reach_package_step(init_os, victim)
+    injected = time.monotonic()
+    undo = await inject(init_os, victim, run)
+    try:
+        code, out, err = await finish(run, fault.bound)
+    finally:
+        await undo()
+    took = time.monotonic() - injected
+    print(f"\nFAULT {fault.name}: exit {code} after {took:.1f} s\n{err.strip()[-600:]}")
+    assert code in fault.exit_codes, (code, err)
+    assert took < fault.bound
+    if code == 0:  # the retry got through (the host came back in time)
+        await assert_settled(init_os)
+        return
+    if fault.on_host:
+        document = json.loads(out)
+        assert document["failed_hosts"] == [victim], document
+        errors = " ".join(map(str, document["hosts"][victim]["errors"]))
+        assert re.search(fault.cause, errors, re.IGNORECASE), errors
+        for other in init_os.hosts:
+            if other != victim:
+                assert document["hosts"][other]["errors"] == [], document["hosts"][other]
+        assert victim in err
+    elif fault.cause:
+        assert re.search(fault.cause, err), err
+    await continue_as_told(init_os, err)
+    await assert_settled(init_os)
+
+
+async def test_full_upload_directory_says_so_and_resume_finishes(init_os: InitOS) -> None:
+    victim = init_os.hosts[1]
+    await init_os.reset()
+    # A tiny tmpfs over the directory runs put their temporary files in.
+    await init_os.on(
+        victim, "mkdir -p /var/tmp/kubexms && mount -t tmpfs -o size=64k kx /var/tmp/kubexms"
+    )
+    try:
+        started = time.monotonic()
+        code, out, err = await init_os.run()
+    finally:
+        await init_os.on(victim, "umount /var/tmp/kubexms")
+    took = time.monotonic() - started
+    print(f"\nFAULT upload dir full: exit {code} after {took:.1f} s\n{err[-600:]}")
+    assert code == 1, err
+    document = json.loads(out)
+    assert document["failed_hosts"] == [victim]
+    errors = " ".join(map(str, document["hosts"][victim]["errors"]))
+    assert re.search(r"no space left on /var/tmp/kubexms/run-\w+ \(.* free, .* needed\)", errors), (
+        errors
+    )
+    await continue_as_told(init_os, err)
+    await assert_settled(init_os)
+
+
+async def test_two_runs_at_once_one_proceeds(init_os: InitOS) -> None:
+    await init_os.reset()
+    first, second = await asyncio.gather(init_os.start(), init_os.start())
+    (code1, _, err1), (code2, _, err2) = await asyncio.gather(finish(first), finish(second))
+    codes = sorted([code1, code2])
+    assert codes == [0, 1], (err1, err2)
+    loser_err = err1 if code1 == 1 else err2
+    assert "locked by another run" in loser_err
+    await assert_settled(init_os)
+
+
+async def test_a_resumed_package_step_reports_its_repair(init_os: InitOS) -> None:
+    # A package left unpacked but not configured (what a KILL mid-dpkg leaves): the next
+    # run configures it and says so, rather than "unchanged".
+    victim = init_os.hosts[1]
+    await init_os.reset()
+    name = init_os.installed_here[0]
+    deb = next(init_os.debs.rglob(f"{name}_*.deb"))
+    code, _, err = await init_os.fleet.host_exec(
+        victim, f"cat > /tmp/{deb.name}", stdin=deb.read_bytes()
+    )
+    assert code == 0, err
+    await init_os.on(victim, f"dpkg --unpack /tmp/{deb.name} >/dev/null && rm /tmp/{deb.name}")
+    assert (
+        await init_os.on(victim, f"dpkg-query -W -f='${{db:Status-Abbrev}}' {name}")
+    ).startswith("iU")
+    before = init_os.logs()
+    code, _, err = await init_os.run()
+    assert code == 0, err
+    (log,) = init_os.logs() - before
+    changes = [
+        e
+        for e in events(log)
+        if e["event"] == "changed" and e.get("host") == victim and "/packages" in e.get("node", "")
+    ]
+    assert changes, "the package step did not report a change"
+    assert f"configured {name}" in json.dumps(changes)
+    await assert_settled(init_os)
