@@ -112,7 +112,8 @@ def sync_script(
         lines += [before, '[ "$kx_abort" = 0 ] || exit 0']
     lines += [
         f"kx_root={quote(temp_root)}",
-        '(umask 022; mkdir -p -- "$kx_root")',
+        # A check (dry run, plan --check) creates nothing on the host: it stages in /tmp.
+        'if [ "$kx_check" = 1 ]; then kx_root=/tmp; else (umask 022; mkdir -p -- "$kx_root"); fi',
         'kx_stage=$(umask 077; mktemp -d "$kx_root/write.XXXXXX")',
         'trap \'rm -rf -- "$kx_stage"; [ -z "$kx_tmp" ] || rm -f -- "$kx_tmp"\' EXIT',
         'tar -x -f - -C "$kx_stage"',
