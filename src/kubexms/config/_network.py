@@ -79,12 +79,18 @@ class Network(ConfigModel):
 
 def plugin_settings_problems(network: Network, loc: Loc) -> list[Problem]:
     """Settings written for a plugin the cluster does not use: most likely the plugin is not
-    the one meant, and silently ignoring them would hide that."""
+    the one meant, and silently ignoring them would hide that.
+
+    Only settings that differ from the defaults count, so a complete dump of a cluster file
+    (every section written out) loads again.
+    """
     return [
         (
             (*loc, name),
             f"applies to the {name} plugin, but network.plugin is {network.plugin}",
         )
         for name in PLUGIN_SETTINGS
-        if name != network.plugin and name in network.model_fields_set
+        if name != network.plugin
+        and name in network.model_fields_set
+        and getattr(network, name) != type(getattr(network, name))()
     ]
