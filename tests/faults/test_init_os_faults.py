@@ -22,6 +22,7 @@ import asyncio
 import json
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -127,6 +128,18 @@ def events(path: Path) -> list[dict[str, Any]]:
     return found
 
 
+def missing_on_this_machine() -> list[str]:
+    """The packages init os installs that this machine (so a fresh host) does not have."""
+    status = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\\n", *PACKAGES],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    present = {line.split()[0] for line in status.splitlines() if " ii" in line}
+    return [name for name in PACKAGES if name not in present]
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def init_os(
     fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
@@ -150,15 +163,15 @@ async def init_os(
 
         cluster = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
         made = InitOS(leased.fleet, names, cluster, directory / "work", directory / "debs")
-        status = await made.on(
-            names[0],
-            "dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' "
-            + " ".join(PACKAGES)
-            + " 2>/dev/null || true",
-        )
-        present = {line.split()[0] for line in status.splitlines() if " ii" in line}
-        made.installed_here = [name for name in PACKAGES if name not in present]
-        assert made.installed_here, "the hosts already have every package: nothing to fault"
+        # What a fresh host lacks is what this machine lacks (hosts see its /usr and /var
+        # under their own copy-on-write layer). Leased hosts may come from earlier tests that
+        # ran init os on them: purge those packages again so the package step has work.
+        made.installed_here = missing_on_this_machine()
+        assert made.installed_here, "this machine has every package init os installs"
+        for host in names:
+            await made.on(
+                host, f"dpkg --purge {' '.join(made.installed_here)} >/dev/null 2>&1 || true"
+            )
         code, _, err = await made.run()  # downloads the packages once, for every case
         assert code == 0, err
         yield made
