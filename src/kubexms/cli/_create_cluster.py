@@ -14,12 +14,21 @@ import typer
 
 from kubexms.cli._cluster import err_console, load_cluster, open_runtime
 from kubexms.cli._pipeline import (
+    BreakLockOption,
+    ConcurrencyOption,
+    ContinueOnErrorOption,
     DownloadOption,
+    DryRunOption,
     FileOption,
+    ForceOption,
     LogFormat,
+    LogFormatOption,
     Output,
+    OutputOption,
     PackagesDirOption,
     PlanOutput,
+    ResumeOption,
+    RetriesOption,
     RunSettings,
     TimezoneOption,
     _report_plan,
@@ -80,38 +89,18 @@ def create_cluster(
     file: FileOption,
     only: OnlyOption = None,
     skip: SkipOption = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Print the plan and what would change; change nothing."),
-    ] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue a failed run, skipping completed steps.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="With --resume: resume even if the config changed.")
-    ] = False,
-    continue_on_error: Annotated[
-        bool,
-        typer.Option("--continue-on-error", help="Keep going on healthy hosts after a failure."),
-    ] = False,
-    break_lock: Annotated[
-        bool, typer.Option("--break-lock", help="Take over host locks left by a run that is gone.")
-    ] = False,
+    dry_run: DryRunOption = False,
+    resume: ResumeOption = False,
+    force: ForceOption = False,
+    continue_on_error: ContinueOnErrorOption = False,
+    break_lock: BreakLockOption = False,
     packages_dir: PackagesDirOption = None,
     download_packages: DownloadOption = False,
     timezone: TimezoneOption = None,
-    concurrency: Annotated[
-        int | None,
-        typer.Option("--concurrency", min=1, help="Hosts worked on at once (default: config)."),
-    ] = None,
-    retries: Annotated[
-        int, typer.Option("--retries", min=0, help="Retries after a lost connection or timeout.")
-    ] = 2,
-    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
-    log_format: Annotated[
-        LogFormat,
-        typer.Option("--log-format", help="json: stream the run's events to stdout as JSON lines."),
-    ] = LogFormat.console,
+    concurrency: ConcurrencyOption = None,
+    retries: RetriesOption = 2,
+    output: OutputOption = Output.text,
+    log_format: LogFormatOption = LogFormat.console,
 ) -> None:
     """Create the cluster: its phases in order (preflight, os, artifacts, pki, etcd, ...).
 

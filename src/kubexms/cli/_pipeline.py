@@ -103,6 +103,34 @@ TimezoneOption = Annotated[
     typer.Option("--timezone", help="Set every host's timezone (e.g. UTC); default: leave it."),
 ]
 
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Print the plan and what would change; change nothing.")
+]
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="Continue a failed run, skipping completed steps.")
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="With --resume: resume even if the config changed.")
+]
+ContinueOnErrorOption = Annotated[
+    bool, typer.Option("--continue-on-error", help="Keep going on healthy hosts after a failure.")
+]
+BreakLockOption = Annotated[
+    bool, typer.Option("--break-lock", help="Take over host locks left by a run that is gone.")
+]
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option("--concurrency", min=1, help="Hosts worked on at once (default: config)."),
+]
+RetriesOption = Annotated[
+    int, typer.Option("--retries", min=0, help="Retries after a lost connection or timeout.")
+]
+OutputOption = Annotated[Output, typer.Option("--output", "-o", help="text or json.")]
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option("--log-format", help="json: stream the run's events to stdout as JSON lines."),
+]
+
 
 def init_os_pipeline(
     cluster: Cluster,
@@ -381,41 +409,21 @@ def run_pipeline(cluster: Cluster, graph: ExecutionGraph, settings: RunSettings)
 
 def init_os(
     file: FileOption,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Print the plan and what would change; change nothing."),
-    ] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue a failed run, skipping completed steps.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="With --resume: resume even if the config changed.")
-    ] = False,
-    continue_on_error: Annotated[
-        bool,
-        typer.Option("--continue-on-error", help="Keep going on healthy hosts after a failure."),
-    ] = False,
-    break_lock: Annotated[
-        bool, typer.Option("--break-lock", help="Take over host locks left by a run that is gone.")
-    ] = False,
+    dry_run: DryRunOption = False,
+    resume: ResumeOption = False,
+    force: ForceOption = False,
+    continue_on_error: ContinueOnErrorOption = False,
+    break_lock: BreakLockOption = False,
     packages_dir: PackagesDirOption = None,
     download_packages: DownloadOption = False,
     timezone: TimezoneOption = None,
-    concurrency: Annotated[
-        int | None,
-        typer.Option("--concurrency", min=1, help="Hosts worked on at once (default: config)."),
-    ] = None,
+    concurrency: ConcurrencyOption = None,
     upload_concurrency: Annotated[
         int | None, typer.Option("--upload-concurrency", min=1, help="Uploads at once.")
     ] = None,
-    retries: Annotated[
-        int, typer.Option("--retries", min=0, help="Retries after a lost connection or timeout.")
-    ] = 2,
-    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
-    log_format: Annotated[
-        LogFormat,
-        typer.Option("--log-format", help="json: stream the run's events to stdout as JSON lines."),
-    ] = LogFormat.console,
+    retries: RetriesOption = 2,
+    output: OutputOption = Output.text,
+    log_format: LogFormatOption = LogFormat.console,
 ) -> None:
     """Check every host (preflight) and prepare its OS for Kubernetes.
 
