@@ -9,6 +9,9 @@ that the member list is the role group. A changed setting is applied by restarti
 one after another, each healthy before the next (``rolling``), so quorum is never lost. Last,
 the scheduled-backup timer is installed (or removed) as ``spec.etcd.backup.schedule`` says.
 
+With ``etcd.type: kubeadm`` (stacked) this phase does nothing: the control-plane phase makes
+kubeadm run etcd as static pods on the masters.
+
 With ``etcd.type: external`` nothing is installed: the user's CA and client certificate go to
 the masters (for the API server) and every endpoint is checked over TLS from the first master.
 """
@@ -175,10 +178,7 @@ class EtcdModule(Module):
         cluster = ctx.config
         etcd = cluster.spec.etcd
         if etcd.type == "kubeadm":
-            raise PlanError(
-                "etcd.type kubeadm (stacked etcd, static pods on the masters) is installed by the "
-                "control-plane phase, which does not exist yet; use etcd.type kubexm or external"
-            )
+            return []  # stacked etcd: kubeadm's static pods, made by the control-plane phase
         if etcd.type == "external":
             return self._external_tasks(cluster)
         try:

@@ -22,5 +22,6 @@ def etcd_host_needs(config: Cluster) -> list[HostNeeds]:
             roles=("master",),
             ports=PORTS,
             reason="stacked on the masters (etcd.type is kubeadm)",
+            service="kubelet.service",  # a static pod of the kubelet on a rerun
         )
     ]

@@ -5,7 +5,9 @@
 token a join uses (kept 0600 in the work dir) and the CA's public-key pin; ``_pki_files`` says
 which cluster PKI files each master gets before kubeadm runs; ``_kubelet_unit`` is the kubelet's
 unit and kubeadm's drop-in; ``_kubeadm_config`` renders kubeadm's
-``v1beta4`` documents with the kubelet and kube-proxy configurations.
+``v1beta4`` documents with the kubelet and kube-proxy configurations. ``_module`` is the
+``control-plane`` and ``workers`` phases (kubeadm mode), built from the blocks and the kubeadm
+steps of ``_kubeadm_steps``; ``_needs`` what they need of hosts.
 """
 
 from kubexms.kubernetes._bootstrap import (
@@ -26,6 +28,14 @@ from kubexms.kubernetes._kubeadm_config import (
     kubelet_configuration,
     to_yaml,
 )
+from kubexms.kubernetes._kubeadm_steps import (
+    BootstrapTokenValid,
+    ForeignClusterError,
+    KubeadmError,
+    KubeadmInit,
+    KubeadmJoin,
+    KubeadmMembership,
+)
 from kubexms.kubernetes._kubelet_unit import kubeadm_drop_in, kubelet_unit
 from kubexms.kubernetes._layout import (
     CRI_SOCKET,
@@ -37,6 +47,8 @@ from kubexms.kubernetes._layout import (
     control_plane_endpoint,
     image_repository,
 )
+from kubexms.kubernetes._module import ControlPlaneModule, WorkersModule, kubelet_service
+from kubexms.kubernetes._needs import control_plane_host_needs, workers_host_needs
 from kubexms.kubernetes._pki_files import master_pki_files
 
 __all__ = [
@@ -47,12 +59,21 @@ __all__ = [
     "SUPPORTED_MINORS",
     "BootstrapToken",
     "BootstrapTokenError",
+    "BootstrapTokenValid",
+    "ControlPlaneModule",
+    "ForeignClusterError",
+    "KubeadmError",
+    "KubeadmInit",
+    "KubeadmJoin",
+    "KubeadmMembership",
+    "WorkersModule",
     "bootstrap_token_path",
     "ca_cert_hash",
     "cert_sans",
     "cluster_configuration",
     "cluster_dns",
     "control_plane_endpoint",
+    "control_plane_host_needs",
     "image_repository",
     "init_configuration",
     "init_documents",
@@ -61,8 +82,10 @@ __all__ = [
     "kube_proxy_configuration",
     "kubeadm_drop_in",
     "kubelet_configuration",
+    "kubelet_service",
     "kubelet_unit",
     "master_pki_files",
     "stored_bootstrap_token",
     "to_yaml",
+    "workers_host_needs",
 ]

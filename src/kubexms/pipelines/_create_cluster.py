@@ -18,6 +18,7 @@ from kubexms.containerd import ContainerRuntimeModule
 from kubexms.engine import Module, Pipeline, PlanContext, Roles, known_role
 from kubexms.etcd import EtcdModule, etcd_warnings
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
+from kubexms.kubernetes import ControlPlaneModule, WorkersModule
 from kubexms.loadbalancer import PROXY_UNIT, LoadBalancerModule
 from kubexms.pki import PkiModule
 from kubexms.preflight import PreflightModule
@@ -65,12 +66,16 @@ COMPONENT_PHASES: Mapping[
     type[EtcdModule]
     | type[ContainerRuntimeModule]
     | type[RegistryModule]
-    | type[LoadBalancerModule],
+    | type[LoadBalancerModule]
+    | type[ControlPlaneModule]
+    | type[WorkersModule],
 ] = {
     "etcd": EtcdModule,
     "container-runtime": ContainerRuntimeModule,
     "registry": RegistryModule,
     "loadbalancer": LoadBalancerModule,
+    "control-plane": ControlPlaneModule,
+    "workers": WorkersModule,
 }
 """The component phases that exist today."""
 AVAILABLE = (*FOUNDATION, *COMPONENT_PHASES)
@@ -78,7 +83,10 @@ PORT_OWNERS: Mapping[int, str] = {
     2379: "etcd.service",
     2380: "etcd.service",
     2381: "etcd.service",
-    6443: PROXY_UNIT,  # on a loadbalancer host; masters check no port in this phase
+    6443: PROXY_UNIT,  # on a loadbalancer host; on a master the kubelet's (its HostNeeds)
+    10250: "kubelet.service",
+    10257: "kubelet.service",  # controller-manager and scheduler: kubelet static pods
+    10259: "kubelet.service",
 }
 """Ports a component holds once installed: preflight on a rerun must not call them taken."""
 

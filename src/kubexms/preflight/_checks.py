@@ -159,8 +159,8 @@ class PortsFree(Check):
     needs: tuple[HostNeeds, ...]
     owners: Mapping[int, str] = field(default_factory=dict)
     """Port -> the systemd unit it belongs to: held while that unit is active, it is the
-    component's own (kubexms installed it on an earlier run), not a conflict. Added to the
-    ``service`` each declaration names for its ports."""
+    component's own (kubexms installed it on an earlier run), not a conflict. The ``service``
+    a declaration for the host's roles names for its ports takes precedence."""
 
     async def verify(self, ctx: Context) -> None:
         wanted = HostRequirements(self.needs).ports(ctx.host.roles)
@@ -189,7 +189,9 @@ class PortsFree(Check):
             if needs.service
             for port in needs.ports
         }
-        return {**found, **self.owners}
+        # What a component declares for this host's roles wins over the run-wide table (6443
+        # is the proxy's on a load balancer host, the kubelet's on a master).
+        return {**self.owners, **found}
 
 
 @dataclass(frozen=True)

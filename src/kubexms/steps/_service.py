@@ -274,6 +274,8 @@ class SystemdService(Step):
     only when one of its own files changed. With ``defer_restart`` that restart is left to a
     :class:`RestartService` step (e.g. one host at a time for a quorum of etcd members); a
     stopped service is still started, so a first creation starts every member at once.
+    With ``start`` False a stopped service is left stopped (the kubelet under kubeadm: kubeadm
+    starts it once its files exist); a running one is still restarted when its files changed.
     Then it waits until the unit is active and ``health`` passes; on failure the error shows
     the unit's last ``journal_lines`` journal lines.
 
@@ -286,6 +288,7 @@ class SystemdService(Step):
     files: tuple[ServiceFile, ...] = ()
     drop_ins: Mapping[str, str] = field(default_factory=dict)
     enable: bool = True
+    start: bool = True
     health: Health | None = None
     defer_restart: bool = False
     journal_lines: int = 30
@@ -342,7 +345,11 @@ class SystemdService(Step):
         if self.enable and not state.enabled:
             pending.append("enable")
         restarts = any(not f.reload for f in state.stale)
-        if not state.active:
+        if not state.active and not self.start:
+            # Left stopped: whoever starts it reads the files as they are then.
+            if state.pending or state.reload_pending:
+                pending.append("forget a restart it no longer needs")
+        elif not state.active:
             pending.append("start")
         elif (restarts or state.pending) and not self.defer_restart:
             pending.append("restart")
@@ -383,6 +390,13 @@ class SystemdService(Step):
         if self.enable and not state.enabled:
             await ctx.runner.services.enable(self.unit)
             done.append("enabled")
+        if not self.start and not state.active:
+            # Nothing to restart: it reads these files when it is started.
+            if state.pending:
+                await ctx.runner.files.remove(_pending_path(self.unit))
+            if state.reload_pending:
+                await ctx.runner.files.remove(_reload_pending_path(self.unit))
+            return Change(bool(done), self._action(), "; ".join(done))
         if self.defer_restart and state.active:
             # The restart (if one is pending) belongs to a RestartService step.
             state = _State((), state.enabled, True, False, state.healthy, state.reload_pending)

@@ -43,7 +43,7 @@ def test_without_only_it_refuses_naming_the_missing_phases() -> None:
     with pytest.raises(PhaseSelectionError) as error:
         PhaseSelection.choose()
     message = str(error.value)
-    for missing in ("control-plane", "workers", "cni", "addons"):
+    for missing in ("cni", "addons"):
         assert missing in message
     assert "--only" in message
 
@@ -95,7 +95,7 @@ def test_skip_and_comma_separated_names() -> None:
     ("only", "skip", "message"),
     [
         (["etcd", "kubelet"], [], "unknown phase(s) kubelet"),
-        (["control-plane"], [], "control-plane do not exist yet"),
+        (["cni"], [], "cni do not exist yet"),
         (["etcd"], ["preflight", "os", "artifacts", "pki", "etcd"], "leaves no phase"),
     ],
 )
@@ -176,11 +176,12 @@ def test_an_older_etcd_is_a_warning_and_a_newer_one_is_refused() -> None:
         _plan(_cluster(version="v3.6.1"))
 
 
-def test_kubeadm_etcd_is_refused_until_the_control_plane_phase_exists() -> None:
+def test_kubeadm_etcd_leaves_the_etcd_phase_to_the_control_plane() -> None:
     data = base()
     data["spec"]["etcd"] = {"type": "kubeadm"}
-    with pytest.raises(PlanError, match="control-plane phase"):
-        _plan(parse_config(to_yaml(data)))
+    graph = _plan(parse_config(to_yaml(data)), only=("control-plane",))
+    assert not [n for n in graph.nodes if n.startswith("create-cluster/etcd/")]
+    assert "create-cluster/control-plane/init/init" in graph.nodes
 
 
 def test_external_etcd_installs_nothing_and_checks_from_the_first_master() -> None:

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kubexms.cli import app
+from kubexms.kubernetes import ca_cert_hash
 from kubexms.pipelines._render import RenderError, plan_files, write_render
 from kubexms.pki import PkiOptions, generate_pki
 from kubexms.steps import SECRET_MARKER
@@ -30,11 +31,38 @@ MASTER_FILES = {
     "etc/systemd/system/containerd.service",
     "etc/containerd/config.toml",
     "etc/crictl.yaml",
+    "etc/systemd/system/kubelet.service",
+    "etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+    *(
+        f"etc/kubernetes/pki/{name}.{suffix}"
+        for name in (
+            "ca",
+            "front-proxy-ca",
+            "apiserver",
+            "apiserver-kubelet-client",
+            "front-proxy-client",
+            "apiserver-etcd-client",
+        )
+        for suffix in ("crt", "key")
+    ),
+    "etc/kubernetes/pki/sa.key",
+    "etc/kubernetes/pki/sa.pub",
+    "etc/kubernetes/controller-manager.conf",
+    "etc/kubernetes/scheduler.conf",
+}
+FIRST_MASTER_FILES = {
+    "etc/kubernetes/admin.conf",
+    "etc/kubernetes/super-admin.conf",
+    "etc/kubernetes/kubelet.conf",
+    "etc/kubernetes/kubeadm/init.yaml",
 }
 WORKER_FILES = {
     "etc/systemd/system/containerd.service",
     "etc/containerd/config.toml",
     "etc/crictl.yaml",
+    "etc/systemd/system/kubelet.service",
+    "etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+    "etc/kubernetes/kubeadm/join.yaml",
 }
 
 
@@ -55,8 +83,9 @@ def test_a_three_master_file_renders_each_hosts_files_and_steps(tmp_path: Path) 
             for suffix in ("", ".steps")
         ]
     )
-    for master in ("master1", "master2", "master3"):
-        assert _tree(out / master) == MASTER_FILES
+    assert _tree(out / "master1") == MASTER_FILES | FIRST_MASTER_FILES
+    for master in ("master2", "master3"):
+        assert _tree(out / master) == MASTER_FILES | {"etc/kubernetes/kubeadm/join.yaml"}
     assert _tree(out / "worker1") == WORKER_FILES
     # Each member's own configuration; certificates byte for byte from the PKI, keys never.
     env = (out / "master2/etc/etcd/etcd.env").read_text()
@@ -75,6 +104,16 @@ def test_a_three_master_file_renders_each_hosts_files_and_steps(tmp_path: Path) 
         in steps
     )
     assert "master2" not in (out / "worker1.steps").read_text().split("## files")[1]
+    # kubeadm's configurations as they will be on the hosts, the token alone not shown.
+    init = (out / "master1/etc/kubernetes/kubeadm/init.yaml").read_text()
+    assert f"token: {SECRET_MARKER}" in init
+    assert "kind: ClusterConfiguration" in init
+    join = (out / "worker1/etc/kubernetes/kubeadm/join.yaml").read_text()
+    assert f"token: {SECRET_MARKER}" in join
+    assert ca_cert_hash((pki / "ca.crt").read_bytes()) in join
+    assert "controlPlane" not in join
+    assert "controlPlane:" in (out / "master3/etc/kubernetes/kubeadm/join.yaml").read_text()
+    assert "0600 /etc/kubernetes/kubeadm/init.yaml" in steps
 
 
 def test_no_secret_anywhere_in_the_render(tmp_path: Path) -> None:

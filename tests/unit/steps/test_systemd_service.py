@@ -127,6 +127,28 @@ async def test_deferred_restart_still_starts_a_stopped_service() -> None:
     assert f"remove {PENDING}" in double.done
 
 
+async def test_start_false_writes_and_enables_but_leaves_it_stopped() -> None:
+    double = SystemdDouble()
+    ctx = await systemd_context(double)
+    assert (await service(start=False).precheck(ctx)).detail.endswith("; enable")
+    await service(start=False).run(ctx)
+    assert not double.active
+    assert double.done[-2:] == ["enable", f"remove {PENDING}"]  # no restart owed when started
+    double.done.clear()
+    assert not (await service(start=False).precheck(ctx)).changed
+    assert not (await service(start=False).run(ctx)).changed
+    assert double.done == []
+
+
+async def test_start_false_still_restarts_a_running_service_whose_files_changed() -> None:
+    double = SystemdDouble()
+    ctx = await systemd_context(double)
+    await service().run(ctx)  # started by someone else (kubeadm, for the kubelet)
+    double.done.clear()
+    await service("name: changed\n", start=False).run(ctx)
+    assert "restart" in double.done
+
+
 async def test_a_stopped_service_is_started_again() -> None:
     double = SystemdDouble()
     ctx = await systemd_context(double)

@@ -1,0 +1,206 @@
+"""The ``control-plane`` and ``workers`` phases in kubeadm mode: declarations on the blocks.
+
+control-plane, on the masters: a look at what kubeadm left there (another cluster's host is
+refused before anything is written); kubeadm, kubelet and kubectl from the artifact store; the
+kubelet's unit and kubeadm's drop-in (enabled, left for kubeadm to start); the cluster PKI in
+``/etc/kubernetes/pki`` (kubeadm then generates no CA: the external etcd client files are among
+them, at the paths the ClusterConfiguration names); ``kubeadm init`` on the first master;
+the bootstrap token checked (made again when it expired); then the other masters join as
+control-plane nodes, one after another (each may add a stacked etcd member).
+
+workers, on the workers that are not masters: the same look, kubeadm and kubelet, the kubelet's
+unit, the token checked on the first master, then every worker joins at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kubexms.config import Cluster
+from kubexms.engine import FirstOf, HostNeeds, Module, Named, PlanContext, PlanError, Roles, Task
+from kubexms.kubernetes._kubeadm_steps import (
+    BootstrapTokenValid,
+    KubeadmInit,
+    KubeadmJoin,
+    KubeadmMembership,
+)
+from kubexms.kubernetes._kubelet_unit import (
+    DROP_IN_NAME,
+    KUBELET_BINARY,
+    UNIT_NAME,
+    kubeadm_drop_in,
+    kubelet_unit,
+)
+from kubexms.kubernetes._layout import (
+    KUBEADM_BINARY,
+    KUBEADM_INIT_CONFIG,
+    KUBEADM_JOIN_CONFIG,
+    KUBECTL_BINARY,
+    first_master,
+)
+from kubexms.kubernetes._needs import control_plane_host_needs, workers_host_needs
+from kubexms.kubernetes._pki_files import master_pki_files
+from kubexms.pki import control_plane_url
+from kubexms.steps import PlaceArtifact, PlacePKIFiles, SystemdService
+
+_MASTER_BINARIES = (
+    ("kubeadm", KUBEADM_BINARY),
+    ("kubelet", KUBELET_BINARY),
+    ("kubectl", KUBECTL_BINARY),
+)
+_WORKER_BINARIES = (("kubeadm", KUBEADM_BINARY), ("kubelet", KUBELET_BINARY))
+
+
+def _check_mode(cluster: Cluster) -> None:
+    if cluster.spec.kubernetes.type != "kubeadm":
+        raise PlanError(
+            "kubernetes.type kubexm (binary mode) is not installed by these phases; "
+            "use kubernetes.type kubeadm"
+        )
+
+
+def _binaries(cluster: Cluster, wanted: Sequence[tuple[str, str]]) -> list[PlaceArtifact]:
+    version = cluster.spec.kubernetes.version
+    return [
+        PlaceArtifact(component, dest, version=version, mode=0o755, name=component)
+        for component, dest in wanted
+    ]
+
+
+def kubelet_service() -> SystemdService:
+    """kubelet.service with kubeadm's drop-in: enabled, not started (kubeadm starts it once its
+    configuration exists; until then the kubelet would only exit and restart)."""
+    return SystemdService(
+        unit=UNIT_NAME,
+        unit_file=kubelet_unit(),
+        drop_ins={DROP_IN_NAME: kubeadm_drop_in()},
+        start=False,
+        name="kubelet",
+    )
+
+
+def _pki_name(source: str) -> str:
+    """The cluster PKI item a placed file comes from (``etcd/server-m1.key`` ->
+    ``etcd/server-m1``, ``kubeconfig/admin.conf`` -> ``admin``, ``sa.pub`` -> the SA pair)."""
+    if source.startswith("kubeconfig/"):
+        return source.removeprefix("kubeconfig/").removesuffix(".conf")
+    stem = source.rsplit(".", 1)[0]
+    return stem  # the service-account pair sa.key/sa.pub is the item "sa"
+
+
+def worker_names(cluster: Cluster) -> list[str]:
+    """The workers that are not also masters, in config order (a master joined already)."""
+    masters = {host.name for host in cluster.hosts_with_role("master")}
+    return [host.name for host in cluster.hosts_with_role("worker") if host.name not in masters]
+
+
+class ControlPlaneModule(Module):
+    """The ``control-plane`` phase in kubeadm mode (see the module docstring)."""
+
+    name = "control-plane"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @staticmethod
+    def artifact_components(cluster: Cluster) -> frozenset[str]:
+        """kubeadm, kubelet and kubectl (kubeadm mode)."""
+        if cluster.spec.kubernetes.type != "kubeadm":
+            return frozenset()  # planning says why
+        return frozenset(name for name, _ in _MASTER_BINARIES)
+
+    @staticmethod
+    def pki_names(cluster: Cluster) -> frozenset[str]:
+        """Every cluster PKI item a master gets."""
+        names: set[str] = set()
+        for master in cluster.hosts_with_role("master"):
+            for item in master_pki_files(cluster, master.name):
+                names.add(_pki_name(item.source_for(master.name)))
+        return frozenset(names)
+
+    @staticmethod
+    def host_roles(cluster: Cluster) -> frozenset[str]:
+        """The masters."""
+        return frozenset({"master"})
+
+    def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
+        """Ports, kernel modules and sysctls of the control plane and the kubelet."""
+        return control_plane_host_needs(ctx.config)[:1]
+
+    def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        cluster = ctx.config
+        _check_mode(cluster)
+        masters = Roles("master")
+        first = first_master(cluster)
+        others = [host.name for host in cluster.hosts_with_role("master") if host.name != first]
+        tasks = [
+            Task("membership", [KubeadmMembership(control_plane_url(cluster))], masters),
+            Task("binaries", _binaries(cluster, _MASTER_BINARIES), masters),
+            Task("kubelet", [kubelet_service()], masters),
+            Task(
+                "pki-first",
+                [PlacePKIFiles(master_pki_files(cluster, first), name="pki")],
+                Named([first]),
+            ),
+        ]
+        if others:
+            files = master_pki_files(cluster, others[0])
+            tasks.append(Task("pki", [PlacePKIFiles(files, name="pki")], Named(others)))
+        tasks += [
+            Task("init", [KubeadmInit(KUBEADM_INIT_CONFIG)], Named([first])),
+            Task("bootstrap-token", [BootstrapTokenValid()], FirstOf("master")),
+        ]
+        tasks += [
+            Task(
+                f"join-{name}",
+                [KubeadmJoin(KUBEADM_JOIN_CONFIG, control_plane=True)],
+                Named([name]),
+            )
+            for name in others
+        ]
+        return tasks
+
+
+class WorkersModule(Module):
+    """The ``workers`` phase in kubeadm mode (see the module docstring)."""
+
+    name = "workers"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @staticmethod
+    def artifact_components(cluster: Cluster) -> frozenset[str]:
+        """kubeadm and kubelet (kubeadm mode)."""
+        if cluster.spec.kubernetes.type != "kubeadm":
+            return frozenset()  # planning says why
+        return frozenset(name for name, _ in _WORKER_BINARIES)
+
+    @staticmethod
+    def pki_names(cluster: Cluster) -> frozenset[str]:
+        """The CA (its hash pins discovery)."""
+        return frozenset({"ca"})
+
+    @staticmethod
+    def host_roles(cluster: Cluster) -> frozenset[str]:
+        """The workers."""
+        return frozenset({"worker"})
+
+    def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
+        """The kubelet's port, kernel modules and sysctls."""
+        return workers_host_needs(ctx.config)
+
+    def tasks(self, ctx: PlanContext) -> Sequence[Task]:
+        cluster = ctx.config
+        _check_mode(cluster)
+        names = worker_names(cluster)
+        if not names:
+            return []
+        workers = Named(names)
+        return [
+            Task("membership", [KubeadmMembership(control_plane_url(cluster))], workers),
+            Task("binaries", _binaries(cluster, _WORKER_BINARIES), workers),
+            Task("kubelet", [kubelet_service()], workers),
+            Task("bootstrap-token", [BootstrapTokenValid()], FirstOf("master")),
+            Task("join", [KubeadmJoin(KUBEADM_JOIN_CONFIG)], workers),
+        ]

@@ -1,0 +1,138 @@
+"""The kubeadm steps against a scripted host: what they ask, what they decide, what they say.
+(The fleet tests run them against the kubeadm and kubelet doubles on real hosts.)"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from kubexms.config import ResolvedHost, parse_config
+from kubexms.connector import Connector
+from kubexms.kubernetes import (
+    ForeignClusterError,
+    KubeadmError,
+    KubeadmInit,
+    KubeadmJoin,
+    KubeadmMembership,
+    bootstrap_token_path,
+)
+from kubexms.kubernetes._bootstrap import BootstrapToken
+from kubexms.kubernetes._kubeadm_steps import token_configuration
+from kubexms.pki import PkiOptions, generate_pki
+from kubexms.runtime import Context, new_runtime
+from tests.unit.config.sample import to_yaml
+from tests.unit.kubernetes.sample import cluster_data, make_cluster
+from tests.unit.runner.fakes import Call, Handler, ScriptedConnector
+
+ENDPOINT = "https://api.demo.internal:6443"
+
+
+async def _context(tmp_path: Path, handler: Handler, host: int = 0) -> tuple[Context, Path]:
+    data = cluster_data()
+    data["spec"]["global"]["workDir"] = str(tmp_path / "work")
+    cluster = parse_config(to_yaml(data))
+    pki = tmp_path / "pki"
+    generate_pki(cluster, pki, options=PkiOptions(key_type="ecdsa"))
+    connector = ScriptedConnector(handler)
+
+    def build(spec: ResolvedHost) -> Connector:
+        return connector
+
+    runtime = await new_runtime(cluster, connector_factory=build)
+    return runtime.new_context(runtime.hosts[host]), pki
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def test_a_host_without_kubeadm_files_passes(tmp_path: Path) -> None:
+    ctx, pki = await _context(tmp_path, lambda call: "")
+    await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
+
+
+async def test_our_own_files_pass_and_only_public_lines_are_read(tmp_path: Path) -> None:
+    seen: list[Call] = []
+
+    def answer(call: Call) -> str:
+        seen.append(call)
+        ours = (tmp_path / "pki/ca.crt").read_bytes()
+        return (
+            f"@kxms:certificate-authority-data /etc/kubernetes/kubelet.conf {_b64(ours)}\n"
+            f"@kxms:server /etc/kubernetes/kubelet.conf {ENDPOINT}\n"
+            f"@kxms:ca-file {_b64(ours)}\n"
+        )
+
+    ctx, pki = await _context(tmp_path, answer)
+    await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
+    script = seen[0].command + seen[0].stdin.decode()
+    assert "client-key" not in script  # the probe prints only CA data and server lines
+
+
+async def test_another_clusters_host_is_refused_naming_what_differs(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    generate_pki(make_cluster(), other, options=PkiOptions(key_type="ecdsa"))
+    foreign = _b64((other / "ca.crt").read_bytes())
+
+    def answer(call: Call) -> str:
+        return (
+            f"@kxms:certificate-authority-data /etc/kubernetes/kubelet.conf {foreign}\n"
+            "@kxms:server /etc/kubernetes/kubelet.conf https://10.9.9.9:6443\n"
+        )
+
+    ctx, pki = await _context(tmp_path, answer)
+    with pytest.raises(ForeignClusterError) as error:
+        await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
+    message = str(error.value)
+    assert message.startswith("master1: kubeadm set this host up for another cluster")
+    assert "/etc/kubernetes/kubelet.conf trusts the CA sha256:" in message
+    assert "names the API server https://10.9.9.9:6443" in message
+    assert "Refused; nothing was changed" in message
+
+
+async def test_init_is_done_once_its_manifest_and_kubelet_config_exist(tmp_path: Path) -> None:
+    def answer(call: Call) -> str:
+        return "/etc/kubernetes/manifests/kube-apiserver.yaml\n/var/lib/kubelet/config.yaml\n"
+
+    ctx, _ = await _context(tmp_path, answer)
+    step = KubeadmInit("/etc/kubernetes/kubeadm/init.yaml")
+    assert not (await step.precheck(ctx)).changed
+    assert not (await step.run(ctx)).changed
+
+
+async def test_a_failed_join_shows_kubeadms_output_with_the_token_masked(
+    tmp_path: Path,
+) -> None:
+    calls: list[Call] = []
+
+    def answer(call: Call) -> tuple[int, str] | str:
+        calls.append(call)
+        if "kubeadm join" in call.command:
+            # What the host's sed leaves of kubeadm's output, then the exit line.
+            return "error: couldn't validate the identity of the API Server\n@kxms:exit 1\n"
+        return ""
+
+    ctx, pki = await _context(tmp_path, answer, host=3)
+    step = KubeadmJoin("/etc/kubernetes/kubeadm/join.yaml", pki_dir=str(pki))
+    assert (await step.precheck(ctx)).changed
+    with pytest.raises(KubeadmError) as error:
+        await step.run(ctx)
+    assert "worker1: kubeadm join failed (exit 1)" in str(error.value)
+    assert "couldn't validate the identity" in str(error.value)
+    assert bootstrap_token_path(ctx.cluster.config).is_relative_to(tmp_path)
+    token = bootstrap_token_path(ctx.cluster.config).read_text().strip()
+    assert (bootstrap_token_path(ctx.cluster.config).stat().st_mode & 0o777) == 0o600
+    join = next(call for call in calls if "kubeadm join" in call.command)
+    assert token not in join.command  # never argv
+    assert "sed -E" in join.command  # output masked on the host
+    written = b"".join(call.stdin for call in calls)
+    assert token.encode() in written  # the config itself, on stdin to a 0600 file
+
+
+def test_the_token_configuration_is_an_init_configuration_with_the_token_only() -> None:
+    text = token_configuration(BootstrapToken("abcdef", "0123456789abcdef"))
+    assert "kind: InitConfiguration" in text
+    assert "token: abcdef.0123456789abcdef" in text
+    assert "nodeRegistration" not in text
