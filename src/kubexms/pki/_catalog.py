@@ -9,10 +9,16 @@ Layout, relative to the PKI directory (kubeadm's ``/etc/kubernetes/pki`` plus ku
     etcd/server-<host>.crt/.key  etcd/peer-<host>.crt/.key        one pair per etcd host
     kubeconfig/admin.conf  super-admin.conf  controller-manager.conf  scheduler.conf
     kubeconfig/kubelet-<node>.conf                                 one per master and worker
+    kubelet-serving-<node>.crt/.key  kubeconfig/kube-proxy.conf    binary mode only (below)
 
 Per-host etcd files carry the host in their name so one directory holds the whole cluster;
 on the host they become kubeadm's ``etcd/server.crt`` and ``etcd/peer.crt``. With
 ``etcd.type: external`` the etcd CA and etcd certificates are the user's and are not made.
+
+Binary mode (``kubernetes.type: kubexm``) also needs what kubeadm would otherwise arrange in the
+cluster: each node's kubelet serving certificate (signed by the cluster CA, so the API server
+can check it; kubeadm's kubelets sign their own) and kube-proxy's kubeconfig (kubeadm gives
+kube-proxy a ServiceAccount token instead).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ FRONT_PROXY_CA = "front-proxy-ca"
 ETCD_CA = "etcd/ca"
 SERVICE_ACCOUNT = "sa"
 KUBECONFIG_DIR = "kubeconfig"
+KUBE_PROXY_USER = "system:kube-proxy"
+"""kube-proxy's user: the subject of the ``system:node-proxier`` binding."""
 LOCAL_API_SERVER = "https://127.0.0.1:6443"
 """Where controller-manager and scheduler reach the API server: the one on their own master,
 as kubeadm does, so they never talk to a differently versioned one during an upgrade."""
@@ -150,6 +158,23 @@ def _client(common_name: str, *organizations: str) -> CertProfile:
     return CertProfile(common_name, CertKind.client, organizations=organizations)
 
 
+def _kubelet_serving_profile(host: ResolvedHost) -> CertProfile:
+    # What the kubelet's own serving CSR asks for: system:node:<name> in system:nodes, with
+    # the node's name and addresses.
+    dns, ips = split_sans([host.name, host.address, host.internal_address])
+    return CertProfile(
+        f"{NODE_USER_PREFIX}{host.name}",
+        CertKind.server,
+        organizations=(SYSTEM_NODES,),
+        dns_names=dns,
+        ip_addresses=ips,
+    )
+
+
+def _is_node(host: ResolvedHost) -> bool:
+    return host.has_role("master") or host.has_role("worker")
+
+
 def plan_pki(cluster: Cluster, *, local_api_server: str = LOCAL_API_SERVER) -> PkiPlan:
     """The certificates and kubeconfigs ``cluster`` needs."""
     external_etcd = cluster.spec.etcd.type == "external"
@@ -188,6 +213,16 @@ def plan_pki(cluster: Cluster, *, local_api_server: str = LOCAL_API_SERVER) -> P
             certificates.append(CertificateSpec(f"etcd/server-{host.name}", profile, ETCD_CA))
             certificates.append(CertificateSpec(f"etcd/peer-{host.name}", profile, ETCD_CA))
 
+    binary_mode = cluster.spec.kubernetes.type == "kubexm"
+    if binary_mode:
+        certificates += [
+            CertificateSpec(
+                f"kubelet-serving-{host.name}", _kubelet_serving_profile(host), KUBERNETES_CA
+            )
+            for host in cluster.resolved_hosts()
+            if _is_node(host)
+        ]
+
     server = control_plane_url(cluster)
     cluster_name = cluster.spec.kubernetes.cluster_name
     kubeconfigs = [
@@ -206,9 +241,13 @@ def plan_pki(cluster: Cluster, *, local_api_server: str = LOCAL_API_SERVER) -> P
         ),
     ]
     for host in cluster.resolved_hosts():
-        if host.has_role("master") or host.has_role("worker"):
+        if _is_node(host):
             profile = _client(f"{NODE_USER_PREFIX}{host.name}", SYSTEM_NODES)
             kubeconfigs.append(
                 KubeconfigSpec(f"kubelet-{host.name}", profile, server, cluster_name)
             )
+    if binary_mode:
+        kubeconfigs.append(
+            KubeconfigSpec("kube-proxy", _client(KUBE_PROXY_USER), server, cluster_name)
+        )
     return PkiPlan(tuple(authorities), tuple(certificates), tuple(kubeconfigs))
