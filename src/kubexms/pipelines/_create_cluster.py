@@ -19,6 +19,7 @@ from kubexms.engine import Module, Pipeline, PlanContext, Roles, known_role
 from kubexms.etcd import EtcdModule, etcd_warnings
 from kubexms.hostprep import OSPrepModule, OSPrepOptions
 from kubexms.kubernetes import ControlPlaneModule, WorkersModule
+from kubexms.kubernetes.binary import BinaryControlPlaneModule, BinaryWorkersModule
 from kubexms.loadbalancer import PROXY_UNIT, LoadBalancerModule
 from kubexms.pki import PkiModule
 from kubexms.preflight import PreflightModule
@@ -78,6 +79,11 @@ COMPONENT_PHASES: Mapping[
     "workers": WorkersModule,
 }
 """The component phases that exist today."""
+BINARY_MODE_PHASES: Mapping[str, type[BinaryControlPlaneModule] | type[BinaryWorkersModule]] = {
+    "control-plane": BinaryControlPlaneModule,
+    "workers": BinaryWorkersModule,
+}
+"""The phases ``kubernetes.type: kubexm`` (binary mode) installs with modules of its own."""
 AVAILABLE = (*FOUNDATION, *COMPONENT_PHASES)
 PORT_OWNERS: Mapping[int, str] = {
     2379: "etcd.service",
@@ -154,6 +160,24 @@ class PhaseSelection:
         return cls(phases, full, components)
 
 
+def _phase_module(
+    phase: str, cluster: Cluster
+) -> (
+    EtcdModule
+    | ContainerRuntimeModule
+    | RegistryModule
+    | LoadBalancerModule
+    | ControlPlaneModule
+    | WorkersModule
+    | BinaryControlPlaneModule
+    | BinaryWorkersModule
+):
+    """The module of a component phase; the Kubernetes phases by ``kubernetes.type``."""
+    if cluster.spec.kubernetes.type == "kubexm" and phase in BINARY_MODE_PHASES:
+        return BINARY_MODE_PHASES[phase]()
+    return COMPONENT_PHASES[phase]()
+
+
 class CreateClusterPipeline(Pipeline):
     """The phases of a cluster (see the module docstring)."""
 
@@ -173,7 +197,7 @@ class CreateClusterPipeline(Pipeline):
     def modules(self, ctx: PlanContext) -> Sequence[Module]:
         cluster = ctx.config
         selection = self.selection
-        components = [COMPONENT_PHASES[name]() for name in selection.components]
+        components = [_phase_module(name, cluster) for name in selection.components]
         roles = frozenset(role for c in components for role in c.host_roles(cluster))
         hosts = None if not roles else Roles(*(known_role(role) for role in sorted(roles)))
         artifacts = frozenset(a for c in components for a in c.artifact_components(cluster))

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from kubexms.engine import ExecutionGraph, PlanError, Step
+from kubexms.engine import ExecutionGraph, Pipeline, PlanError, Step
 from kubexms.kubernetes import (
     ControlPlaneModule,
     WorkersModule,
@@ -137,8 +137,12 @@ def test_external_etcd_files_come_from_the_etcd_phase_at_the_configured_paths() 
 
 
 def test_binary_mode_is_not_these_phases() -> None:
-    with pytest.raises(PlanError, match=r"kubernetes\.type kubexm"):
-        _plan(kubernetes={"type": "kubexm"})
+    # create cluster picks binary mode's own modules for it (kubexms.kubernetes.binary);
+    # these refuse it if ever planned for such a cluster.
+    cluster = make_cluster(kubernetes={"type": "kubexm"})
+    for module in (ControlPlaneModule(), WorkersModule()):
+        with pytest.raises(PlanError, match=r"kubernetes\.type kubexm"):
+            Pipeline("create-cluster", [module]).plan(cluster)
 
 
 def test_host_needs_ports_held_by_the_kubelet_on_a_rerun() -> None:

@@ -15,6 +15,7 @@ cluster's version before anything is planned (a config error names the field).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from kubexms.config import Cluster, ResolvedHost
 from kubexms.engine import (
@@ -68,6 +69,7 @@ from kubexms.kubernetes.binary._layout import (
     SCHEDULER_PORT,
     unit,
 )
+from kubexms.kubernetes.binary._needs import control_plane_host_needs, node_host_needs
 from kubexms.kubernetes.binary._units import render_unit
 from kubexms.steps import (
     Health,
@@ -271,13 +273,7 @@ class BinaryControlPlaneModule(Module):
         return frozenset({"master"})
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
-        return [
-            HostNeeds(
-                "control-plane",
-                roles=("master",),
-                ports=(API_SERVER_PORT, KUBELET_PORT, CONTROLLER_MANAGER_PORT, SCHEDULER_PORT),
-            )
-        ]
+        return control_plane_host_needs()
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         cluster = ctx.config
@@ -341,7 +337,8 @@ class BinaryWorkersModule(Module):
         return frozenset({"worker"})
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
-        return [HostNeeds("kubelet", roles=("worker",), ports=(KUBELET_PORT,))]
+        # A worker that is also a master has its kubelet from the control-plane phase.
+        return [replace(needs, without_roles=("master",)) for needs in node_host_needs(("worker",))]
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         cluster = ctx.config
