@@ -1,5 +1,5 @@
 """Add-ons (phase ``addons``): what runs on the first master for each ``spec.addons`` entry,
-rendered from the cluster file (no host touched here)."""
+rendered from the cluster file, and ``AddonsModule``, the phase itself."""
 
 from kubexms.addons._commands import (
     ADDONS_DIR,
@@ -11,11 +11,15 @@ from kubexms.addons._commands import (
     manifests_on_host,
     values_files_on_host,
 )
+from kubexms.addons._module import AddonManifest, AddonsModule, fetched_path
 
 __all__ = [
     "ADDONS_DIR",
+    "AddonManifest",
+    "AddonsModule",
     "addon_dir",
     "chart_on_host",
+    "fetched_path",
     "helm_argv",
     "inline_values_yaml",
     "manifest_argvs",

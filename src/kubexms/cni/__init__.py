@@ -10,6 +10,15 @@ what the network was created with so a later run cannot change the pod CIDR of a
 cluster.
 """
 
+from kubexms.cni._applied import APPLIED_ANNOTATION, HELM_DESCRIPTION_PREFIX
+from kubexms.cni._apply_steps import (
+    ApplyFailedError,
+    HelmRelease,
+    HostFile,
+    HostFiles,
+    ServerSideApply,
+    UploadFile,
+)
 from kubexms.cni._calico import (
     CALICO_DAEMONSET,
     CALICO_MANIFEST,
@@ -41,6 +50,7 @@ from kubexms.cni._flannel import (
     flannel_objects,
 )
 from kubexms.cni._host_configs import CNI_CONFIG_DIR, foreign_cni_configs, foreign_cni_message
+from kubexms.cni._module import CNI_DIR, CniModule, NoForeignCniConfig, PluginManifest
 from kubexms.cni._objects import KubeObject, daemonset_selectors, dump_objects, load_objects
 from kubexms.cni._record import (
     NetworkRecord,
@@ -61,9 +71,11 @@ from kubexms.cni._tools import (
     kubectl_get_json_argv,
     kubectl_rollout_status_argv,
 )
+from kubexms.cni._wait import NetworkNotReadyError, NetworkReady
 
 __all__ = [
     "ADMIN_KUBECONFIG",
+    "APPLIED_ANNOTATION",
     "CALICO_DAEMONSET",
     "CALICO_MANIFEST",
     "CALICO_NAMESPACE",
@@ -71,16 +83,29 @@ __all__ = [
     "CILIUM_NAMESPACE",
     "CILIUM_RELEASE",
     "CNI_CONFIG_DIR",
+    "CNI_DIR",
     "FLANNEL_DAEMONSET",
     "FLANNEL_MANIFEST",
     "FLANNEL_NAMESPACE",
+    "HELM_DESCRIPTION_PREFIX",
     "MANIFEST_COMPONENTS",
+    "ApplyFailedError",
+    "CniModule",
     "FailingPod",
+    "HelmRelease",
+    "HostFile",
+    "HostFiles",
     "KubeObject",
     "ManifestError",
+    "NetworkNotReadyError",
+    "NetworkReady",
     "NetworkRecord",
     "NetworkRecordError",
+    "NoForeignCniConfig",
     "NodeNotReady",
+    "PluginManifest",
+    "ServerSideApply",
+    "UploadFile",
     "calico_manifest",
     "calico_manifest_from_archive",
     "calico_objects",

@@ -46,9 +46,11 @@ def helm_upgrade_argv(
     repo: str | None = None,
     timeout_seconds: int = 600,
     kubeconfig: str = ADMIN_KUBECONFIG,
+    description: str | None = None,
 ) -> list[str]:
     """``helm upgrade --install --wait`` of ``chart`` (a local ``.tgz`` path, or a chart name in
-    ``repo``) as ``release``, with ``values_files`` applied in order (later ones win)."""
+    ``repo``) as ``release``, with ``values_files`` applied in order (later ones win);
+    ``description`` is kept with the release (what a rerun compares)."""
     if len(release) > 53 or not _RELEASE.fullmatch(release):
         raise ValueError(f"{release!r} is not a Helm release name (DNS label, at most 53)")
     if repo is None:
@@ -74,7 +76,41 @@ def helm_upgrade_argv(
     for path in values_files:
         _require_absolute(path, "values file")
         argv.append(f"--values={path}")
+    if description is not None:
+        argv.append(f"--description={description}")
     return argv
+
+
+def helm_status_argv(
+    release: str, *, namespace: str, kubeconfig: str = ADMIN_KUBECONFIG
+) -> list[str]:
+    """``helm status -o json`` of ``release``: its state and description (exit 1: none)."""
+    return [
+        HELM,
+        "status",
+        release,
+        f"--kubeconfig={kubeconfig}",
+        f"--namespace={namespace}",
+        "--output=json",
+    ]
+
+
+def kubectl_get_file_argv(
+    manifest: str, *, namespace: str | None = None, kubeconfig: str = ADMIN_KUBECONFIG
+) -> list[str]:
+    """``kubectl get -f`` of the objects of the manifest file at ``manifest``, as JSON; the
+    ones the server does not have are left out (not an error)."""
+    _require_absolute(manifest, "manifest")
+    return [
+        KUBECTL,
+        f"--kubeconfig={kubeconfig}",
+        *([f"--namespace={namespace}"] if namespace is not None else []),
+        "get",
+        "--ignore-not-found",
+        "--output=json",
+        "-f",
+        manifest,
+    ]
 
 
 def _require_absolute(path: str, what: str) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from kubexms._errors import KubexmsError
+from kubexms.addons import AddonsModule
+from kubexms.cni import CniModule
 from kubexms.config import Cluster
 from kubexms.containerd import ContainerRuntimeModule
 from kubexms.engine import Module, Pipeline, PlanContext, Roles, known_role
@@ -69,7 +71,9 @@ COMPONENT_PHASES: Mapping[
     | type[RegistryModule]
     | type[LoadBalancerModule]
     | type[ControlPlaneModule]
-    | type[WorkersModule],
+    | type[WorkersModule]
+    | type[CniModule]
+    | type[AddonsModule],
 ] = {
     "etcd": EtcdModule,
     "container-runtime": ContainerRuntimeModule,
@@ -77,6 +81,8 @@ COMPONENT_PHASES: Mapping[
     "loadbalancer": LoadBalancerModule,
     "control-plane": ControlPlaneModule,
     "workers": WorkersModule,
+    "cni": CniModule,
+    "addons": AddonsModule,
 }
 """The component phases that exist today."""
 BINARY_MODE_PHASES: Mapping[str, type[BinaryControlPlaneModule] | type[BinaryWorkersModule]] = {

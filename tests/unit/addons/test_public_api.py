@@ -11,8 +11,11 @@ import kubexms.addons
 def test_addons_names() -> None:
     assert sorted(kubexms.addons.__all__) == [
         "ADDONS_DIR",
+        "AddonManifest",
+        "AddonsModule",
         "addon_dir",
         "chart_on_host",
+        "fetched_path",
         "helm_argv",
         "inline_values_yaml",
         "manifest_argvs",

@@ -14,8 +14,8 @@ from kubexms.engine import ExecutionGraph, PlanError
 from kubexms.etcd._config import member_environment, render_member_config
 from kubexms.etcd._layout import member_of
 from kubexms.pipelines import CreateClusterPipeline, PhaseSelection, PhaseSelectionError
+from kubexms.pipelines._create_cluster import PHASES
 from tests.unit.config.sample import base, to_yaml
-
 
 def _cluster(**etcd: Any) -> Cluster:
     data = base()
@@ -39,13 +39,19 @@ def _hosts(graph: ExecutionGraph, node: str) -> tuple[str, ...]:
     return graph.nodes[f"create-cluster/{node}"].hosts
 
 
-def test_without_only_it_refuses_naming_the_missing_phases() -> None:
-    with pytest.raises(PhaseSelectionError) as error:
-        PhaseSelection.choose()
-    message = str(error.value)
-    for missing in ("cni", "addons"):
-        assert missing in message
-    assert "--only" in message
+def test_without_only_every_phase_runs_in_order_in_full() -> None:
+    selection = PhaseSelection.choose()
+    assert selection.phases == PHASES
+    assert len(PHASES) == 12
+    assert selection.full == frozenset(PHASES)
+    assert selection.phases[-2:] == ("cni", "addons")
+
+
+def test_only_addons_pulls_in_every_phase_before_it() -> None:
+    selection = PhaseSelection.choose(["addons"])
+    assert selection.phases == PHASES
+    assert selection.full == frozenset({"addons"})
+    assert PhaseSelection.choose(["addons"], ["cni"]).phases == PHASES[:-2] + ("addons",)
 
 
 def test_only_etcd_pulls_in_its_dependencies_limited_to_it() -> None:
