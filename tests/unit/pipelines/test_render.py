@@ -83,7 +83,9 @@ def test_a_three_master_file_renders_each_hosts_files_and_steps(tmp_path: Path) 
             for suffix in ("", ".steps")
         ]
     )
-    assert _tree(out / "master1") == MASTER_FILES | FIRST_MASTER_FILES | {"etc/kubexms/cni/calico.yaml"}
+    # the pod network's manifest too: it is applied from the first master
+    cni = {"etc/kubexms/cni/calico.yaml"}
+    assert _tree(out / "master1") == MASTER_FILES | FIRST_MASTER_FILES | cni
     for master in ("master2", "master3"):
         assert _tree(out / master) == MASTER_FILES | {"etc/kubernetes/kubeadm/join.yaml"}
     assert _tree(out / "worker1") == WORKER_FILES
