@@ -1,0 +1,103 @@
+"""A small HTTPS client for the API server (double): client-certificate, bootstrap-token or
+anonymous requests, with the CA verified (or, for kubeadm's discovery, not yet)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ApiError(Exception):
+    """The API server answered with an error status (``status`` kept) or not at all."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Client:
+    """Requests to ``server`` (``https://host:port``)."""
+
+    def __init__(
+        self,
+        server: str,
+        ca_pem: bytes | None,
+        *,
+        cert_pem: bytes | None = None,
+        key_pem: bytes | None = None,
+        token: str | None = None,
+    ) -> None:
+        parts = urlsplit(server)
+        self.host = parts.hostname or ""
+        self.port = parts.port or 443
+        self.token = token
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if ca_pem is None:
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
+        else:
+            self.context.load_verify_locations(cadata=ca_pem.decode())
+        if cert_pem is not None and key_pem is not None:
+            with tempfile.TemporaryDirectory() as scratch:
+                cert, key = Path(scratch, "c.pem"), Path(scratch, "k.pem")
+                fd = os.open(key, os.O_WRONLY | os.O_CREAT, 0o600)
+                os.write(fd, key_pem)
+                os.close(fd)
+                cert.write_bytes(cert_pem)
+                self.context.load_cert_chain(cert, key)
+
+    def request(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
+        connection = http.client.HTTPSConnection(
+            self.host, self.port, context=self.context, timeout=timeout
+        )
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            connection.request(method, path, body=data, headers=headers)
+            response = connection.getresponse()
+            text = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise ApiError(f"{method} https://{self.host}:{self.port}{path}: {error}") from None
+        finally:
+            connection.close()
+        if response.status >= 400:
+            try:
+                message = json.loads(text).get("message", text.decode(errors="replace"))
+            except ValueError:
+                message = text.decode(errors="replace")
+            raise ApiError(f"{method} {path}: {response.status} {message}", response.status)
+        return json.loads(text) if text.strip() else None
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def put_object(self, collection: str, document: dict[str, Any]) -> Any:
+        """Create ``document`` in ``collection``, or replace the one of that name."""
+        try:
+            return self.request("POST", collection, document)
+        except ApiError as error:
+            if error.status != 409:
+                raise
+        path = f"{collection}/{document['metadata']['name']}"
+        current = self.get(path)
+        document["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return self.request("PUT", path, document)
+
+
+def peer_chain(server: str, timeout: float = 10) -> bytes:
+    """The PEM certificate ``server`` presents (no verification: discovery pins it later)."""
+    parts = urlsplit(server)
+    return ssl.get_server_certificate(
+        (parts.hostname or "", parts.port or 443), timeout=timeout
+    ).encode()
