@@ -1,0 +1,498 @@
+"""HTTPS serving: health, version, discovery, OpenAPI, and the object API with watches."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import auth, openapi
+from .errors import ApiError, bad_request
+from .etcd import EtcdClient, EtcdError
+from .resources import Resource, api_versions, group_document, group_list, resource_list
+from .selectors import Matcher, field_matcher, label_matcher
+from .store import Json, Store
+
+log = logging.getLogger("kube-apiserver-double")
+WATCH_POLL = 0.5
+WATCH_LONGEST = 1800.0
+
+
+class ApiServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        context: ssl.SSLContext,
+        store: Store,
+        etcd: EtcdClient,
+        version: str,
+        anonymous_auth: bool,
+    ) -> None:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.address_family = family
+        super().__init__(address, Handler)
+        self.context = context
+        self.store = store
+        self.etcd = etcd
+        self.version = version
+        self.anonymous_auth = anonymous_auth
+        self.stopping = threading.Event()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        plain, address = self.socket.accept()
+        # The TLS handshake happens in the request's own thread (Handler.setup), so one slow
+        # client never holds up accept().
+        wrapped = self.context.wrap_socket(plain, server_side=True, do_handshake_on_connect=False)
+        return wrapped, address
+
+
+def _query(url: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+    user: auth.User
+
+    def setup(self) -> None:
+        self.request.settimeout(30)
+        try:
+            self.request.do_handshake()
+        except (ssl.SSLError, OSError) as error:
+            log.info("TLS handshake with %s failed: %s", self.client_address, error)
+            self.request.close()
+            raise ConnectionAbortedError from error
+        self.request.settimeout(120)
+        super().setup()
+
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError, TimeoutError, ssl.SSLError):
+            super().handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+    # -- responses ----------------------------------------------------------------------------
+    def _send(
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = "application/json",
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_header("Cache-Control", "no-cache, private")
+        for warning in warnings or []:
+            self.send_header("Warning", f'299 - "{warning}"')
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, code: int, document: Any, warnings: list[str] | None = None) -> None:
+        self._send(code, json.dumps(document).encode(), warnings=warnings)
+
+    def _text(self, code: int, text: str) -> None:
+        self._send(code, text.encode(), "text/plain; charset=utf-8")
+
+    def _error(self, error: ApiError) -> None:
+        self._json(error.code, error.status())
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", ""):
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():  # trailers
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _json_body(self) -> Any:
+        content_type = self.headers.get("Content-Type", "")
+        if "protobuf" in content_type or "cbor" in content_type:
+            self._body()
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the kubexms apiserver double reads "
+                f"JSON only, not {content_type} (use kubectl create/apply -f)",
+            )
+        try:
+            return json.loads(self._body() or b"null")
+        except ValueError:
+            raise bad_request(
+                f"the body is not JSON (Content-Type {self.headers.get('Content-Type')})"
+            ) from None
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _authenticate(self) -> auth.User | None:
+        user = auth.from_certificate(self.request.getpeercert())
+        if user is not None:
+            return user
+        header = self.headers.get("Authorization", "")
+        if header:
+            if self.server.store and (token := auth.from_bootstrap_token(self.server.etcd, header)):
+                return token
+            return None  # a bad credential is refused, never downgraded to anonymous
+        return auth.ANONYMOUS if self.server.anonymous_auth else None
+
+    def _dispatch(self, method: str) -> None:
+        path = urlsplit(self.path).path.rstrip("/") or "/"
+        query = _query(self.path)
+        try:
+            user = self._authenticate()
+        except EtcdError:
+            user = None
+        if user is None:
+            self._json(401, ApiError(401, "Unauthorized", "Unauthorized").status())
+            return
+        self.user = user
+        parts = path.strip("/").split("/")
+        is_resource = (parts[0] == "api" and len(parts) >= 3) or (
+            parts[0] == "apis" and len(parts) >= 4
+        )
+        try:
+            if not is_resource:
+                if not auth.is_public(path) and user.anonymous:
+                    self._forbidden("get", path, {})
+                    return
+                self._non_resource(method, path, query)
+                return
+            self._resource(method, path, query)
+        except ApiError as error:
+            self._error(error)
+        except EtcdError as error:
+            self._error(ApiError(500, "InternalError", f"etcd: {error}"))
+
+    def _forbidden(self, verb: str, path: str, request: dict[str, str]) -> None:
+        if request.get("plural"):
+            what = f'resource "{request["plural"]}" in API group "{request.get("group", "")}"'
+            where = (
+                f' in the namespace "{request["namespace"]}"'
+                if request.get("namespace")
+                else " at the cluster scope"
+            )
+        else:
+            what, where = f'path "{path}"', ""
+        message = (
+            f'{request.get("plural") or path} is forbidden: User "{self.user.name}" '
+            f"cannot {verb} {what}{where}"
+        )
+        self._json(403, ApiError(403, "Forbidden", message).status())
+
+    # -- non-resource paths -------------------------------------------------------------------
+    def _non_resource(self, method: str, path: str, query: dict[str, str]) -> None:
+        if method not in ("GET", "HEAD"):
+            self._error(ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {path}"))
+            return
+        if path in ("/healthz", "/livez", "/readyz") or path.startswith(
+            ("/healthz/", "/livez/", "/readyz/")
+        ):
+            self._health(path, "verbose" in query)
+            return
+        if path == "/version":
+            self._json(200, self._version())
+            return
+        store = self.server.store
+        if path == "/api":
+            self._json(200, api_versions())
+        elif path == "/apis":
+            self._json(200, group_list(store.resources()))
+        elif path == "/api/v1":
+            self._json(200, resource_list("v1", store.resources()))
+        elif path.startswith("/apis/"):
+            parts = path.split("/")[2:]
+            if len(parts) == 1:
+                versions = sorted({r.version for r in store.resources() if r.group == parts[0]})
+                if not versions:
+                    raise ApiError(
+                        404, "NotFound", "the server could not find the requested resource"
+                    )
+                self._json(200, group_document(parts[0], versions))
+                return
+            document = resource_list("/".join(parts), store.resources())
+            if document is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            self._json(200, document)
+        elif path == "/openapi/v3":
+            self._json(200, openapi.v3_root(store.resources()))
+        elif path.startswith("/openapi/v3/"):
+            document = openapi.v3_group_version(
+                path.removeprefix("/openapi/v3/"), store.resources()
+            )
+            if document is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            self._json(200, document)
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _version(self) -> Json:
+        version = self.server.version
+        major, minor = version.lstrip("v").split(".")[:2]
+        return {
+            "major": major,
+            "minor": minor,
+            "gitVersion": version,
+            "gitCommit": "0000000000000000000000000000000000000000",
+            "gitTreeState": "clean",
+            "buildDate": "2026-01-01T00:00:00Z",
+            "goVersion": "kubexms test double",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }
+
+    def _health(self, path: str, verbose: bool) -> None:
+        kind = path.split("/")[1]
+        checks = ["ping", "log", "etcd"]
+        if kind == "readyz":
+            checks += [
+                "etcd-readiness",
+                "informer-sync",
+                "poststarthook/start-apiextensions-controllers",
+                "shutdown",
+            ]
+        failed = set()
+        if self.server.stopping.is_set() and kind == "readyz":
+            failed.add("shutdown")
+        if not self.server.etcd.healthy():
+            failed |= {"etcd", "etcd-readiness"}
+        only = path.split("/", 2)[2] if path.count("/") >= 2 else ""
+        if only:
+            if only not in checks:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            checks = [only]
+            failed &= {only}
+        if not failed and not verbose:
+            self._text(200, "ok")
+            return
+        lines = [f"[-]{c} failed: reason withheld" if c in failed else f"[+]{c} ok" for c in checks]
+        lines.append(f"{kind} check {'failed' if failed else 'passed'}")
+        self._text(500 if failed else 200, "\n".join(lines) + "\n")
+
+    # -- resources ----------------------------------------------------------------------------
+    def _locate(self, path: str) -> tuple[Resource, str | None, str, str]:
+        """(resource, namespace, name, subresource) of an object API path."""
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) >= 3 and parts[1] == "v1":
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        store = self.server.store
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and store.find(group, version, rest[2]):
+            namespace, rest = rest[1], rest[2:]
+        resource = store.find(group, version, rest[0])
+        if resource is None or len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else ""
+        subresource = rest[2] if len(rest) > 2 else ""
+        if subresource and not (subresource == "status" and resource.status):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if resource.namespaced and name and namespace is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return resource, namespace, name, subresource
+
+    def _resource(self, method: str, path: str, query: dict[str, str]) -> None:
+        resource, namespace, name, subresource = self._locate(path)
+        watch = query.get("watch") in ("true", "1")
+        verb = {
+            "GET": "watch" if watch else ("get" if name else "list"),
+            "HEAD": "get",
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete" if name else "deletecollection",
+        }[method]
+        request = {
+            "group": resource.group,
+            "plural": resource.plural,
+            "namespace": namespace or "",
+            "name": name,
+            "subresource": subresource,
+        }
+        if not auth.allowed(self.user, verb, path, request):
+            self._forbidden(verb, path, request)
+            return
+        store = self.server.store
+        manager = query.get("fieldManager") or self._default_manager()
+        validation = query.get("fieldValidation", "Warn")
+        dry_run = "dryRun" in query
+        if dry_run and method not in ("GET", "HEAD"):
+            raise bad_request("the kubexms apiserver double does not support dryRun")
+        if verb == "watch":
+            self._watch(resource, namespace, name, query)
+        elif verb == "list":
+            items, revision = store.list_objects(resource, namespace, self._matchers(query))
+            self._json(200, store.list_document(resource, items, revision))
+        elif verb == "get":
+            self._json(200, store.get(resource, namespace, name))
+        elif verb == "create":
+            if name:
+                raise ApiError(405, "MethodNotAllowed", "POST to a named object is not allowed")
+            body = self._json_body()
+            created, warnings = store.create(resource, namespace, body, manager, validation)
+            self._json(201, created, warnings)
+        elif verb == "update":
+            body = self._json_body()
+            replaced, warnings = store.replace(
+                resource, namespace, name, body, manager, subresource, validation
+            )
+            self._json(200, replaced, warnings)
+        elif verb == "patch":
+            content_type = self.headers.get("Content-Type", "")
+            force = query.get("force") in ("true", "1")
+            code, patched, warnings = store.patch(
+                resource,
+                namespace,
+                name,
+                content_type,
+                self._body(),
+                manager,
+                force,
+                subresource,
+                validation,
+            )
+            self._json(code, patched, warnings)
+        elif verb == "delete":
+            self._body()
+            self._json(200, store.delete(resource, namespace, name))
+        else:  # deletecollection
+            self._body()
+            items, revision = store.list_objects(resource, namespace, self._matchers(query))
+            for item in items:
+                store.delete(resource, namespace, item["metadata"]["name"])
+            self._json(200, store.list_document(resource, items, revision))
+
+    def _default_manager(self) -> str:
+        agent = self.headers.get("User-Agent", "unknown")
+        return agent.split("/")[0]  # "kubectl/v1.32.0 (linux/amd64) ..." -> "kubectl"
+
+    @staticmethod
+    def _matchers(query: dict[str, str]) -> list[Matcher]:
+        matchers = []
+        if query.get("labelSelector"):
+            matchers.append(label_matcher(query["labelSelector"]))
+        if query.get("fieldSelector"):
+            matchers.append(field_matcher(query["fieldSelector"]))
+        return matchers
+
+    # -- watch --------------------------------------------------------------------------------
+    def _chunk(self, event: Json) -> None:
+        data = json.dumps(event).encode() + b"\n"
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _watch(
+        self, resource: Resource, namespace: str | None, name: str, query: dict[str, str]
+    ) -> None:
+        """Events from polling etcd (this double keeps no history: a watch from an old
+        resourceVersion sees the objects changed since then, not the deletions)."""
+        matchers = self._matchers(query)
+        if name:
+            matchers.append(field_matcher(f"metadata.name={name}"))
+        since = query.get("resourceVersion", "")
+        initial = query.get("sendInitialEvents") == "true" or since in ("", "0")
+        timeout = min(float(query.get("timeoutSeconds") or WATCH_LONGEST), WATCH_LONGEST)
+        bookmarks = query.get("allowWatchBookmarks") == "true"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        store = self.server.store
+        prefix = resource.storage_prefix() + (
+            f"{namespace}/" if resource.namespaced and namespace else ""
+        )
+        seen: dict[str, tuple[int, Json]] = {}
+        deadline = time.monotonic() + timeout
+        first = True
+        last_bookmark = time.monotonic()
+        revision = 0
+        try:
+            while time.monotonic() < deadline and not self.server.stopping.is_set():
+                items, revision = store.etcd.list_prefix(prefix)
+                current = {}
+                for kv in items:
+                    document = json.loads(kv.value)
+                    document.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+                    if all(m(document) for m in matchers):
+                        current[kv.key] = (kv.mod_revision, kv.create_revision, document)
+                for key, (mod, created, document) in current.items():
+                    if first:
+                        if initial:
+                            self._chunk({"type": "ADDED", "object": document})
+                        elif since.isdigit() and mod > int(since):
+                            kind = "ADDED" if created > int(since) else "MODIFIED"
+                            self._chunk({"type": kind, "object": document})
+                    elif key not in seen:
+                        self._chunk({"type": "ADDED", "object": document})
+                    elif seen[key][0] != mod:
+                        self._chunk({"type": "MODIFIED", "object": document})
+                for key in seen.keys() - current.keys():
+                    self._chunk({"type": "DELETED", "object": seen[key][1]})
+                if first and query.get("sendInitialEvents") == "true":
+                    self._bookmark(resource, revision, initial_end=True)
+                seen = {k: (v[0], v[2]) for k, v in current.items()}
+                first = False
+                if bookmarks and time.monotonic() - last_bookmark > 30:
+                    self._bookmark(resource, revision)
+                    last_bookmark = time.monotonic()
+                time.sleep(WATCH_POLL)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (ConnectionError, TimeoutError, ssl.SSLError, EtcdError):
+            self.close_connection = True
+        self.close_connection = True
+
+    def _bookmark(self, resource: Resource, revision: int, initial_end: bool = False) -> None:
+        metadata: Json = {"resourceVersion": str(revision)}
+        if initial_end:
+            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+        self._chunk(
+            {
+                "type": "BOOKMARK",
+                "object": {
+                    "kind": resource.kind,
+                    "apiVersion": resource.group_version,
+                    "metadata": metadata,
+                },
+            }
+        )

@@ -1,0 +1,477 @@
+"""The kube-apiserver double against a real etcd and the real kubectl, on loopback.
+
+What is pinned here is the contract other tests build on (tests/doubles/README.md): the flags it
+refuses like the real binary, TLS with the cluster PKI and client certificates from its CA, the
+health endpoints, objects stored in etcd (shared by several doubles), kubectl's apply/wait/
+rollout flows, Nodes made Ready by a kubelet's heartbeat, and bootstrap-token authentication.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.doubles import SYSTEM_PYTHON, build_double, double_script
+from tests.doubles.local_api import LocalApi, apiserver_flags, local_api
+
+NAMESPACE_AND_CRD = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: demo}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: demo}
+data: {a: "1", b: "2"}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+DAEMONSET = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: demo}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      hostNetwork: {host_network}
+      tolerations: [{operator: Exists}]
+      containers: [{name: agent, image: "example.com/agent:1"}]
+"""
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApi]:
+    with local_api(tmp_path_factory.mktemp("apiserver")) as started:
+        yield started
+
+
+def write(api: LocalApi, name: str, text: str) -> Path:
+    path = api.directory / name
+    path.write_text(text)
+    return path
+
+
+def request(
+    api: LocalApi,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    client: str | None = "admin.conf",
+    headers: dict[str, str] | None = None,
+    port: int | None = None,
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", port or api.ports[0], context=api.client_context(client), timeout=10
+    )
+    try:
+        payload = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        connection.request(
+            method, path, payload, {"Content-Type": "application/json", **(headers or {})}
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def run_double(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SYSTEM_PYTHON), str(double_script("kube-apiserver")), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_says_it_is_a_double() -> None:
+    done = run_double("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == "Kubernetes v1.32.0 (kubexms test double)"
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--insecure-port=8080", "unknown flag: --insecure-port"),  # removed in 1.24
+        ("--logtostderr=true", "unknown flag: --logtostderr"),  # removed in 1.26
+        ("--no-such-flag", "unknown flag: --no-such-flag"),
+        ("--secure-port=abc", 'invalid argument "abc" for "--secure-port"'),
+        ("--allow-privileged=maybe", 'invalid argument "maybe" for "--allow-privileged"'),
+        ("--authorization-mode=Node,Magic", "authorization-mode 'Magic' is not a valid mode"),
+    ],
+)
+def test_refuses_what_the_real_binary_refuses(api: LocalApi, flag: str, message: str) -> None:
+    done = run_double(*apiserver_flags(api.pki, api.etcd_url, 1), flag)
+    assert done.returncode == 1
+    assert message in done.stderr
+
+
+def test_requires_etcd_and_service_account_flags(api: LocalApi) -> None:
+    flags = [
+        f
+        for f in apiserver_flags(api.pki, api.etcd_url, 1)
+        if not f.startswith(("--etcd-servers", "--service-account-issuer"))
+    ]
+    done = run_double(*flags)
+    assert done.returncode == 1
+    assert "--etcd-servers must be specified" in done.stderr
+    assert "--service-account-issuer is a required flag" in done.stderr
+
+
+def test_a_missing_certificate_file_is_named(api: LocalApi, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.crt"
+    done = run_double(*apiserver_flags(api.pki, api.etcd_url, 1), f"--tls-cert-file={missing}")
+    assert done.returncode == 1
+    assert f"--tls-cert-file: open {missing}: no such file or directory" in done.stderr
+
+
+def test_the_artifact_is_one_executable_reporting_its_version(tmp_path: Path) -> None:
+    release = build_double("kube-apiserver", "v1.33.6", tmp_path / "store")
+    assert release.path.name == "kube-apiserver"
+    assert release.path.read_bytes().startswith(f"#!{SYSTEM_PYTHON}\n".encode())
+    done = subprocess.run(
+        [str(release.path), "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.stdout.strip() == "Kubernetes v1.33.6 (kubexms test double)"
+    refused = subprocess.run(
+        [str(release.path), "--bogus"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert refused.returncode == 1
+    assert "unknown flag: --bogus" in refused.stderr
+
+
+# -- TLS, authentication, health -------------------------------------------------------------
+
+
+def test_health_is_public_and_ready_with_etcd(api: LocalApi) -> None:
+    for path in ("/healthz", "/livez", "/readyz", "/version"):
+        code, body = request(api, "GET", path, client=None)
+        assert code == 200, (path, body)
+    assert request(api, "GET", "/readyz", client=None)[1] == b"ok"
+    code, body = request(api, "GET", "/readyz?verbose", client=None)
+    assert b"[+]etcd ok" in body
+    assert b"readyz check passed" in body
+    assert api.kubectl("get", "--raw", "/readyz").stdout == "ok"
+
+
+def test_anything_else_needs_a_client_certificate_of_the_ca(api: LocalApi) -> None:
+    code, body = request(api, "GET", "/api/v1/namespaces", client=None)
+    assert code == 403
+    assert b'User \\"system:anonymous\\" cannot list resource \\"namespaces\\"' in body
+    assert request(api, "GET", "/api", client=None)[0] == 403
+    context = ssl.create_default_context(cafile=str(api.pki / "ca.crt"))
+    context.load_cert_chain(api.pki / "front-proxy-client.crt", api.pki / "front-proxy-client.key")
+    with (
+        socket.create_connection(("127.0.0.1", api.ports[0])) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        pytest.raises((ssl.SSLError, ConnectionError)),
+    ):
+        _exchange(tls)  # TLS 1.3 reports the refused certificate after the handshake
+    assert request(api, "GET", "/api/v1/namespaces")[0] == 200
+
+
+def _exchange(tls: ssl.SSLSocket) -> bytes:
+    tls.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n")
+    return tls.recv(1)
+
+
+def test_serves_the_pki_serving_certificate(api: LocalApi) -> None:
+    context = api.client_context(None)
+    with (
+        socket.create_connection(("127.0.0.1", api.ports[0])) as raw,
+        context.wrap_socket(raw, server_hostname="kubernetes.default.svc") as tls,
+    ):
+        assert tls.getpeercert() is not None  # verified against the cluster CA and its SANs
+
+
+def test_not_ready_while_etcd_is_down(tmp_path: Path) -> None:
+    with local_api(tmp_path) as api:
+        api.etcd_process.send_signal(signal.SIGSTOP)  # etcd hangs: no answer, no refusal
+        try:
+            code, body = request(api, "GET", "/readyz?verbose", client=None)
+            assert code == 500
+            assert b"[-]etcd failed: reason withheld" in body
+            assert request(api, "GET", "/healthz", client=None)[0] == 500
+        finally:
+            api.etcd_process.send_signal(signal.SIGCONT)
+        assert request(api, "GET", "/readyz", client=None)[0] == 200
+
+
+# -- objects through the real kubectl --------------------------------------------------------
+
+
+def test_apply_server_side_makes_a_crd_kind_discoverable(api: LocalApi) -> None:
+    manifest = write(api, "base.yaml", NAMESPACE_AND_CRD)
+    out = api.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(manifest))
+    assert (
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.com serverside-applied"
+        in out.stdout
+    )
+    api.kubectl("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s")
+    widget = write(
+        api,
+        "widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\n"
+        "metadata: {name: w1, namespace: demo}\nspec: {size: 3}\n",
+    )
+    api.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(widget))
+    got = json.loads(
+        api.kubectl("get", "wd", "w1", "-n", "demo", "-o", "json", "--show-managed-fields").stdout
+    )
+    assert got["spec"] == {"size": 3}
+    assert got["metadata"]["managedFields"][0]["manager"] == "kubexms"
+
+
+def test_reapplying_drops_the_fields_the_manager_no_longer_sets(api: LocalApi) -> None:
+    manifest = write(
+        api,
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: reapply, namespace: default}\ndata: {a: '1', b: '2'}\n",
+    )
+    api.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(manifest))
+    manifest.write_text(manifest.read_text().replace(", b: '2'", ""))
+    api.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(manifest))
+    got = json.loads(api.kubectl("get", "cm", "reapply", "-o", "json").stdout)
+    assert got["data"] == {"a": "1"}
+
+
+def test_another_managers_field_is_a_conflict_unless_forced(api: LocalApi) -> None:
+    manifest = write(
+        api,
+        "owned.yaml",
+        "apiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: owned, namespace: default}\ndata: {a: '1'}\n",
+    )
+    api.kubectl("apply", "--server-side", "--field-manager=first", "-f", str(manifest))
+    manifest.write_text(manifest.read_text().replace("'1'", "'2'"))
+    refused = api.kubectl(
+        "apply", "--server-side", "--field-manager=second", "-f", str(manifest), check=False
+    )
+    assert refused.returncode != 0
+    assert 'conflict with "first"' in refused.stderr
+    api.kubectl(
+        "apply", "--server-side", "--field-manager=second", "--force-conflicts", "-f", str(manifest)
+    )
+    got = json.loads(api.kubectl("get", "cm", "owned", "-o", "json").stdout)
+    assert got["data"] == {"a": "2"}
+
+
+def test_strict_validation_refuses_unknown_fields(api: LocalApi) -> None:
+    manifest = write(
+        api,
+        "bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: bad, namespace: default, colour: red}\ndata: {}\n",
+    )
+    done = api.kubectl(
+        "apply", "--server-side", "--field-manager=kubexms", "-f", str(manifest), check=False
+    )
+    assert done.returncode != 0
+    assert 'strict decoding error: unknown field "metadata.colour"' in done.stderr
+
+
+def test_create_get_delete_and_wait_for_deletion(api: LocalApi) -> None:
+    manifest = write(
+        api,
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\n"
+        "metadata: {name: s1, namespace: default}\nstringData: {token: abc}\n",
+    )
+    api.kubectl("create", "-f", str(manifest))
+    again = api.kubectl("create", "-f", str(manifest), check=False)
+    assert 'secrets "s1" already exists' in again.stderr
+    got = json.loads(api.kubectl("get", "secret", "s1", "-o", "json").stdout)
+    assert got["data"] == {"token": "YWJj"}
+    assert "stringData" not in got
+    api.kubectl("delete", "-f", str(manifest), "--wait=true", "--timeout=30s")
+    gone = api.kubectl("get", "secret", "s1", check=False)
+    assert 'secrets "s1" not found' in gone.stderr
+
+
+def test_typed_protobuf_bodies_are_refused_clearly(api: LocalApi) -> None:
+    done = api.kubectl("create", "namespace", "typed", check=False)
+    assert done.returncode != 0
+    assert "reads JSON only" in done.stderr
+
+
+def test_two_doubles_share_state_through_etcd(api: LocalApi) -> None:
+    second = api.start_apiserver()
+    manifest = write(
+        api,
+        "shared.yaml",
+        "apiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: shared, namespace: default}\ndata: {x: 'y'}\n",
+    )
+    api.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(manifest))
+    other = api.kubeconfig(port=second)
+    got = json.loads(api.kubectl("get", "cm", "shared", "-o", "json", kubeconfig=other).stdout)
+    assert got["data"] == {"x": "y"}
+    first_rv = json.loads(api.kubectl("get", "cm", "shared", "-o", "json").stdout)
+    assert first_rv["metadata"]["resourceVersion"] == got["metadata"]["resourceVersion"]
+
+
+# -- nodes, heartbeats and workload status ---------------------------------------------------
+
+
+def heartbeat(api: LocalApi, node: str, ready: str, age: float = 0.0) -> None:
+    """What the kubelet double does (README contract): register, then post a Ready condition."""
+    kubeconfig = "kubelet-node1.conf"
+    document = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node,
+            "labels": {"kubernetes.io/os": "linux", "kubernetes.io/hostname": node},
+        },
+    }
+    code, body = request(api, "POST", "/api/v1/nodes", document, client=kubeconfig)
+    assert code in (201, 409), body
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - age))
+    status = {
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": ready,
+                    "reason": "KubeletReady" if ready == "True" else "KubeletNotReady",
+                    "message": "",
+                    "lastHeartbeatTime": stamp,
+                    "lastTransitionTime": stamp,
+                }
+            ]
+        }
+    }
+    code, body = request(
+        api,
+        "PATCH",
+        f"/api/v1/nodes/{node}/status",
+        status,
+        client=kubeconfig,
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert code == 200, body
+
+
+def node_ready(api: LocalApi, node: str) -> str:
+    got = json.loads(api.kubectl("get", "node", node, "-o", "json").stdout)
+    return str(next(c["status"] for c in got["status"]["conditions"] if c["type"] == "Ready"))
+
+
+def test_nodes_register_and_turn_unknown_without_heartbeats(api: LocalApi) -> None:
+    heartbeat(api, "node1", "True")
+    nodes = json.loads(api.kubectl("get", "nodes", "-o", "json").stdout)
+    assert "node1" in [n["metadata"]["name"] for n in nodes["items"]]
+    api.kubectl("wait", "--for=condition=Ready", "node/node1", "--timeout=10s")
+    heartbeat(api, "stale", "True", age=120)
+    deadline = time.monotonic() + 10
+    while node_ready(api, "stale") != "Unknown" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert node_ready(api, "stale") == "Unknown"
+    api.kubectl("delete", "node", "stale")
+
+
+def test_rollout_status_follows_the_nodes(api: LocalApi) -> None:
+    heartbeat(api, "node1", "False")  # no CNI yet: the kubelet reports NotReady
+    api.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=kubexms",
+        "-f",
+        str(write(api, "base.yaml", NAMESPACE_AND_CRD)),
+    )
+    host = write(api, "host.yaml", DAEMONSET.replace("{host_network}", "true"))
+    api.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(host))
+    api.kubectl("rollout", "status", "daemonset/agent", "-n", "demo", "--timeout=20s")
+    pod_network = write(
+        api, "pods.yaml", DAEMONSET.replace("{host_network}", "false").replace("agent", "netpod")
+    )
+    api.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(pod_network))
+    waiting = api.kubectl(
+        "rollout", "status", "daemonset/netpod", "-n", "demo", "--timeout=3s", check=False
+    )
+    assert waiting.returncode != 0
+    assert "updated pods are available" in waiting.stdout
+    heartbeat(api, "node1", "True")  # the CNI works now
+    api.kubectl("rollout", "status", "daemonset/netpod", "-n", "demo", "--timeout=20s")
+    status = json.loads(api.kubectl("get", "ds", "netpod", "-n", "demo", "-o", "json").stdout)
+    assert status["status"]["desiredNumberScheduled"] >= 1
+    assert status["status"]["numberReady"] == status["status"]["desiredNumberScheduled"]
+
+
+# -- bootstrap tokens ------------------------------------------------------------------------
+
+
+def test_a_bootstrap_token_authenticates_for_the_tls_bootstrap(api: LocalApi) -> None:
+    secret = write(
+        api,
+        "token.yaml",
+        """\
+apiVersion: v1
+kind: Secret
+metadata: {name: bootstrap-token-abcdef, namespace: kube-system}
+type: bootstrap.kubernetes.io/token
+stringData:
+  token-id: abcdef
+  token-secret: 0123456789abcdef
+  usage-bootstrap-authentication: "true"
+  usage-bootstrap-signing: "true"
+  auth-extra-groups: system:bootstrappers:kubeadm:default-node-token
+""",
+    )
+    api.kubectl("apply", "--server-side", "--field-manager=kubeadm", "-f", str(secret))
+    bearer = {"Authorization": "Bearer abcdef.0123456789abcdef"}
+    csr = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": "node-csr-1"},
+        "spec": {
+            "request": "",
+            "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+            "usages": ["client auth"],
+        },
+    }
+    code, body = request(
+        api,
+        "POST",
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        csr,
+        client=None,
+        headers=bearer,
+    )
+    assert code == 201, body
+    code, _ = request(
+        api, "GET", "/api/v1/namespaces/kube-system/secrets", client=None, headers=bearer
+    )
+    assert code == 403
+    wrong = {"Authorization": "Bearer abcdef.ffffffffffffffff"}
+    assert request(api, "GET", "/api", client=None, headers=wrong)[0] == 401
