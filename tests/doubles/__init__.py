@@ -74,7 +74,7 @@ def build_double(binary: str, version: str, directory: Path) -> ReleaseFile:
     stand in for the release file of ``binary`` (component name = binary name)."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / binary
-    package = DOUBLES_DIR / binary.removeprefix("kube-").replace("-", "_")
+    package = DOUBLES_DIR / f"{binary.replace('-', '_')}_double"
     if package.is_dir():  # a double with modules: one zipapp holding the package
         staging = directory / f".{binary}-zipapp"
         shutil.rmtree(staging, ignore_errors=True)

@@ -14,7 +14,6 @@ import base64
 import copy
 import ipaddress
 import json
-import re
 import secrets
 import threading
 import time
@@ -23,93 +22,20 @@ from collections.abc import Callable
 from typing import Any
 
 from . import defaults, patches
-from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
+from . import validation as checks
+from .errors import ApiError, already_exists, bad_request, conflict, not_found
 from .etcd import EtcdClient, KeyValue
 from .resources import CRD_RESOURCE, Resource, resources_with
 from .selectors import Matcher
 
 Json = dict[str, Any]
-NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-TOP_LEVEL = {
-    "apiVersion",
-    "kind",
-    "metadata",
-    "spec",
-    "status",
-    "data",
-    "stringData",
-    "binaryData",
-    "type",
-    "immutable",
-    "rules",
-    "aggregationRule",
-    "subjects",
-    "roleRef",
-    "secrets",
-    "imagePullSecrets",
-    "automountServiceAccountToken",
-    "subsets",
-    "webhooks",
-    "value",
-    "globalDefault",
-    "preemptionPolicy",
-    "description",
-    "provisioner",
-    "parameters",
-    "reclaimPolicy",
-    "volumeBindingMode",
-    "allowVolumeExpansion",
-    "mountOptions",
-    "allowedTopologies",
-    "addressType",
-    "endpoints",
-    "ports",
-    "involvedObject",
-    "reason",
-    "message",
-    "source",
-    "firstTimestamp",
-    "lastTimestamp",
-    "count",
-    "eventTime",
-    "reportingComponent",
-    "reportingInstance",
-    "action",
-    "related",
-    "series",
-}
-METADATA = {
-    "name",
-    "generateName",
-    "namespace",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-    "selfLink",
-}
 
 
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _unknown_fields(resource: Resource, body: Json) -> list[str]:
-    found = []
-    if resource.group == "" or "." not in resource.group or resource.group.endswith(".k8s.io"):
-        found = [f'unknown field "{k}"' for k in body if k not in TOP_LEVEL]
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict):
-        found += [f'unknown field "metadata.{k}"' for k in metadata if k not in METADATA]
-    return found
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 class Store:
@@ -179,32 +105,6 @@ class Store:
         }
 
     # -- writes ------------------------------------------------------------------------------
-    def _check_identity(self, resource: Resource, namespace: str | None, body: Json) -> None:
-        if not isinstance(body, dict):
-            raise bad_request("the object must be a JSON object")
-        if body.get("kind") not in (None, resource.kind):
-            raise bad_request(
-                f"the kind of the object ({body.get('kind')}) does not match the resource "
-                f"({resource.kind})"
-            )
-        if body.get("apiVersion") not in (None, resource.group_version):
-            raise bad_request(
-                f"the API version in the data ({body.get('apiVersion')}) does not match the "
-                f"expected API version ({resource.group_version})"
-            )
-        metadata = body.get("metadata") or {}
-        if resource.namespaced and metadata.get("namespace") not in (None, "", namespace):
-            raise bad_request(
-                "the namespace of the provided object does not match the namespace sent on the "
-                "request"
-            )
-
-    def _strict(self, resource: Resource, body: Json, validation: str) -> list[str]:
-        unknown = _unknown_fields(resource, body)
-        if unknown and validation == "Strict":
-            raise bad_request(f"strict decoding error: {', '.join(unknown)}")
-        return unknown if validation == "Warn" else []
-
     def _prepare(self, resource: Resource, document: Json, namespace: str | None) -> None:
         document["apiVersion"] = resource.group_version
         document["kind"] = resource.kind
@@ -214,16 +114,7 @@ class Store:
         else:
             metadata.pop("namespace", None)
         metadata.pop("resourceVersion", None)
-        name = metadata.get("name", "")
-        if not NAME.match(name) or len(name) > 253:
-            raise invalid(
-                resource.kind,
-                name,
-                [
-                    f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must '
-                    "consist of lower case alphanumeric characters, '-' or '.'"
-                ],
-            )
+        checks.check_name(resource, metadata.get("name", ""))
         if resource.kind == "Secret" and "stringData" in document:
             data = document.setdefault("data", {}) or {}
             for key, value in (document.pop("stringData") or {}).items():
@@ -233,28 +124,8 @@ class Store:
             document["spec"] = document.get("spec") or {"finalizers": ["kubernetes"]}
             document["status"] = {"phase": "Active"}
         if resource.kind == "CustomResourceDefinition":
-            self._check_crd(document)
+            checks.check_crd(document)
         defaults.apply_defaults(resource.kind, document)
-
-    @staticmethod
-    def _check_crd(document: Json) -> None:
-        spec = document.get("spec", {})
-        names = spec.get("names", {})
-        problems = []
-        if not spec.get("group"):
-            problems.append("spec.group: Required value")
-        if not names.get("plural") or not names.get("kind"):
-            problems.append("spec.names.plural and spec.names.kind: Required value")
-        elif document["metadata"]["name"] != f"{names['plural']}.{spec.get('group')}":
-            problems.append(
-                'metadata.name: Invalid value: must be spec.names.plural+"."+spec.group'
-            )
-        if spec.get("scope") not in ("Namespaced", "Cluster"):
-            problems.append("spec.scope: Unsupported value: must be Namespaced or Cluster")
-        if sum(1 for v in spec.get("versions", []) if v.get("storage")) != 1:
-            problems.append("spec.versions: Invalid value: must have exactly one storage version")
-        if problems:
-            raise invalid("CustomResourceDefinition", document["metadata"]["name"], problems)
 
     def _namespace_exists(self, resource: Resource, namespace: str | None) -> None:
         if resource.namespaced:
@@ -271,8 +142,8 @@ class Store:
         manager: str,
         validation: str = "Strict",
     ) -> tuple[Json, list[str]]:
-        self._check_identity(resource, namespace, body)
-        warnings = self._strict(resource, body, validation)
+        checks.check_identity(resource, namespace, body)
+        warnings = checks.check_fields(resource, body, validation)
         document = copy.deepcopy(body)
         metadata = document.setdefault("metadata", {})
         if not metadata.get("name") and metadata.get("generateName"):
@@ -287,7 +158,7 @@ class Store:
         if "spec" in document or ("." in resource.group and not resource.group.endswith("k8s.io")):
             metadata["generation"] = 1
         if resource.kind == "Service":
-            self._allocate_cluster_ip(document)
+            defaults.allocate_cluster_ip(self.etcd, self._service_range, document)
         patches.record_update(document, body, manager, resource.group_version, now())
         revision = self.etcd.create(resource.key(namespace, metadata["name"]), _encode(document))
         if revision is None:
@@ -363,8 +234,8 @@ class Store:
         subresource: str = "",
         validation: str = "Strict",
     ) -> tuple[Json, list[str]]:
-        self._check_identity(resource, namespace, body)
-        warnings = self._strict(resource, body, validation)
+        checks.check_identity(resource, namespace, body)
+        warnings = checks.check_fields(resource, body, validation)
         before, revision = self._read(resource, namespace, name)
         wanted = body.get("metadata", {}).get("resourceVersion")
         if wanted and str(wanted) != str(revision):
@@ -405,8 +276,8 @@ class Store:
                     applied = patches.server_side_apply(
                         None, body, manager, force, resource.group_version, now()
                     )
-                    self._check_identity(resource, namespace, body)
-                    warnings = self._strict(resource, body, validation)
+                    checks.check_identity(resource, namespace, body)
+                    warnings = checks.check_fields(resource, body, validation)
                     created, _ = self.create(resource, namespace, applied, manager, "Ignore")
                     created["metadata"]["managedFields"] = applied["metadata"]["managedFields"]
                     return 201, self._rewrite_managed(resource, namespace, created), warnings
@@ -415,8 +286,8 @@ class Store:
             if "apply-patch" in content_type:
                 if not isinstance(body, dict):
                     raise bad_request("an apply patch must be an object")
-                self._check_identity(resource, namespace, body)
-                warnings = self._strict(resource, body, validation)
+                checks.check_identity(resource, namespace, body)
+                warnings = checks.check_fields(resource, body, validation)
                 after = patches.server_side_apply(
                     before, body, manager, force, resource.group_version, now()
                 )
@@ -428,7 +299,7 @@ class Store:
             elif "merge-patch" in content_type:  # JSON merge and strategic merge
                 if not isinstance(body, dict):
                     raise bad_request("a merge patch must be an object")
-                warnings = self._strict(resource, body, validation)
+                warnings = checks.check_fields(resource, body, validation)
                 after = patches.merge_patch(before, body)
                 patches.record_update(after, body, manager, resource.group_version, now())
             else:
@@ -538,33 +409,6 @@ class Store:
         except ApiError as error:
             if error.code != 409:
                 raise
-
-    def _allocate_cluster_ip(self, document: Json) -> None:
-        spec = document.setdefault("spec", {})
-        if spec.get("clusterIP") == "None" or spec.get("type") == "ExternalName":
-            return
-        network = ipaddress.ip_network(self._service_range.split(",")[0] or "10.96.0.0/12")
-        wanted = spec.get("clusterIP")
-        if wanted:
-            if ipaddress.ip_address(wanted) not in network:
-                raise invalid(
-                    "Service",
-                    document["metadata"]["name"],
-                    [
-                        f'spec.clusterIPs: Invalid value: "{wanted}": provided IP is not in the '
-                        f"valid range. The range of valid IPs is {network}"
-                    ],
-                )
-            spec["clusterIPs"] = [wanted]
-            return
-        items, _ = self.etcd.list_prefix("/registry/services/")
-        taken = {json.loads(kv.value).get("spec", {}).get("clusterIP") for kv in items}
-        for address in network.hosts():
-            if str(address) not in taken and address != network[1]:
-                spec["clusterIP"] = str(address)
-                spec["clusterIPs"] = [str(address)]
-                return
-        raise ApiError(500, "InternalError", "no ClusterIP left in the service range")
 
 
 def _encode(document: Json) -> bytes:

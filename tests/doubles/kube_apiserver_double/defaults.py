@@ -3,7 +3,12 @@ needs a workload's update strategy, for one)."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from typing import Any
+
+from .errors import ApiError, invalid
+from .etcd import EtcdClient
 
 Json = dict[str, Any]
 
@@ -73,3 +78,31 @@ def apply_defaults(kind: str, document: Json) -> None:
         for port in spec.get("ports") or []:
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
+
+
+def allocate_cluster_ip(etcd: EtcdClient, service_range: str, document: Json) -> None:
+    spec = document.setdefault("spec", {})
+    if spec.get("clusterIP") == "None" or spec.get("type") == "ExternalName":
+        return
+    network = ipaddress.ip_network(service_range.split(",")[0] or "10.96.0.0/12")
+    wanted = spec.get("clusterIP")
+    if wanted:
+        if ipaddress.ip_address(wanted) not in network:
+            raise invalid(
+                "Service",
+                document["metadata"]["name"],
+                [
+                    f'spec.clusterIPs: Invalid value: "{wanted}": provided IP is not in the '
+                    f"valid range. The range of valid IPs is {network}"
+                ],
+            )
+        spec["clusterIPs"] = [wanted]
+        return
+    items, _ = etcd.list_prefix("/registry/services/")
+    taken = {json.loads(kv.value).get("spec", {}).get("clusterIP") for kv in items}
+    for address in network.hosts():
+        if str(address) not in taken and address != network[1]:
+            spec["clusterIP"] = str(address)
+            spec["clusterIPs"] = [str(address)]
+            return
+    raise ApiError(500, "InternalError", "no ClusterIP left in the service range")

@@ -9,7 +9,6 @@ import logging
 import socket
 import ssl
 import threading
-import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,9 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 from . import auth, openapi
 from .errors import ApiError, bad_request
 from .etcd import EtcdClient, EtcdError
+from .health import health_report, version_document
 from .resources import Resource, api_versions, group_document, group_list, resource_list
 from .selectors import Matcher, field_matcher, label_matcher
 from .store import Json, Store
+from .watch import Watch
 
 log = logging.getLogger("kube-apiserver-double")
 WATCH_POLL = 0.5
@@ -225,10 +226,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(
             ("/healthz/", "/livez/", "/readyz/")
         ):
-            self._health(path, "verbose" in query)
+            server = self.server
+            self._text(*health_report(path, "verbose" in query, server.etcd, server.stopping))
             return
         if path == "/version":
-            self._json(200, self._version())
+            self._json(200, version_document(self.server.version))
             return
         store = self.server.store
         if path == "/api":
@@ -262,49 +264,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._json(200, document)
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-
-    def _version(self) -> Json:
-        version = self.server.version
-        major, minor = version.lstrip("v").split(".")[:2]
-        return {
-            "major": major,
-            "minor": minor,
-            "gitVersion": version,
-            "gitCommit": "0000000000000000000000000000000000000000",
-            "gitTreeState": "clean",
-            "buildDate": "2026-01-01T00:00:00Z",
-            "goVersion": "kubexms test double",
-            "compiler": "gc",
-            "platform": "linux/amd64",
-        }
-
-    def _health(self, path: str, verbose: bool) -> None:
-        kind = path.split("/")[1]
-        checks = ["ping", "log", "etcd"]
-        if kind == "readyz":
-            checks += [
-                "etcd-readiness",
-                "informer-sync",
-                "poststarthook/start-apiextensions-controllers",
-                "shutdown",
-            ]
-        failed = set()
-        if self.server.stopping.is_set() and kind == "readyz":
-            failed.add("shutdown")
-        if not self.server.etcd.healthy():
-            failed |= {"etcd", "etcd-readiness"}
-        only = path.split("/", 2)[2] if path.count("/") >= 2 else ""
-        if only:
-            if only not in checks:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            checks = [only]
-            failed &= {only}
-        if not failed and not verbose:
-            self._text(200, "ok")
-            return
-        lines = [f"[-]{c} failed: reason withheld" if c in failed else f"[+]{c} ok" for c in checks]
-        lines.append(f"{kind} check {'failed' if failed else 'passed'}")
-        self._text(500 if failed else 200, "\n".join(lines) + "\n")
 
     # -- resources ----------------------------------------------------------------------------
     def _locate(self, path: str) -> tuple[Resource, str | None, str, str]:
@@ -359,7 +318,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if dry_run and method not in ("GET", "HEAD"):
             raise bad_request("the kubexms apiserver double does not support dryRun")
         if verb == "watch":
-            self._watch(resource, namespace, name, query)
+            matchers = self._matchers(query)
+            if name:
+                matchers.append(field_matcher(f"metadata.name={name}"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                Watch(store.etcd, resource, namespace, matchers, query, self.server.stopping).run(
+                    self._chunk
+                )
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except (ConnectionError, TimeoutError, ssl.SSLError, EtcdError):
+                pass
         elif verb == "list":
             items, revision = store.list_objects(resource, namespace, self._matchers(query))
             self._json(200, store.list_document(resource, items, revision))
@@ -415,84 +389,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             matchers.append(field_matcher(query["fieldSelector"]))
         return matchers
 
-    # -- watch --------------------------------------------------------------------------------
     def _chunk(self, event: Json) -> None:
         data = json.dumps(event).encode() + b"\n"
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
-
-    def _watch(
-        self, resource: Resource, namespace: str | None, name: str, query: dict[str, str]
-    ) -> None:
-        """Events from polling etcd (this double keeps no history: a watch from an old
-        resourceVersion sees the objects changed since then, not the deletions)."""
-        matchers = self._matchers(query)
-        if name:
-            matchers.append(field_matcher(f"metadata.name={name}"))
-        since = query.get("resourceVersion", "")
-        initial = query.get("sendInitialEvents") == "true" or since in ("", "0")
-        timeout = min(float(query.get("timeoutSeconds") or WATCH_LONGEST), WATCH_LONGEST)
-        bookmarks = query.get("allowWatchBookmarks") == "true"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        store = self.server.store
-        prefix = resource.storage_prefix() + (
-            f"{namespace}/" if resource.namespaced and namespace else ""
-        )
-        seen: dict[str, tuple[int, Json]] = {}
-        deadline = time.monotonic() + timeout
-        first = True
-        last_bookmark = time.monotonic()
-        revision = 0
-        try:
-            while time.monotonic() < deadline and not self.server.stopping.is_set():
-                items, revision = store.etcd.list_prefix(prefix)
-                current = {}
-                for kv in items:
-                    document = json.loads(kv.value)
-                    document.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
-                    if all(m(document) for m in matchers):
-                        current[kv.key] = (kv.mod_revision, kv.create_revision, document)
-                for key, (mod, created, document) in current.items():
-                    if first:
-                        if initial:
-                            self._chunk({"type": "ADDED", "object": document})
-                        elif since.isdigit() and mod > int(since):
-                            kind = "ADDED" if created > int(since) else "MODIFIED"
-                            self._chunk({"type": kind, "object": document})
-                    elif key not in seen:
-                        self._chunk({"type": "ADDED", "object": document})
-                    elif seen[key][0] != mod:
-                        self._chunk({"type": "MODIFIED", "object": document})
-                for key in seen.keys() - current.keys():
-                    self._chunk({"type": "DELETED", "object": seen[key][1]})
-                if first and query.get("sendInitialEvents") == "true":
-                    self._bookmark(resource, revision, initial_end=True)
-                seen = {k: (v[0], v[2]) for k, v in current.items()}
-                first = False
-                if bookmarks and time.monotonic() - last_bookmark > 30:
-                    self._bookmark(resource, revision)
-                    last_bookmark = time.monotonic()
-                time.sleep(WATCH_POLL)
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except (ConnectionError, TimeoutError, ssl.SSLError, EtcdError):
-            self.close_connection = True
-        self.close_connection = True
-
-    def _bookmark(self, resource: Resource, revision: int, initial_end: bool = False) -> None:
-        metadata: Json = {"resourceVersion": str(revision)}
-        if initial_end:
-            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
-        self._chunk(
-            {
-                "type": "BOOKMARK",
-                "object": {
-                    "kind": resource.kind,
-                    "apiVersion": resource.group_version,
-                    "metadata": metadata,
-                },
-            }
-        )
