@@ -1,5 +1,6 @@
-"""The ``addons`` phase of ``create cluster``: ``spec.addons`` in list order, on the first
-master with the admin kubeconfig.
+"""The ``addons`` phase of ``create cluster``: the cluster DNS objects kubexms applies itself
+(``kubexms.dns``), then ``spec.addons`` in list order, on the first master with the admin
+kubeconfig.
 
 One task per add-on, each after the one before it, so an add-on that fails stops the phase
 there (reported with its name and the tool's message), the add-ons before it stay installed,
@@ -40,6 +41,7 @@ from kubexms.cni import (
 from kubexms.cni._applied import helm_fingerprint
 from kubexms.cni._tools import BIN_DIR
 from kubexms.config import Addon, Cluster
+from kubexms.dns import dns_objects, dns_steps
 from kubexms.engine import FirstOf, Module, PlanContext, Step, Task
 from kubexms.steps import PlaceArtifact
 
@@ -159,7 +161,7 @@ class AddonsModule(Module):
 
     @staticmethod
     def artifact_components(cluster: Cluster) -> frozenset[str]:
-        if not cluster.spec.addons:
+        if not cluster.spec.addons and not dns_objects(cluster):
             return frozenset()
         if any(addon.type == "helm" for addon in cluster.spec.addons):
             return frozenset({"kubectl", "helm"})
@@ -171,11 +173,13 @@ class AddonsModule(Module):
 
     @staticmethod
     def host_roles(cluster: Cluster) -> frozenset[str]:
-        return frozenset({"master"}) if cluster.spec.addons else frozenset()
+        wanted = cluster.spec.addons or dns_objects(cluster)
+        return frozenset({"master"}) if wanted else frozenset()
 
     def tasks(self, ctx: PlanContext) -> list[Task]:
         addons = ctx.config.spec.addons
-        if not addons:
+        dns = dns_steps(ctx.config)
+        if not addons and not dns:
             return []
         tools: list[Step] = [PlaceArtifact("kubectl", f"{BIN_DIR}/kubectl", name="kubectl")]
         if any(addon.type == "helm" for addon in addons):
@@ -190,6 +194,8 @@ class AddonsModule(Module):
                 )
             )
         tasks = [Task("tools", tools, FirstOf("master"))]
+        if dns:
+            tasks.append(Task("dns", dns, FirstOf("master")))
         for addon in addons:
             steps = helm_steps(addon) if addon.type == "helm" else manifest_steps(addon)
             tasks.append(Task(f"addon-{addon.name}", steps, FirstOf("master")))

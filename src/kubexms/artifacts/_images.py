@@ -139,6 +139,7 @@ def _cluster_value(cluster: Cluster, key: str) -> str:
         "kubernetes.type": spec.kubernetes.type,
         "etcd.type": spec.etcd.type,
         "network.plugin": spec.network.plugin,
+        "network.nodeLocalDNS": "true" if spec.network.node_local_dns else "false",
         "registry.type": spec.registry.type,
         "controlPlaneEndpoint.loadBalancer.type": spec.control_plane_endpoint.load_balancer.type,
     }

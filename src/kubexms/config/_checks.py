@@ -57,6 +57,7 @@ def spec_problems(parts: SpecParts) -> list[Problem]:
     problems += _endpoint_problems(parts)
     problems += _etcd_problems(parts.etcd)
     problems += _network_problems(parts.network)
+    problems += _node_local_dns_problems(parts.network, parts.kubernetes)
     problems += _addon_problems(parts.addons)
     problems += _certificate_problems(parts.kubernetes)
     problems += _kubelet_problems(parts.kubernetes)
@@ -284,6 +285,24 @@ def _endpoint_problems(parts: SpecParts) -> list[Problem]:
 
 def _etcd_problems(etcd: Etcd | None) -> list[Problem]:
     return [] if etcd is None else etcd_problems(etcd, (*_SPEC, "etcd"))
+
+
+def _node_local_dns_problems(
+    network: Network | None, kubernetes: Kubernetes | None
+) -> list[Problem]:
+    # With ipvs, kube-proxy's dummy interface holds the cluster DNS address, so the cache can
+    # answer only on its link-local address, which the kubelet's clusterDNS would have to name.
+    if network is None or kubernetes is None or not network.node_local_dns:
+        return []
+    if kubernetes.kube_proxy.mode != "ipvs":
+        return []
+    return [
+        (
+            (*_SPEC, "network", "nodeLocalDNS"),
+            "needs kubernetes.kubeProxy.mode iptables: with ipvs the cache cannot answer on the "
+            "cluster DNS address",
+        )
+    ]
 
 
 def _network_problems(network: Network | None) -> list[Problem]:

@@ -65,6 +65,12 @@ class Network(ConfigModel):
     calico: Calico = Field(default_factory=Calico)
     flannel: Flannel = Field(default_factory=Flannel)
     cilium: Cilium = Field(default_factory=Cilium)
+    node_local_dns: bool = Field(
+        default=False,
+        alias="nodeLocalDNS",
+        description="NodeLocal DNSCache on every node: a DNS cache answering on 169.254.25.10 "
+        "and on the cluster DNS address (kubeProxy.mode iptables).",
+    )
 
     @property
     def pods_network(self) -> IPNetwork:
