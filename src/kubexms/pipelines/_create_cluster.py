@@ -177,6 +177,8 @@ def _phase_module(
     | WorkersModule
     | BinaryControlPlaneModule
     | BinaryWorkersModule
+    | CniModule
+    | AddonsModule
 ):
     """The module of a component phase; the Kubernetes phases by ``kubernetes.type``."""
     if cluster.spec.kubernetes.type == "kubexm" and phase in BINARY_MODE_PHASES:
