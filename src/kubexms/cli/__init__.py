@@ -77,6 +77,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("etcd", "kubexms.cli._etcd:app", "Operate etcd: status, backup, restore."),
     LazyCommand(
+        "kubeconfig",
+        "kubexms.cli._kubeconfig:kubeconfig",
+        "Print the cluster admin's kubeconfig, or merge it into your kubeconfig as a context.",
+    ),
+    LazyCommand(
         "render",
         "kubexms.cli._render:render",
         "Write every file the phases would place on each host; touch no host.",

@@ -7,7 +7,8 @@ which cluster PKI files each master gets before kubeadm runs; ``_kubelet_unit`` 
 unit and kubeadm's drop-in; ``_kubeadm_config`` renders kubeadm's
 ``v1beta4`` documents with the kubelet and kube-proxy configurations. ``_module`` is the
 ``control-plane`` and ``workers`` phases (kubeadm mode), built from the blocks and the kubeadm
-steps of ``_kubeadm_steps``; ``_needs`` what they need of hosts.
+steps of ``_kubeadm_steps``; ``_needs`` what they need of hosts. ``_kubeconfig`` is the
+user's admin kubeconfig (``<workDir>/kubeconfig``, ``kubexms kubeconfig``).
 """
 
 from kubexms.kubernetes._bootstrap import (
@@ -35,6 +36,19 @@ from kubexms.kubernetes._kubeadm_steps import (
     KubeadmInit,
     KubeadmJoin,
     KubeadmMembership,
+)
+from kubexms.kubernetes._kubeconfig import (
+    KubeconfigError,
+    MergeAction,
+    MergeResult,
+    WriteUserKubeconfig,
+    default_user_kubeconfig,
+    merge_into_file,
+    merge_kubeconfig,
+    render_kubeconfig_document,
+    user_kubeconfig,
+    user_kubeconfig_path,
+    write_user_kubeconfig,
 )
 from kubexms.kubernetes._kubelet_unit import kubeadm_drop_in, kubelet_unit
 from kubexms.kubernetes._layout import (
@@ -66,7 +80,11 @@ __all__ = [
     "KubeadmInit",
     "KubeadmJoin",
     "KubeadmMembership",
+    "KubeconfigError",
+    "MergeAction",
+    "MergeResult",
     "WorkersModule",
+    "WriteUserKubeconfig",
     "bootstrap_token_path",
     "ca_cert_hash",
     "cert_sans",
@@ -74,6 +92,7 @@ __all__ = [
     "cluster_dns",
     "control_plane_endpoint",
     "control_plane_host_needs",
+    "default_user_kubeconfig",
     "image_repository",
     "init_configuration",
     "init_documents",
@@ -85,7 +104,13 @@ __all__ = [
     "kubelet_service",
     "kubelet_unit",
     "master_pki_files",
+    "merge_into_file",
+    "merge_kubeconfig",
+    "render_kubeconfig_document",
     "stored_bootstrap_token",
     "to_yaml",
+    "user_kubeconfig",
+    "user_kubeconfig_path",
     "workers_host_needs",
+    "write_user_kubeconfig",
 ]

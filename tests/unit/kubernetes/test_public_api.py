@@ -41,6 +41,18 @@ EXPECTED = {
     "kubelet_configuration",
     "kubelet_unit",
     "to_yaml",
+    # the user's kubeconfig (apisrv)
+    "KubeconfigError",
+    "MergeAction",
+    "MergeResult",
+    "WriteUserKubeconfig",
+    "default_user_kubeconfig",
+    "merge_into_file",
+    "merge_kubeconfig",
+    "render_kubeconfig_document",
+    "user_kubeconfig",
+    "user_kubeconfig_path",
+    "write_user_kubeconfig",
 }
 
 
