@@ -51,7 +51,11 @@ class PlaceArtifact(Step):
 
     The precheck compares the sha256, mode and owner of every file the step would write with
     what is on the host (the archive's members are read on the control machine), so an
-    artifact already in place costs one round trip and nothing is transferred.
+    artifact already in place costs one round trip and nothing is transferred. Once placed
+    (or found in place by a run), each file's digest is recorded on the host with its identity
+    (``kubexms.steps._probe``): a precheck hashes it again only when its size, times, inode or
+    mode differ from the record, so a rerun does not re-read hundreds of MB per host.
+    ``verify=True`` hashes every file regardless of the records.
     ``store`` (None: ``<workDir>/artifacts``) is the store on the control machine.
     """
 
@@ -65,6 +69,7 @@ class PlaceArtifact(Step):
     strip_components: int = 0
     store: str | None = None
     remote_dir: str = DEFAULT_REMOTE_DIR
+    verify: bool = False
     name: str = ""
 
     description = "artifact {component} on the host"
@@ -94,7 +99,7 @@ class PlaceArtifact(Step):
             # A dry run before the artifacts phase ever ran: the real run fetches it first.
             action = f"place {self.component}"
             return Change(True, action, "not in the store yet (the artifacts phase fetches it)")
-        missing = await differing(ctx.runner, resolved.wanted)
+        missing = await differing(ctx.runner, resolved.wanted, verify=self.verify)
         return Change(bool(missing), self._action(resolved), _detail(missing, "would place"))
 
     async def run(self, ctx: Context) -> Change:
@@ -105,13 +110,13 @@ class PlaceArtifact(Step):
                 f"{resolved.local} is missing from the store or differs from its recorded "
                 f"sha256 {resolved.entry.sha256}; run `kubexms artifact download` again",
             )
-        missing = await differing(ctx.runner, resolved.wanted)
+        missing = await differing(ctx.runner, resolved.wanted, remember=True, verify=self.verify)
         if not missing:
             return Change(False, self._action(resolved))
         runner = ctx.runner
         if self.extract:
             cached = WantedFile(resolved.cache, resolved.entry.sha256, resolved.entry.mode)
-            if await differing(runner, [cached]):
+            if await differing(runner, [cached], remember=True, verify=self.verify):
                 await runner.files.upload(resolved.local, resolved.cache, mode=cached.mode)
                 await self._verify(ctx, [cached])
             await runner.archives.extract(
@@ -138,7 +143,7 @@ class PlaceArtifact(Step):
         return f"{verb} {entry.component} {entry.version} ({entry.arch}) to {self._dest(resolved)}"
 
     async def _verify(self, ctx: Context, wanted: Sequence[WantedFile]) -> None:
-        wrong = await differing(ctx.runner, wanted)
+        wrong = await differing(ctx.runner, wanted, remember=True, verify=True)
         if wrong:
             raise DistributionError(
                 ctx.host.name,

@@ -3,6 +3,15 @@
 The building blocks know the exact bytes they will put on a host (an artifact from the store,
 a certificate, a rendered config), so their precheck compares digests: sha256, mode and owner
 of every target, computed on the host, never the contents sent over the wire.
+
+Hashing is what a precheck of big files costs (containerd's binaries are ~100 MB per host), so
+a probe that hashed a file and found it as wanted may record, under ``DIGESTS_DIRECTORY`` on
+the host, the file's identity (device, inode, size, modification and change times, to the
+nanosecond) with the digest. A later probe trusts the record while that identity is unchanged
+and hashes again the moment any of it differs. Every write, truncation, rename over the path,
+``chmod`` or ``chown`` changes the change time, which nobody can set back short of changing the
+clock; so only a file rewritten by someone who also winds the clock back (or edits the block
+device) escapes it: a documented limit. ``verify=True`` ignores the records.
 """
 
 from __future__ import annotations
@@ -17,23 +26,45 @@ from kubexms.runner import Runner
 
 _MARK = "@kxms-probe:"
 
-# ``kx_is PATH SHA MODE OWNER``: true when PATH is a regular file (not a link) with that
-# sha256 and mode (as ``stat -c %a`` prints it) and, if OWNER is set, that owner (names or
-# ids, ``user`` or ``user:group``).
+DIGESTS_DIRECTORY = "/var/lib/kubexms/digests"
+
+# ``kx_is PATH SHA MODE OWNER [RECORD]``: true when PATH is a regular file (not a link) with
+# that sha256 and mode (as ``stat -c %a`` prints it) and, if OWNER is set, that owner (names
+# or ids, ``user`` or ``user:group``). One ``stat`` per file; the sha256 is read from RECORD
+# when the file's identity is the one recorded there, else computed (and, with kx_remember=1,
+# recorded once the file proved to be as wanted and unchanged while it was hashed).
 _FUNCTIONS = r"""
-kx_owner_is() {
-  case "$2" in
-    *:*) [ "$(stat -c %U:%G -- "$1")" = "$2" ] || [ "$(stat -c %u:%g -- "$1")" = "$2" ] ;;
-    *) [ "$(stat -c %U -- "$1")" = "$2" ] || [ "$(stat -c %u -- "$1")" = "$2" ] ;;
-  esac
-}
 kx_is() {
   [ -f "$1" ] && [ ! -L "$1" ] || return 1
-  [ "$(stat -c %a -- "$1")" = "$3" ] || return 1
-  [ -z "$4" ] || kx_owner_is "$1" "$4" || return 1
-  [ "$(sha256sum < "$1" | cut -d' ' -f1)" = "$2" ]
+  kx_s=$(stat -c '%a %U %G %u %g|%d %i %s %y %z' -- "$1") || return 1
+  kx_id=${kx_s#*|}
+  set -- "$1" "$2" "$3" "$4" "${5:-}" ${kx_s%%|*}
+  [ "$6" = "$3" ] || return 1
+  case "$4" in
+    '') ;;
+    *:*) [ "$7:$8" = "$4" ] || [ "$9:${10}" = "$4" ] || return 1 ;;
+    *) [ "$7" = "$4" ] || [ "$9" = "$4" ] || return 1 ;;
+  esac
+  if [ -n "$5" ] && [ "$kx_verify" != 1 ] && [ -f "$5" ]; then
+    kx_r=; read -r kx_r < "$5" || true
+    [ "$kx_r" = "$2 $kx_id" ] && return 0
+  fi
+  kx_h=$(sha256sum < "$1") || return 1
+  [ "${kx_h%% *}" = "$2" ] || return 1
+  if [ -n "$5" ] && [ "$kx_remember" = 1 ] \
+    && [ "$(stat -c '%d %i %s %y %z' -- "$1" 2>/dev/null)" = "$kx_id" ]; then
+    { mkdir -p -- "${5%/*}" && printf '%s\n' "$2 $kx_id" > "$5.$$" && mv -f -- "$5.$$" "$5"; } \
+      2>/dev/null || rm -f -- "$5.$$" 2>/dev/null
+  fi
+  return 0
 }
 """
+
+
+def record_path(path: str) -> str:
+    """Where the host keeps the digest record of the file at ``path``."""
+    name = hashlib.sha256(path.encode()).hexdigest()[:40]
+    return posixpath.join(DIGESTS_DIRECTORY, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +91,25 @@ def check_absolute(path: str, what: str = "path") -> str:
     return normal
 
 
-def probe_script(files: Sequence[WantedFile], extra: str = "") -> str:
+def probe_script(
+    files: Sequence[WantedFile], extra: str = "", *, remember: bool = False, verify: bool = False
+) -> str:
     """The script printing ``@kxms-probe:differs <index>`` for every file that differs.
 
     ``extra`` (trusted shell text) runs after the comparisons, for callers that ask more of
     the host in the same round trip; it reports with its own ``@kxms-probe:`` lines.
+    ``remember``: record the digest of each file hashed and found as wanted (only a step that
+    may change the host says so); ``verify``: hash every file, trusting no record.
     """
-    lines = [_FUNCTIONS]
+    lines = [
+        _FUNCTIONS,
+        f"kx_remember={int(remember)} kx_verify={int(verify)}",
+    ]
     for index, wanted in enumerate(files):
         lines.append(
             f"kx_is {quote(wanted.path)} {wanted.sha256} {wanted.mode:o} "
-            f"{quote(wanted.owner or '')} || echo {_MARK}differs {index}"
+            f"{quote(wanted.owner or '')} {record_path(wanted.path)} "
+            f"|| echo {_MARK}differs {index}"
         )
     if extra:
         lines.append(extra)
@@ -94,11 +133,21 @@ def marker(word: str, value: str = "") -> str:
     return f"echo {_MARK}{word}" + (f" {value}" if value else "")
 
 
-async def differing(runner: Runner, files: Sequence[WantedFile]) -> list[WantedFile]:
-    """The files among ``files`` that are absent or differ on the host (one round trip)."""
+async def differing(
+    runner: Runner,
+    files: Sequence[WantedFile],
+    *,
+    remember: bool = False,
+    verify: bool = False,
+) -> list[WantedFile]:
+    """The files among ``files`` that are absent or differ on the host (one round trip).
+
+    ``remember`` and ``verify``: as for :func:`probe_script`.
+    """
     if not files:
         return []
-    result = await runner.script("exec sh -s", stdin=probe_script(files))
+    script = probe_script(files, remember=remember, verify=verify)
+    result = await runner.script("exec sh -s", stdin=script)
     return [files[int(index)] for index in probe_values(result.stdout, "differs")]
 
 

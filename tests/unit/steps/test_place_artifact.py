@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from kubexms.artifacts import ArtifactStore, DistributionError, ManifestEntry
 from kubexms.runtime import Context
 from kubexms.steps import PlaceArtifact
+from kubexms.steps._probe import record_path
 from tests.unit.steps.local import local_cluster, local_context
 
 TOOL = b"#!/bin/sh\necho node-tool\n"
@@ -218,3 +220,80 @@ def test_declaration_errors_and_params() -> None:
     assert step.params()["members"] == ["a/etcd"]
     assert step.describe() == "artifact etcd on the host"
     assert step.uploads
+
+
+def _identity(path: Path) -> list[str]:
+    """The identity the probe records: device, inode, size, modification and change times."""
+    command = ["stat", "-c", "%d %i %s %y %z", "--", str(path)]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+
+
+def _record(dest: Path) -> Path:
+    return Path(record_path(str(dest)))
+
+
+def _recorded(dest: Path) -> list[str] | None:
+    record = _record(dest)
+    return record.read_text().split() if record.is_file() else None
+
+
+def _forge(dest: Path, words: list[str]) -> None:
+    _record(dest).write_text(" ".join(words) + "\n")
+
+
+async def test_a_placed_file_is_recorded_with_its_identity(
+    ctx: Context, tmp_path: Path, digest_records: Path
+) -> None:
+    dest = tmp_path / "host" / "bin" / "node-tool"
+    step = PlaceArtifact("node-tool", str(dest))
+    assert (await step.precheck(ctx)).changed  # nothing placed yet
+    await step.run(ctx)
+    assert _record(dest).parent == digest_records
+    assert _recorded(dest) == [hashlib.sha256(TOOL).hexdigest(), *_identity(dest)]
+    assert not (await step.precheck(ctx)).changed
+
+
+async def test_a_precheck_records_nothing(ctx: Context, tmp_path: Path) -> None:
+    dest = tmp_path / "host" / "bin" / "node-tool"
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(TOOL)
+    dest.chmod(0o755)
+    assert not (await PlaceArtifact("node-tool", str(dest)).precheck(ctx)).changed
+    assert _recorded(dest) is None  # a dry run leaves no trace on the host
+    assert not (await PlaceArtifact("node-tool", str(dest)).run(ctx)).changed
+    assert _recorded(dest) == [hashlib.sha256(TOOL).hexdigest(), *_identity(dest)]
+
+
+async def test_a_rewrite_with_the_same_size_and_mtime_is_still_caught(
+    ctx: Context, tmp_path: Path
+) -> None:
+    dest = tmp_path / "host" / "bin" / "node-tool"
+    step = PlaceArtifact("node-tool", str(dest))
+    await step.run(ctx)
+    assert _recorded(dest) is not None
+    before = dest.stat()
+    dest.write_bytes(TOOL.replace(b"node", b"evil"))  # the same size
+    os.utime(dest, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same mtime
+    assert dest.stat().st_size == before.st_size
+    # The change time moved (nobody can set it back), so the record no longer vouches.
+    assert (await step.precheck(ctx)).changed
+    assert (await step.run(ctx)).changed
+    assert dest.read_bytes() == TOOL
+
+
+async def test_a_matching_record_spares_the_hashing_and_verify_ignores_it(
+    ctx: Context, tmp_path: Path
+) -> None:
+    dest = tmp_path / "host" / "bin" / "node-tool"
+    await PlaceArtifact("node-tool", str(dest)).run(ctx)
+    # Other bytes behind a record that matches their identity: what only someone able to set
+    # the change time back could arrange (the documented limit). The precheck believes the
+    # record, which shows it did not hash the file; verify=True hashes and finds them.
+    dest.write_bytes(b"other bytes")
+    wanted = hashlib.sha256(TOOL).hexdigest()
+    _forge(dest, [wanted, *_identity(dest)])
+    assert not (await PlaceArtifact("node-tool", str(dest)).precheck(ctx)).changed
+    assert (await PlaceArtifact("node-tool", str(dest), verify=True).precheck(ctx)).changed
+    # A record of another identity (another file, or this path before a change) is ignored.
+    _forge(dest, [wanted, *_identity(dest.parent)])
+    assert (await PlaceArtifact("node-tool", str(dest)).precheck(ctx)).changed
