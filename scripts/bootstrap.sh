@@ -26,4 +26,8 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# pip compiles a wheel's modules, not an editable checkout's: byte-compile once, so a shell with
+# PYTHONDONTWRITEBYTECODE set does not compile kubexms from source at every command's start
+# (the tests start kubexms hundreds of times). Edited modules are compiled again on import.
+.venv/bin/python -m compileall -q src tests benchmarks >/dev/null
 echo "bootstrap: ready; run .venv/bin/kubexms --help"
