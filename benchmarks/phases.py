@@ -202,10 +202,10 @@ def main() -> None:
         ("rerun without digest records (every file hashed)", 2),
     )
     for label, index in runs:
-        samples = [pair[index] for pair in rounds]
-        wall = statistics.median(s.wall for s in samples)
-        cpu = statistics.median(s.cpu for s in samples)
-        changed = statistics.median(s.changed for s in samples)
+        column = [each[index] for each in rounds]
+        wall = statistics.median(s.wall for s in column)
+        cpu = statistics.median(s.cpu for s in column)
+        changed = statistics.median(s.changed for s in column)
         print(f"| {label} | {wall:.2f} | {cpu:.2f} | {changed:g} |")
 
 

@@ -246,7 +246,8 @@ def plan_artifacts(
     for name, spec in bom.components.items():
         if any(_cluster_value(cluster, key) != value for key, value in spec.when.items()):
             continue
-        needing = [host for host in hosts if host_roles[host.name] & set(spec.roles)]
+        roles = frozenset(spec.roles)
+        needing = [host for host in hosts if host_roles[host.name] & roles]
         if not needing:
             continue
         override = settings.overrides.get(name)

@@ -152,6 +152,7 @@ def _role_problems(parts: SpecParts) -> list[Problem]:
     problems: list[Problem] = []
     groups_loc: Loc = (*_SPEC, "roleGroups")
     known = [name for name in parts.host_names if name is not None]
+    known_set = set(known)  # a list lookup per listed host was quadratic in the fleet's size
     all_names_known = len(known) == len(parts.host_names)
     roles_of: dict[str, set[str]] = {}
     for role in ROLES:
@@ -159,7 +160,7 @@ def _role_problems(parts: SpecParts) -> list[Problem]:
         for index, pattern in enumerate(groups.patterns(role)):
             loc = (*groups_loc, role, index)
             names = expand_host_pattern(pattern)
-            unknown = [name for name in names if name not in known]
+            unknown = [name for name in names if name not in known_set]
             if unknown and all_names_known:
                 problems.append((loc, _unknown_hosts_message(pattern, names, unknown, known)))
             repeated = [name for name in names if name in listed]

@@ -75,6 +75,9 @@ class Cluster(ConfigModel):
 
     # Where `${VAR}` references were, so `dump_config` writes them back instead of secrets.
     _env_references: dict[Loc, str] = PrivateAttr(default_factory=dict)
+    # resolved_hosts() of the spec it was computed from (the model is frozen; a copy with
+    # another spec carries this along, hence the identity check).
+    _resolved: tuple[Spec, tuple[ResolvedHost, ...]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check_cross_field_rules(self) -> Cluster:
@@ -90,15 +93,25 @@ class Cluster(ConfigModel):
         return self.metadata.name
 
     def resolved_hosts(self) -> list[ResolvedHost]:
-        """Every host with inherited and default values filled in, in config order."""
+        """Every host with inherited and default values filled in, in config order.
+
+        Resolved once per spec (planning asks for them per module and role; at 5,000 hosts
+        resolving them again each time was most of the planning time); a copy of this cluster
+        with another spec (``model_copy(update=...)``) resolves its own.
+        """
+        cached = self._resolved
+        if cached is not None and cached[0] is self.spec:
+            return list(cached[1])
         roles_of: dict[str, set[str]] = {}
         for role in ROLES:
             for name in self.spec.role_groups.members(role):
                 roles_of.setdefault(name, set()).add(role)
-        return [
+        resolved = tuple(
             resolve_host(host, self.spec.global_, frozenset(roles_of.get(host.name, ())))
             for host in self.spec.hosts
-        ]
+        )
+        self._resolved = (self.spec, resolved)
+        return list(resolved)
 
     def hosts_with_role(self, role: str) -> list[ResolvedHost]:
         """The hosts in one role group, in config order (so "the first master" is stable)."""

@@ -135,18 +135,24 @@ def _groups(ctx: PlanContext, hosts: HostSelector) -> dict[_Needs, HostSelector]
     with ``hosts`` itself as its selector."""
     chosen = set(hosts.select(ctx.inventory))
     by_needs: dict[_Needs, list[str]] = {}
+    # Hosts share a handful of role sets: the needs are worked out once per set, not per host.
+    by_roles: dict[frozenset[str], _Needs] = {}
+    requirements = ctx.needs
     for host in ctx.inventory.hosts:
         if host.name not in chosen:
             continue
-        requirements = ctx.needs
-        key: _Needs = (
-            tuple(requirements.kernel_modules(host.roles)),
-            tuple(requirements.sysctl(host.roles).items()),
-            tuple(
-                (manager, tuple(names))
-                for manager, names in requirements.packages_by_manager(host.roles).items()
-            ),
-        )
+        roles = frozenset(host.roles)
+        key = by_roles.get(roles)
+        if key is None:
+            key = (
+                tuple(requirements.kernel_modules(roles)),
+                tuple(requirements.sysctl(roles).items()),
+                tuple(
+                    (manager, tuple(names))
+                    for manager, names in requirements.packages_by_manager(roles).items()
+                ),
+            )
+            by_roles[roles] = key
         by_needs.setdefault(key, []).append(host.name)
     if len(by_needs) == 1:
         return {key: hosts for key in by_needs}
