@@ -56,7 +56,6 @@ from tests.fixtures.artifacts.etcd_release import EtcdRelease, build_etcd_releas
 from tests.fixtures.artifacts.runtime_release import RuntimeReleases, build_runtime_releases
 from tests.fixtures.offline_debs import LOAD_BALANCER_PACKAGES, NODE_PACKAGES, offline_debs
 
-
 # Bytecode caches as an installed package has them (pip compiles a wheel's modules): a shell
 # with PYTHONDONTWRITEBYTECODE set would otherwise time compiling kubexms from source too.
 INSTALLED_LIKE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
