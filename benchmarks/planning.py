@@ -2,8 +2,8 @@
 
 A cluster file of ``--hosts`` hosts (3 masters, 3 etcd members, the rest workers; addresses in
 a private range, nothing is contacted) is planned with every phase that exists today
-(``--only`` all of them: planning whole ``create cluster`` is refused while phases are
-missing). Two measurements:
+(``--only`` all of them, which is the whole of ``create cluster`` once every phase exists).
+Two measurements:
 
   process   the whole command in a fresh process, ``-o json``: start-up, reading and validating
             the cluster file, planning, and printing the plan (target: under 5 s for 5,000
