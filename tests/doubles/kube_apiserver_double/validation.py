@@ -117,6 +117,16 @@ def check_fields(resource: Resource, body: Json, validation: str) -> list[str]:
 
 
 def check_name(resource: Resource, name: str) -> None:
+    if resource.group == "rbac.authorization.k8s.io":
+        # RBAC names are path segments upstream (ValidateRBACName = IsValidPathSegmentName),
+        # so kubeadm's "kubeadm:cluster-admins" and "system:coredns" are valid names.
+        if name in ("", ".", "..") or "/" in name or "%" in name:
+            raise invalid(
+                resource.kind,
+                name,
+                [f"metadata.name: Invalid value: \"{name}\": may not contain '/' or '%'"],
+            )
+        return
     if not NAME.match(name) or len(name) > 253:
         raise invalid(
             resource.kind,
