@@ -5,20 +5,45 @@ python3-cryptography (the hosts see the machine's ``/usr``, not this checkout's 
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import zipapp
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.fixtures.artifacts.runtime_release import ReleaseFile
 
 DOUBLES = Path(__file__).resolve().parent.parent
+_ENTRIES = {
+    "kubeadm": "from kubeadm_double.main import main\nsys.exit(main(sys.argv[1:], {version!r}))\n",
+    "kubelet": (
+        "from kubeadm_double.kubelet import main\n"
+        "sys.exit(main(sys.argv[1:], {version!r}, {doubles!r}))\n"
+    ),
+}
 
 
-def launcher(module: str, version: str) -> bytes:
-    """The executable tests put in the artifact store in place of a release binary: it runs
-    ``<module>.main(argv, version)`` from this checkout (``kubeadm_double.main``) with the
-    hosts' ``/usr/bin/python3``; its bytes (so its pinned sha256) depend on the version."""
-    return (
-        "#!/usr/bin/python3\n"
-        f"# {module.split('.')[0]} {version}: a kubexms test double, never a release binary\n"
-        "import sys\n"
-        f"sys.path.insert(0, {str(DOUBLES)!r})\n"
-        f"from {module} import main\n"
-        f"sys.exit(main(sys.argv[1:], {version!r}))\n"
-    ).encode()
+def build(binary: str, version: str, directory: Path) -> ReleaseFile:
+    """``directory/<binary>`` (``kubeadm`` or ``kubelet``): the double as one executable zipapp
+    for the hosts' ``/usr/bin/python3``, reporting ``version``, to stand in for the release file
+    (the kubelet's knows this checkout's ``tests/doubles``: its static pods run doubles there)."""
+    from tests.fixtures.artifacts.runtime_release import ReleaseFile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f".{binary}-zipapp"
+    shutil.rmtree(staging, ignore_errors=True)
+    package = Path(__file__).resolve().parent
+    shutil.copytree(package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+    schemas = DOUBLES.parent / "fixtures" / "k8s_schemas"
+    shutil.copytree(
+        schemas, staging / package.name / "schemas", ignore=shutil.ignore_patterns("*.py")
+    )
+    entry = _ENTRIES[binary].format(version=version, doubles=str(DOUBLES))
+    (staging / "__main__.py").write_text(f"import sys\n{entry}")
+    target = directory / binary
+    zipapp.create_archive(staging, target, interpreter="/usr/bin/python3")
+    shutil.rmtree(staging)
+    target.chmod(0o755)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    return ReleaseFile(binary, target, version, digest)

@@ -8,6 +8,7 @@ import json
 import os
 import ssl
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,7 +53,14 @@ class Client:
                 cert.write_bytes(cert_pem)
                 self.context.load_cert_chain(cert, key)
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        timeout: float = 10,
+        content_type: str = "application/json",
+    ) -> Any:
         connection = http.client.HTTPSConnection(
             self.host, self.port, context=self.context, timeout=timeout
         )
@@ -62,7 +70,7 @@ class Client:
         data = None
         if body is not None:
             data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         try:
             connection.request(method, path, body=data, headers=headers)
             response = connection.getresponse()
@@ -77,10 +85,19 @@ class Client:
             except ValueError:
                 message = text.decode(errors="replace")
             raise ApiError(f"{method} {path}: {response.status} {message}", response.status)
-        return json.loads(text) if text.strip() else None
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:  # /healthz and friends answer plain text
+            return text.decode(errors="replace")
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)
+
+    def request_patch(self, path: str, body: Any) -> Any:
+        """A JSON merge patch (what the kubelet sends for its Node's status)."""
+        return self.request("PATCH", path, body, content_type="application/merge-patch+json")
 
     def put_object(self, collection: str, document: dict[str, Any]) -> Any:
         """Create ``document`` in ``collection``, or replace the one of that name."""
@@ -101,3 +118,35 @@ def peer_chain(server: str, timeout: float = 10) -> bytes:
     return ssl.get_server_certificate(
         (parts.hostname or "", parts.port or 443), timeout=timeout
     ).encode()
+
+
+def from_kubeconfig(path: Path, resolve: Callable[[str], Path] = Path) -> Client:
+    """A client for a kubeconfig's current context: its server and CA, and its client
+    certificate (inline or by path, ``resolve`` mapping such a path to where it is) or token."""
+    import base64
+
+    import yaml
+
+    document = yaml.safe_load(path.read_text())
+    current = document.get("current-context")
+    context = next(c["context"] for c in document.get("contexts") or [] if c["name"] == current)
+    cluster = next(
+        c["cluster"] for c in document.get("clusters") or [] if c["name"] == context["cluster"]
+    )
+    user = next(u["user"] for u in document.get("users") or [] if u["name"] == context["user"])
+
+    def data(key: str) -> bytes | None:
+        if f"{key}-data" in user:
+            return base64.b64decode(user[f"{key}-data"])
+        if key in user:
+            return resolve(user[key]).read_bytes()
+        return None
+
+    ca = base64.b64decode(cluster["certificate-authority-data"])
+    return Client(
+        cluster["server"],
+        ca,
+        cert_pem=data("client-certificate"),
+        key_pem=data("client-key"),
+        token=user.get("token"),
+    )

@@ -68,7 +68,7 @@ def write(path: str, data: bytes, mode: int = 0o600, *, under: Path | None = Non
     os.close(fd)
     os.chmod(temp, mode)
     os.replace(temp, target)
-    print(f"[kubeadm] wrote {path}")
+    print(f"wrote {path}")
 
 
 def parse_flags(argv: list[str], known: dict[str, bool]) -> dict[str, str]:

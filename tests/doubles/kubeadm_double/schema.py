@@ -4,6 +4,7 @@ maximum, oneOf, not), so the doubles read a configuration as strictly as the uni
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import re
 from pathlib import Path
@@ -25,10 +26,16 @@ _TYPES: dict[str, tuple[type, ...]] = {
 def load(kind: str, minor: str) -> dict[str, Any]:
     """The schema of ``kind`` (kubeadm's v1beta4 serves every minor)."""
     name = f"{kind}-v1beta4.json" if kind in KUBEADM_KINDS else f"{kind}-{minor}.json"
-    path = SCHEMA_DIR / name
-    if not path.is_file():
+    # In a built double (a zipapp) the schemas travel inside the package; in the checkout
+    # they are read from tests/fixtures.
+    bundled = importlib.resources.files(__package__ or "kubeadm_double") / "schemas" / name
+    if bundled.is_file():
+        text = bundled.read_text()
+    elif (SCHEMA_DIR / name).is_file():
+        text = (SCHEMA_DIR / name).read_text()
+    else:
         raise KeyError(f"no schema for {kind} (Kubernetes {minor})")
-    schema: dict[str, Any] = json.loads(path.read_text())
+    schema: dict[str, Any] = json.loads(text)
     return schema
 
 

@@ -26,7 +26,7 @@ from kubexms.kubernetes import (
     to_yaml,
 )
 from kubexms.pki import PkiOptions, generate_pki
-from tests.doubles.kubeadm_double import launcher, pki
+from tests.doubles.kubeadm_double import build, pki
 from tests.doubles.kubeadm_double.common import KubeadmError
 from tests.doubles.kubeadm_double.join import discover
 from tests.doubles.kubeadm_double.main import main
@@ -224,12 +224,14 @@ def test_discovery_checks_the_pin_and_the_token_signature(endpoint: str, pki_dir
         discover({"bootstrapToken": {**token, "token": "zzzzzz.0123456789abcdef"}})
 
 
-def test_the_launcher_runs_the_double_with_the_hosts_python(tmp_path: Path) -> None:
-    script = tmp_path / "kubeadm"
-    script.write_bytes(launcher("kubeadm_double.main", "v1.33.6"))
-    script.chmod(0o755)
-    assert script.read_bytes().startswith(b"#!/usr/bin/python3\n")
-    result = subprocess.run(
-        [str(script), "version", "-o", "short"], capture_output=True, text=True, check=False
-    )
-    assert (result.returncode, result.stdout) == (0, "v1.33.6\n"), result.stderr
+def test_the_release_file_runs_the_double_with_the_hosts_python(tmp_path: Path) -> None:
+    for binary, argv, expected in (
+        ("kubeadm", ["version", "-o", "short"], "v1.33.6\n"),
+        ("kubelet", ["--version"], "Kubernetes v1.33.6 (kubexms test double)\n"),
+    ):
+        release = build(binary, "v1.33.6", tmp_path)
+        assert release.path.read_bytes().startswith(b"#!/usr/bin/python3\n")
+        result = subprocess.run(
+            [str(release.path), *argv], capture_output=True, text=True, check=False
+        )
+        assert (result.returncode, result.stdout) == (0, expected), result.stderr
