@@ -72,6 +72,7 @@ FILES = (
     "config",
 )
 SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+APPROVED = "Auto approving kubelet client certificate after SubjectAccessReview."
 CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 
 
@@ -136,7 +137,7 @@ def sign_pending(client: Client, ca: x509.Certificate, ca_key: Any) -> None:
                     "type": "Approved",
                     "status": "True",
                     "reason": "AutoApproved",
-                    "message": "Auto approving kubelet client certificate after SubjectAccessReview.",
+                    "message": APPROVED,
                     "lastUpdateTime": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}",
                 }
             ],
