@@ -251,7 +251,17 @@ class ApiClient:
             private.rmdir()
 
     def get(self, path: str) -> tuple[int, bytes]:
-        request = urllib.request.Request(self.server + path)  # noqa: S310  (https, checked)
+        return self.request("GET", path)
+
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
+        """One request as this client (a JSON ``body`` when given); status and body."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310  (https, checked)
+            self.server + path, data=data, method=method,
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+        )  # fmt: skip
         try:
             with urllib.request.urlopen(request, context=self.context, timeout=5) as response:  # noqa: S310
                 return int(response.status), response.read()

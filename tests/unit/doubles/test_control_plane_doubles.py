@@ -7,10 +7,13 @@ kubeconfig over mutual TLS before they listen."""
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 import subprocess
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +29,12 @@ from kubexms.kubernetes.binary import (
     COMPONENTS,
     apiserver_args,
     binary_kube_proxy_configuration,
+    binary_kubelet_configuration,
     cluster_objects_manifest,
     component_flags,
     controller_manager_args,
     encryption_config,
+    kubelet_args,
     scheduler_args,
     scheduler_configuration,
 )
@@ -39,7 +44,7 @@ from tests.doubles.control_plane.build import build_control_plane_double
 from tests.doubles.control_plane.common import component_flags as double_flags
 from tests.doubles.local_api import CLUSTER, LocalApi, free_port, local_api
 
-DOUBLES = ("kube-scheduler", "kube-controller-manager", "kube-proxy")
+DOUBLES = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "kubelet")
 
 
 def _binary_cluster() -> Cluster:
@@ -62,14 +67,22 @@ def api(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield started
 
 
+_RELEASES = Path(tempfile.mkdtemp(prefix="kubexms-double-releases-"))
+
+
+@functools.cache
+def _release(binary: str, version: str) -> Path:
+    """The release file tests put in the artifact store (what kubexms places on hosts)."""
+    return build_control_plane_double(binary, version, _RELEASES / version).path
+
+
 def _run(
     binary: str, *args: str, version: str = "v1.32.0", wait: str = "20"
 ) -> subprocess.Popen[str]:
-    env = {"PATH": "/usr/bin:/bin", "KUBEXMS_DOUBLE_VERSION": version,
-           "KUBEXMS_DOUBLE_API_WAIT": wait}  # fmt: skip
     return subprocess.Popen(
-        [str(SYSTEM_PYTHON), str(double_script(binary)), *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [str(_release(binary, version)), *args],
+        env={"PATH": "/usr/bin:/bin", "KUBEXMS_DOUBLE_API_WAIT": wait},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
@@ -108,6 +121,19 @@ def _stopped(process: subprocess.Popen[str]) -> None:
 def test_each_double_says_what_it_is(binary: str) -> None:
     code, output = _finished(binary, "--version", version="v1.33.2")
     assert (code, output.strip()) == (0, "Kubernetes v1.33.2 (kubexms test double)")
+
+
+@pytest.mark.parametrize("binary", ["kube-scheduler", "kube-controller-manager", "kube-proxy"])
+def test_the_checkout_scripts_run_the_same_doubles(binary: str) -> None:
+    result = subprocess.run(
+        [str(SYSTEM_PYTHON), str(double_script(binary)), "--version"],
+        env={"PATH": "/usr/bin:/bin", "KUBEXMS_DOUBLE_VERSION": "v1.31.2"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout.strip()) == (
+        0,
+        "Kubernetes v1.31.2 (kubexms test double)",
+    )
 
 
 def test_the_doubles_read_the_same_flag_lists_as_kubexms() -> None:
@@ -292,3 +318,52 @@ def test_the_release_file_runs_from_anywhere(tmp_path: Path) -> None:
                              env={"PATH": "/usr/bin:/bin"}, timeout=60, check=False)  # fmt: skip
     assert refused.returncode == 1
     assert "unknown flag: --cleanup-ipvs" in refused.stderr
+
+
+def test_the_kubelet_registers_its_node_and_serves_only_clients_of_the_ca(
+    cluster: Cluster, api: LocalApi, tmp_path: Path
+) -> None:
+    port, health = free_port(), free_port()
+    document = binary_kubelet_configuration(cluster)
+    document.update(
+        {
+            "tlsCertFile": str(api.pki / "kubelet-serving-node1.crt"),
+            "tlsPrivateKeyFile": str(api.pki / "kubelet-serving-node1.key"),
+            "address": "127.0.0.1",
+            "port": port,
+            "healthzPort": health,
+            "registerWithTaints": [
+                {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+            ],
+        }
+    )
+    document["authentication"]["x509"]["clientCAFile"] = str(api.pki / "ca.crt")
+    config = tmp_path / "kubelet.yaml"
+    config.write_text(to_yaml([document]))
+    args = kubelet_args(cluster, "node1", "127.0.0.1")
+    args.update({"config": str(config), "kubeconfig": str(api.kubeconfig("kubelet-node1.conf"))})
+    process = _run("kubelet", *(f"--{k}={v}" for k, v in args.items()))
+    try:
+        assert _get(f"http://127.0.0.1:{health}/healthz", process, None) == "ok"
+        trusted = api.client_context(None)
+        trusted.load_cert_chain(api.pki / "apiserver-kubelet-client.crt",
+                                api.pki / "apiserver-kubelet-client.key")  # fmt: skip
+        trusted.check_hostname = False
+        assert _get(f"https://127.0.0.1:{port}/healthz", process, trusted) == "ok"
+        anonymous = api.client_context(None)
+        anonymous.check_hostname = False
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=anonymous)
+        assert refused.value.code == 401
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = api.kubectl("get", "node", "node1", "-o", "json", check=False)
+            if got.returncode == 0 and '"conditions"' in got.stdout:
+                break
+            time.sleep(0.5)
+        node = yaml.safe_load(got.stdout)
+        assert node["spec"]["taints"][0]["key"] == "node-role.kubernetes.io/control-plane"
+        ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}
+        assert ready["Ready"] == "False"  # no CNI configuration on this machine's path
+    finally:
+        _stopped(process)

@@ -5,7 +5,8 @@ PKI files and kubeconfigs, the encryption configuration (made once on this machi
 kube-apiserver, kube-controller-manager and kube-scheduler as systemd services, each healthy
 before the phase goes on. The masters are nodes too: they get the kubelet (tainted
 ``control-plane:NoSchedule`` unless also workers) and kube-proxy. Last, the first master
-applies what kubeadm would create (RBAC bindings, ``cluster-info``, CoreDNS's objects).
+applies what kubeadm would create (RBAC bindings, ``cluster-info``, CoreDNS's objects)
+through the endpoint, and ``<workDir>/kubeconfig`` is written for the user.
 Workers: the kubelet and kube-proxy, with their kubeconfigs and serving certificates.
 
 ``extraArgs`` of the five components are checked against each one's flag list for the
@@ -32,6 +33,7 @@ from kubexms.engine import (
 )
 from kubexms.etcd import _layout as etcd_layout
 from kubexms.kubernetes._kubeadm_config import to_yaml
+from kubexms.kubernetes._kubeconfig import WriteUserKubeconfig
 from kubexms.kubernetes._layout import CONTROL_PLANE_TAINT, PKI_DIR
 from kubexms.kubernetes.binary._apply import ApplyClusterObjects
 from kubexms.kubernetes.binary._args import (
@@ -305,6 +307,8 @@ class BinaryControlPlaneModule(Module):
                 Roles("master"),
             ),
             Task("cluster-objects", [ApplyClusterObjects()], FirstOf("master")),
+            # The objects were applied through the endpoint: the API answers there.
+            Task("user-kubeconfig", [WriteUserKubeconfig()], ControlMachine()),
             *_node_tasks(cluster, masters, with_ca=False),
         ]
         apiservers = [f"apiserver-{name}" for name in masters]
@@ -313,6 +317,7 @@ class BinaryControlPlaneModule(Module):
             **{name: ["prepare"] for name in apiservers},
             "controllers": apiservers,
             "cluster-objects": apiservers,
+            "user-kubeconfig": ["cluster-objects"],
             **{f"node-{name}": ["cluster-objects"] for name in masters},
         }
         return branches(tasks, after)

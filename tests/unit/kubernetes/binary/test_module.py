@@ -25,6 +25,7 @@ def test_the_control_plane_runs_on_the_masters_in_order() -> None:
         assert nodes[f"{PREFIX}/node-{master}/service-kubelet"].hosts == (master,)
     assert nodes[f"{PREFIX}/controllers/service-kube-scheduler"].hosts == masters
     assert nodes[f"{PREFIX}/cluster-objects/cluster-objects"].hosts == ("master1",)
+    assert nodes[f"{PREFIX}/user-kubeconfig/user-kubeconfig"].hosts == (CONTROL_HOST,)
     assert not any("worker" in name for name in nodes)
 
 
