@@ -11,6 +11,8 @@ Everything started here is stopped by its PID when the block ends.
 from __future__ import annotations
 
 import base64
+import http.client
+import json
 import socket
 import ssl
 import subprocess
@@ -126,6 +128,62 @@ class LocalApi:
             key.chmod(0o600)
             context.load_cert_chain(cert, key)
         return context
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        client: str | None = "admin.conf",
+        headers: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> tuple[int, bytes]:
+        """One HTTPS request to a double as the client of the PKI kubeconfig ``client``."""
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port or self.ports[0], context=self.client_context(client), timeout=10
+        )
+        try:
+            payload = body if isinstance(body, bytes | None) else json.dumps(body).encode()
+            connection.request(
+                method, path, payload, {"Content-Type": "application/json", **(headers or {})}
+            )
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def register_node(self, node: str, ready: str = "True", *, age: float = 0.0) -> None:
+        """What a kubelet double does (tests/doubles/README.md): register the Node with a
+        kubelet's client certificate, then post its Ready condition (heartbeat ``age`` s old)."""
+        kubelet = "kubelet-node1.conf"  # any node's certificate: authorization is not modelled
+        document = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": node,
+                "labels": {"kubernetes.io/os": "linux", "kubernetes.io/hostname": node},
+            },
+        }
+        code, answer = self.request("POST", "/api/v1/nodes", document, client=kubelet)
+        assert code in (201, 409), answer
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - age))
+        condition = {
+            "type": "Ready",
+            "status": ready,
+            "reason": "KubeletReady" if ready == "True" else "KubeletNotReady",
+            "message": "",
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+        }
+        code, answer = self.request(
+            "PATCH",
+            f"/api/v1/nodes/{node}/status",
+            {"status": {"conditions": [condition]}},
+            client=kubelet,
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert code == 200, answer
 
     def start_apiserver(self, *extra: str, env: dict[str, str] | None = None) -> int:
         """Another double on the same etcd; its port once it answers /readyz."""

@@ -8,7 +8,8 @@ unit and kubeadm's drop-in; ``_kubeadm_config`` renders kubeadm's
 ``v1beta4`` documents with the kubelet and kube-proxy configurations. ``_module`` is the
 ``control-plane`` and ``workers`` phases (kubeadm mode), built from the blocks and the kubeadm
 steps of ``_kubeadm_steps``; ``_needs`` what they need of hosts. ``_kubeconfig`` is the
-user's admin kubeconfig (``<workDir>/kubeconfig``, ``kubexms kubeconfig``).
+user's admin kubeconfig (``<workDir>/kubeconfig``, ``kubexms kubeconfig``); ``_wait`` the
+waits for the API server (``/readyz`` through the endpoint) and the nodes' registration.
 """
 
 from kubexms.kubernetes._bootstrap import (
@@ -64,6 +65,7 @@ from kubexms.kubernetes._layout import (
 from kubexms.kubernetes._module import ControlPlaneModule, WorkersModule, kubelet_service
 from kubexms.kubernetes._needs import control_plane_host_needs, workers_host_needs
 from kubexms.kubernetes._pki_files import master_pki_files
+from kubexms.kubernetes._wait import ControlPlaneNotReadyError, WaitForApiServer, WaitForNodes
 
 __all__ = [
     "CRI_SOCKET",
@@ -75,6 +77,7 @@ __all__ = [
     "BootstrapTokenError",
     "BootstrapTokenValid",
     "ControlPlaneModule",
+    "ControlPlaneNotReadyError",
     "ForeignClusterError",
     "KubeadmError",
     "KubeadmInit",
@@ -83,6 +86,8 @@ __all__ = [
     "KubeconfigError",
     "MergeAction",
     "MergeResult",
+    "WaitForApiServer",
+    "WaitForNodes",
     "WorkersModule",
     "WriteUserKubeconfig",
     "bootstrap_token_path",

@@ -8,7 +8,6 @@ rollout flows, Nodes made Ready by a kubelet's heartbeat, and bootstrap-token au
 
 from __future__ import annotations
 
-import http.client
 import json
 import signal
 import socket
@@ -83,20 +82,8 @@ def request(
     *,
     client: str | None = "admin.conf",
     headers: dict[str, str] | None = None,
-    port: int | None = None,
 ) -> tuple[int, bytes]:
-    connection = http.client.HTTPSConnection(
-        "127.0.0.1", port or api.ports[0], context=api.client_context(client), timeout=10
-    )
-    try:
-        payload = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-        connection.request(
-            method, path, payload, {"Content-Type": "application/json", **(headers or {})}
-        )
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    return api.request(method, path, body, client=client, headers=headers)
 
 
 def run_double(*args: str) -> subprocess.CompletedProcess[str]:
@@ -344,42 +331,7 @@ def test_two_doubles_share_state_through_etcd(api: LocalApi) -> None:
 
 
 def heartbeat(api: LocalApi, node: str, ready: str, age: float = 0.0) -> None:
-    """What the kubelet double does (README contract): register, then post a Ready condition."""
-    kubeconfig = "kubelet-node1.conf"
-    document = {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": node,
-            "labels": {"kubernetes.io/os": "linux", "kubernetes.io/hostname": node},
-        },
-    }
-    code, body = request(api, "POST", "/api/v1/nodes", document, client=kubeconfig)
-    assert code in (201, 409), body
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - age))
-    status = {
-        "status": {
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": ready,
-                    "reason": "KubeletReady" if ready == "True" else "KubeletNotReady",
-                    "message": "",
-                    "lastHeartbeatTime": stamp,
-                    "lastTransitionTime": stamp,
-                }
-            ]
-        }
-    }
-    code, body = request(
-        api,
-        "PATCH",
-        f"/api/v1/nodes/{node}/status",
-        status,
-        client=kubeconfig,
-        headers={"Content-Type": "application/merge-patch+json"},
-    )
-    assert code == 200, body
+    api.register_node(node, ready, age=age)
 
 
 def node_ready(api: LocalApi, node: str) -> str:

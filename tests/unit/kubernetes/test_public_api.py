@@ -53,6 +53,10 @@ EXPECTED = {
     "user_kubeconfig",
     "user_kubeconfig_path",
     "write_user_kubeconfig",
+    # control-plane waits (apisrv)
+    "ControlPlaneNotReadyError",
+    "WaitForApiServer",
+    "WaitForNodes",
 }
 
 
