@@ -207,6 +207,16 @@ def resource_list(group_version: str, resources: list[Resource]) -> dict[str, An
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        if resource.kind == "CertificateSigningRequest":
+            entries.append(
+                {
+                    "name": f"{resource.plural}/approval",
+                    "singularName": "",
+                    "namespaced": False,
+                    "kind": resource.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

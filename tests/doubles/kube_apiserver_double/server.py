@@ -284,7 +284,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else ""
         subresource = rest[2] if len(rest) > 2 else ""
-        if subresource and not (subresource == "status" and resource.status):
+        approval = subresource == "approval" and resource.kind == "CertificateSigningRequest"
+        if subresource and not (subresource == "status" and resource.status) and not approval:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if resource.namespaced and name and namespace is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")

@@ -35,6 +35,7 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+APPROVAL_CONDITIONS = ("Approved", "Denied")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -185,12 +186,38 @@ class Store:
                 metadata[kept] = before["metadata"][kept]
         self._prepare(resource, after, namespace)
         metadata["name"] = name
-        if resource.status and subresource != "status" and resource.kind != "Node":
+        if resource.status and not subresource and resource.kind != "Node":
             if "status" in before:
                 after["status"] = before["status"]
             else:
                 after.pop("status", None)
-        if subresource == "status":  # the status endpoint changes nothing else
+        if subresource == "approval":  # only the Approved/Denied/Failed conditions change
+            status = copy.deepcopy(before.get("status") or {})
+            status["conditions"] = (after.get("status") or {}).get("conditions") or []
+            after = {
+                **copy.deepcopy(before),
+                "status": status,
+                "metadata": {
+                    **before["metadata"],
+                    "managedFields": metadata.get("managedFields", []),
+                },
+            }
+        elif subresource == "status":  # the status endpoint changes nothing else
+            if resource.kind == "CertificateSigningRequest":
+                # As the real CSR status strategy: approval is the /approval subresource's.
+                status = dict(after.get("status") or {})
+                status["conditions"] = [
+                    c
+                    for c in (before.get("status") or {}).get("conditions") or []
+                    if c.get("type") in APPROVAL_CONDITIONS
+                ] + [
+                    c
+                    for c in status.get("conditions") or []
+                    if c.get("type") not in APPROVAL_CONDITIONS
+                ]
+                if not status["conditions"]:
+                    del status["conditions"]
+                after["status"] = status
             after = {
                 **copy.deepcopy(before),
                 "status": after.get("status"),

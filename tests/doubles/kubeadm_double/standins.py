@@ -6,8 +6,8 @@ and prove ``--kubeconfig`` against the API server. The controller-manager stand-
 the one controller job kubeadm's joins need: it approves and signs kubelet client CSRs
 (``kubernetes.io/kube-apiserver-client-kubelet``, subject ``system:node:<name>`` in
 ``system:nodes``) with ``--cluster-signing-cert-file``/``--cluster-signing-key-file``, writing
-the Approved condition and the certificate through the CSR's ``/status`` (the real one uses
-``/approval`` for the condition). The scheduler stand-in schedules nothing.
+the Approved condition through the CSR's ``/approval`` and the certificate through its
+``/status``, as the real controllers do. The scheduler stand-in schedules nothing.
 """
 
 from __future__ import annotations
@@ -140,12 +140,16 @@ def sign_pending(client: Client, ca: x509.Certificate, ca_key: Any) -> None:
                     "message": APPROVED,
                     "lastUpdateTime": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}",
                 }
-            ],
-            "certificate": base64.b64encode(certificate).decode(),
+            ]
         }
+        name = csr["metadata"]["name"]
         try:
-            client.request("PUT", f"{CSRS}/{csr['metadata']['name']}/status", csr)
-            print(f"signed {csr['metadata']['name']}", flush=True)
+            # As the real controllers: approval through /approval, the certificate through
+            # /status (which keeps the approval conditions as they are).
+            approved = client.request("PUT", f"{CSRS}/{name}/approval", csr)
+            approved["status"]["certificate"] = base64.b64encode(certificate).decode()
+            client.request("PUT", f"{CSRS}/{name}/status", approved)
+            print(f"signed {name}", flush=True)
         except ApiError as error:
             if error.status != 409:  # another master's stand-in signed it first
                 raise

@@ -427,3 +427,31 @@ stringData:
     assert code == 403
     wrong = {"Authorization": "Bearer abcdef.ffffffffffffffff"}
     assert request(api, "GET", "/api", client=None, headers=wrong)[0] == 401
+
+
+def test_csr_approval_only_through_its_subresource(api: LocalApi) -> None:
+    csrs = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    csr = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": "approval-test"},
+        "spec": {
+            "request": "",
+            "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+            "usages": ["client auth"],
+        },
+    }
+    code, body = request(api, "POST", csrs, csr)
+    assert code == 201, body
+    approved = {"type": "Approved", "status": "True", "reason": "Test", "message": "ok"}
+    sneaky = {**json.loads(body), "status": {"conditions": [approved], "certificate": "Y2VydA=="}}
+    code, body = request(api, "PUT", f"{csrs}/approval-test/status", sneaky)
+    assert code == 200, body
+    assert json.loads(body)["status"] == {"certificate": "Y2VydA=="}  # approval is not status's
+    current = json.loads(body)
+    current["status"]["conditions"] = [approved]
+    code, body = request(api, "PUT", f"{csrs}/approval-test/approval", current)
+    assert code == 200, body
+    assert json.loads(body)["status"]["conditions"][0]["type"] == "Approved"
+    listed = json.loads(request(api, "GET", "/apis/certificates.k8s.io/v1")[1])
+    assert "certificatesigningrequests/approval" in [r["name"] for r in listed["resources"]]
