@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .encryption import DecryptError, Transformer
+
 
 class EtcdError(Exception):
     """No etcd endpoint answered (or one answered with an error)."""
@@ -45,8 +47,14 @@ class EtcdClient:
     call, so a slow watch poll never holds up a request)."""
 
     def __init__(
-        self, servers: list[str], cafile: str | None, certfile: str | None, keyfile: str | None
+        self,
+        servers: list[str],
+        cafile: str | None,
+        certfile: str | None,
+        keyfile: str | None,
+        transformer: Transformer | None = None,
     ) -> None:
+        self._transformer = transformer or Transformer.identity()
         self._servers = servers
         self._context = ssl.create_default_context(cafile=cafile)
         if certfile and keyfile:
@@ -105,6 +113,12 @@ class EtcdClient:
         found = self._kvs(answer)
         return found[0] if found else None
 
+    def get_stored(self, key: str) -> bytes | None:
+        """The value exactly as etcd holds it (encrypted values stay encrypted)."""
+        answer = self._call("/v3/kv/range", {"key": _b64(key)})
+        items = answer.get("kvs", [])
+        return base64.b64decode(items[0].get("value", "")) if items else None
+
     def list_prefix(self, prefix: str) -> tuple[list[KeyValue], int]:
         """Every key under ``prefix`` and the store's revision at that moment."""
         answer = self._call("/v3/kv/range", {"key": _b64(prefix), "range_end": _prefix_end(prefix)})
@@ -133,6 +147,7 @@ class EtcdClient:
         self._call("/v3/kv/deleterange", {"key": _b64(prefix), "range_end": _prefix_end(prefix)})
 
     def _txn(self, key: str, compare: dict[str, str], value: bytes) -> int | None:
+        value = self._transformer.to_storage(key, value)
         answer = self._call(
             "/v3/kv/txn",
             {
@@ -144,14 +159,20 @@ class EtcdClient:
             return None
         return int(answer["header"]["revision"])
 
-    @staticmethod
-    def _kvs(answer: dict[str, Any]) -> list[KeyValue]:
-        return [
-            KeyValue(
-                key=base64.b64decode(item["key"]).decode(),
-                value=base64.b64decode(item.get("value", "")),
-                create_revision=int(item.get("create_revision", 0)),
-                mod_revision=int(item.get("mod_revision", 0)),
+    def _kvs(self, answer: dict[str, Any]) -> list[KeyValue]:
+        found = []
+        for item in answer.get("kvs", []):
+            key = base64.b64decode(item["key"]).decode()
+            try:
+                value = self._transformer.from_storage(key, base64.b64decode(item.get("value", "")))
+            except DecryptError as error:
+                raise EtcdError(f"cannot decrypt: {error}") from None
+            found.append(
+                KeyValue(
+                    key=key,
+                    value=value,
+                    create_revision=int(item.get("create_revision", 0)),
+                    mod_revision=int(item.get("mod_revision", 0)),
+                )
             )
-            for item in answer.get("kvs", [])
-        ]
+        return found

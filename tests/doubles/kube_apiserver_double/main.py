@@ -8,9 +8,11 @@ import ssl
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 from .controllers import Controllers
+from .encryption import EncryptionConfigError, Transformer
 from .errors import ApiError
 from .etcd import EtcdClient, EtcdError
 from .flags import FlagError, Options, parse_flags, validate
@@ -65,11 +67,21 @@ def main(argv: list[str], version: str = DEFAULT_VERSION) -> int:
             f"Error: failed to load the serving certificate or client CA: {error}", file=sys.stderr
         )
         return 1
+    try:
+        transformer = (
+            Transformer.from_file(Path(options.get("encryption-provider-config")))
+            if options.get("encryption-provider-config")
+            else Transformer.identity()
+        )
+    except EncryptionConfigError as error:
+        print(f"Error: --encryption-provider-config: {error}", file=sys.stderr)
+        return 1
     etcd = EtcdClient(
         options.items("etcd-servers"),
         options.get("etcd-cafile") or None,
         options.get("etcd-certfile") or None,
         options.get("etcd-keyfile") or None,
+        transformer,
     )
     store = Store(etcd, options.get("service-cluster-ip-range", "10.96.0.0/12"))
     deadline = time.monotonic() + ETCD_WAIT
