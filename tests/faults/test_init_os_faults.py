@@ -191,6 +191,11 @@ class Fault:
     exit_codes: tuple[int, ...]  # what the run may exit with
     cause: str  # a regex the victim's error (or the run's message) must match; "" for none
     on_host: bool = True  # the failure is the victim's alone (else the whole run stops)
+    # A host lost for good: its error starts with how the connection was lost (the first
+    # error, not a later reconnect's), and it fails within two keepalive windows of going
+    # silent (plus the retry's backoff of at most a second and this machine's load).
+    lost: bool = False
+    says: str = ""  # a regex every error of a lost host matches (how it was lost)
 
 
 async def sshd_stopped(ctx: InitOS, victim: str, run: asyncio.subprocess.Process) -> Undo:
@@ -249,11 +254,20 @@ def signalled(signum: int) -> Callable[..., Awaitable[Undo]]:
 
 
 HOST_LOST = r"connection|unreachable|timed out|closed|lost|reset|refused"
+KEEPALIVE_WINDOW = 2 * (2 + 1)  # keepaliveInterval x (keepaliveCountMax + 1), as set below
+# "<node>: [<host>: ]<first error>[; it did not come back (<the reconnect's error>)]"
+FIRST_ERROR = (
+    r"^\S+: (\S+: )?(the connection to \S+ (was lost|dropped while a command ran)"
+    r"|\S+ closed the connection)"
+)
 FAULTS: list[tuple[Fault, Callable[..., Awaitable[Undo]]]] = [
-    (Fault("sshd stopped", 240, (1,), HOST_LOST), sshd_stopped),
+    (Fault("sshd stopped", 240, (1,), HOST_LOST, lost=True), sshd_stopped),
     (Fault("link down 20 s", 240, (0, 1), HOST_LOST), link_down(20)),
-    (Fault("link down for good", 240, (1,), HOST_LOST), link_down(None)),
-    (Fault("packets dropped", 240, (1,), HOST_LOST), packets_dropped),
+    (
+        Fault("link down for good", 240, (1,), HOST_LOST, lost=True, says="keepalive"),
+        link_down(None),
+    ),
+    (Fault("packets dropped", 240, (1,), HOST_LOST, lost=True, says="keepalive"), packets_dropped),
     (Fault("SIGKILL", 30, (-signal.SIGKILL,), "", on_host=False), signalled(signal.SIGKILL)),
     (
         Fault("SIGTERM", 60, (143,), "interrupted by SIGTERM", on_host=False),
@@ -329,8 +343,8 @@ async def test_fault_during_the_package_step(
 ) -> None:
     victim = init_os.hosts[1]
     await init_os.reset()
-    run, _ = await start_and_reach_package_step(init_os, victim)
-    injected = time.monotonic()
+    run, log = await start_and_reach_package_step(init_os, victim)
+    injected, injected_at = time.monotonic(), time.time()
     undo = await inject(init_os, victim, run)
     try:
         code, out, err = await finish(run, fault.bound)
@@ -352,6 +366,19 @@ async def test_fault_during_the_package_step(
             if other != victim:
                 assert document["hosts"][other]["errors"] == [], document["hosts"][other]
         assert victim in err
+        if fault.lost:
+            for error in document["hosts"][victim]["errors"]:
+                assert re.search(FIRST_ERROR, str(error)), error
+                assert re.search(fault.says, str(error)), error
+            path = log()
+            assert path is not None
+            failed = min(
+                e["time"]
+                for e in events(path)
+                if e["event"] == "failed" and e.get("host") == victim
+            )
+            print(f"{victim} failed {failed - injected_at:.1f} s after the fault")
+            assert failed - injected_at < 2 * KEEPALIVE_WINDOW + 3, failed - injected_at
     elif fault.cause:
         assert re.search(fault.cause, err), err
     await continue_as_told(init_os, err)

@@ -11,6 +11,7 @@ from kubexms.connector._errors import (
     HostConnectionError,
     HostKeyChangedError,
     HostKeyError,
+    HostLostError,
     SudoError,
 )
 from kubexms.connector._local import LocalConnector
@@ -30,6 +31,7 @@ __all__ = [
     "HostKeyChangedError",
     "HostKeyError",
     "HostKeyPolicy",
+    "HostLostError",
     "LocalConnector",
     "SSHClientSettings",
     "SSHConnector",

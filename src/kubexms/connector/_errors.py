@@ -32,6 +32,28 @@ class ConnectTimeoutError(HostConnectionError):
     label = "timed out"
 
 
+class HostLostError(HostConnectionError):
+    """A connection that was lost did not come back at one short reconnect attempt.
+
+    The host counts as gone for the rest of the run: its message is the first error (how the
+    connection was lost), and every later operation on it (retries, clean-up, lock release)
+    fails at once with it rather than dialling again. Not retried.
+    """
+
+    retryable = False
+    label = "lost"
+
+    def __init__(self, host: str, first: ConnectorError, reconnect: ConnectorError) -> None:
+        again = reconnect.reason.rstrip(".")
+        super().__init__(host, f"{first.reason.rstrip('.')}; it did not come back ({again}).")
+        self.first = first
+        self.reconnect = reconnect
+
+    def again(self) -> HostLostError:
+        """A fresh error with the same message, for the next operation that needs the host."""
+        return HostLostError(self.host, self.first, self.reconnect)
+
+
 class AuthenticationError(ConnectorError):
     """The host refused our credentials. Retrying with the same ones cannot help."""
 

@@ -14,7 +14,12 @@ import asyncssh
 from kubexms._log import get_logger
 from kubexms.connector._base import CommandResult, Connector
 from kubexms.connector._bastion import BastionLease
-from kubexms.connector._errors import CommandTimeoutError, HostConnectionError
+from kubexms.connector._errors import (
+    CommandTimeoutError,
+    ConnectorError,
+    HostConnectionError,
+    HostLostError,
+)
 from kubexms.connector._execution import (
     DeadlineExceededError,
     KillTasks,
@@ -34,15 +39,28 @@ from kubexms.connector._shell import (
     wrap_command,
 )
 from kubexms.connector._ssh_errors import CONNECTION_FAILURES, connection_error
-from kubexms.connector._ssh_settings import SSHClientSettings, SSHEndpoint
+from kubexms.connector._ssh_settings import CloseWatch, SSHClientSettings, SSHEndpoint
 from kubexms.connector._ssh_transfer import SFTPTransfer
 
 _log = get_logger("kubexms.connector")
 _KILL_TIMEOUT = 15.0
 _CLOSE_TIMEOUT = 5.0
 LOST_RECONNECT_TIMEOUT = 5.0
-"""Seconds for reconnecting to a host whose connection was lost: one short attempt, so the
-clean-up after a lost host (kills, lock release) does not wait a full connect timeout."""
+"""Seconds for reconnecting to a host whose connection was lost: one short attempt (shorter
+still when the keepalive window is), so a host that stops answering fails within about two
+keepalive windows, and its clean-up (kills, lock release) never waits a full connect timeout."""
+
+
+def _vague(error: ConnectorError) -> bool:
+    """Whether ``error`` says only that the connection went, not how."""
+    return error.reason.endswith(" was lost.")
+
+
+def _one_line(command: str, limit: int = 100) -> str:
+    """A command as it fits in one line of an error message."""
+    lines = command.strip().splitlines() or [""]
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} …"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class SSHConnector(Connector):
@@ -78,7 +96,9 @@ class SSHConnector(Connector):
         self._sessions = asyncio.Semaphore(settings.max_sessions_per_host)
         self._transfer = SFTPTransfer(self)
         self._pending_kills: KillTasks = set()
-        self._lost = False  # the last connection broke under us (not closed by us)
+        self._loss: ConnectorError | None = None  # how the last connection broke under us
+        self._gone: HostLostError | None = None  # the lost host did not come back: final
+        self._watch: CloseWatch | None = None  # why the connection closed, if it did
 
     def __repr__(self) -> str:
         via = f" via {self.bastion.label}" if self.bastion else ""
@@ -93,29 +113,63 @@ class SSHConnector(Connector):
         """Open the connection (and the bastion's, if not already open). Idempotent."""
         await self.connection()
 
+    def note_lost(self, error: ConnectorError) -> None:
+        """Record that the connection broke under us; the first error of a loss is kept
+        (a bare "was lost" gives way to the first one that says how)."""
+        if self._loss is None or (_vague(self._loss) and not _vague(error)):
+            self._loss = error
+
+    def reconnect_timeout(self) -> float:
+        """The one short attempt a lost host gets (never longer than its keepalive window)."""
+        timeout = min(self.settings.connect_timeout, LOST_RECONNECT_TIMEOUT)
+        interval = self.settings.keepalive_interval
+        if interval > 0:
+            timeout = min(timeout, interval * (self.settings.keepalive_count_max + 1))
+        return timeout
+
     async def connection(self) -> asyncssh.SSHClientConnection:
-        """The live connection, (re)opened if needed."""
+        """The live connection, (re)opened if needed.
+
+        After a loss the host gets one short reconnect attempt; if that fails too the host is
+        gone for this connector's life, and this raises HostLostError (the first error) at once.
+        """
         async with self._lock:
+            if self._gone is not None:
+                raise self._gone.again()
             if self._conn is not None and not self._conn.is_closed():
+                self._loss = None  # the connection lives: an earlier error was not a loss
                 return self._conn
             if self._conn is not None:
-                self._lost = True
+                reason = self._watch.reason if self._watch is not None else None
+                target = self.endpoint.label
+                self.note_lost(
+                    connection_error(self.name, target, reason)
+                    if reason is not None
+                    else HostConnectionError(self.name, f"the connection to {target} was lost.")
+                )
             await self._drop()
-            timeout = None
-            if self._lost:
-                timeout = min(self.settings.connect_timeout, LOST_RECONNECT_TIMEOUT)
+            loss = self._loss
+            timeout = self.reconnect_timeout() if loss is not None else None
             tunnel = None
-            if self.bastion is not None:
-                self._lease = await self.settings.bastions.acquire(self.bastion, host=self.name)
-                tunnel = self._lease.connection
             try:
+                if self.bastion is not None:
+                    self._lease = await self.settings.bastions.acquire(self.bastion, host=self.name)
+                    tunnel = self._lease.connection
                 self._conn = await self.settings.connect(
                     self.endpoint, host=self.name, tunnel=tunnel, timeout=timeout
                 )
+            except HostConnectionError as exc:
+                await self._drop()
+                if loss is None:
+                    raise
+                self._gone = HostLostError(self.name, loss, exc)
+                _log.warning("host lost", host=self.name, error=str(self._gone))
+                raise self._gone.again() from None
             except BaseException:
                 await self._drop()
                 raise
-            self._lost = False
+            self._loss = None
+            self._watch = CloseWatch(self._conn)
             _log.debug("connected", host=self.name, target=self.endpoint.label)
             return self._conn
 
@@ -125,6 +179,8 @@ class SSHConnector(Connector):
         await settle_kills(self._pending_kills, self.stop_grace + _KILL_TIMEOUT)
         async with self._lock:
             await self._drop()
+            # Closed by us: opening it again is a fresh start, not a reconnect after a loss.
+            self._loss = self._gone = None
 
     async def _drop(self) -> None:
         await self._transfer.forget()
@@ -181,7 +237,7 @@ class SSHConnector(Connector):
         try:
             process = await conn.create_process(wrapped.text, encoding=None)
         except CONNECTION_FAILURES as exc:
-            raise connection_error(self.name, target, exc) from None
+            raise self._broken(connection_error(self.name, target, exc)) from None
         marker = PgidMarkerFilter(wrapped.pid_marker)
 
         async def work() -> tuple[bytes, bytes, int | None]:
@@ -212,14 +268,15 @@ class SSHConnector(Connector):
             _log.warning("command timed out", host=self.name, command=command, killed=exc.killed)
             raise CommandTimeoutError(self.name, command, timeout, killed=exc.killed) from None
         except CONNECTION_FAILURES as exc:
-            self._lost = True
-            raise connection_error(self.name, target, exc) from None
+            raise self._broken(connection_error(self.name, target, exc)) from None
         finally:
             process.close()
         if code is None:
-            self._lost = True
-            raise HostConnectionError(
-                self.name, f"the connection to {target} dropped while the command ran: {command}"
+            raise self._broken(
+                HostConnectionError(
+                    self.name,
+                    f"the connection to {target} dropped while a command ran: {_one_line(command)}",
+                )
             )
         stderr = decode(err)
         if not marker.seen:
@@ -229,6 +286,12 @@ class SSHConnector(Connector):
         code = 128 - code if code < 0 else code
         _log.debug("command finished", host=self.name, command=command, exit_code=code)
         return CommandResult(command, code, decode(out), stderr, time.monotonic() - started)
+
+    def _broken(self, error: ConnectorError) -> ConnectorError:
+        """``error`` of a command on a connection that broke (recorded as the loss's first)."""
+        if isinstance(error, HostConnectionError):
+            self.note_lost(error)
+        return error
 
     async def _kill(self, pgid: int | None, *, elevated: bool) -> bool:
         """Kill the command's process group over a second channel; closing ours would not."""

@@ -50,6 +50,10 @@ def connection_error(
         return HostConnectionError(
             host, f"the bastion could not open a tunnel to {target}: {reason}."
         )
+    if isinstance(exc, asyncssh.ChannelOpenError) and reason == "SSH connection closed":
+        # asyncssh's answer to a channel opened on a connection that is being torn down; the
+        # cause (a keepalive timeout, a reset) reaches the commands already running.
+        return HostConnectionError(host, f"the connection to {target} was lost.")
     if isinstance(exc, asyncssh.ChannelOpenError):
         return HostConnectionError(host, f"{target} refused to open an SSH channel: {reason}.")
     if isinstance(exc, asyncssh.ConnectionLost):

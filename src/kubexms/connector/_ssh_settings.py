@@ -59,7 +59,31 @@ class SSHEndpoint:
         return f"[{self.address}]:{self.port}" if is_v6 else f"{self.address}:{self.port}"
 
 
-class _HostKeyCheck(asyncssh.SSHClient):
+class _Client(asyncssh.SSHClient):
+    """Remembers why its connection closed (asyncssh tells only the connection's owner)."""
+
+    lost: Exception | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+
+
+class CloseWatch:
+    """Why a connection closed under us (a keepalive timeout, a reset), when asyncssh said.
+
+    Taken right after connecting: asyncssh forgets a connection's owner once it closes.
+    """
+
+    def __init__(self, conn: asyncssh.SSHClientConnection) -> None:
+        owner = conn.get_owner() if hasattr(conn, "get_owner") else None
+        self._client = owner if isinstance(owner, _Client) else None
+
+    @property
+    def reason(self) -> Exception | None:
+        return self._client.lost if self._client is not None else None
+
+
+class _HostKeyCheck(_Client):
     """Decides on host keys known_hosts does not vouch for, remembering why."""
 
     def __init__(self, store: KnownHostsStore, policy: HostKeyPolicy) -> None:
@@ -186,7 +210,7 @@ class SSHClientSettings:
         check = checker
 
         def client() -> asyncssh.SSHClient:
-            return check if check is not None else asyncssh.SSHClient()
+            return check if check is not None else _Client()
 
         try:
             conn = await asyncssh.connect(

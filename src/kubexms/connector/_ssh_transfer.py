@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 import asyncssh
 
 from kubexms.connector import _local_files
-from kubexms.connector._errors import FileTransferError
+from kubexms.connector._errors import FileTransferError, HostConnectionError
 from kubexms.connector._ssh_errors import CONNECTION_FAILURES, sftp_error
 from kubexms.connector._transfer_scripts import (
     install_file_script,
@@ -70,7 +70,10 @@ class SFTPTransfer:
         try:
             return await operation
         except _FAILURES as exc:
-            raise sftp_error(self._name, action, exc, self._connector.endpoint.label) from None
+            error = sftp_error(self._name, action, exc, self._connector.endpoint.label)
+            if isinstance(error, HostConnectionError):
+                self._connector.note_lost(error)
+            raise error from None
 
     async def _script(self, script: str, action: str) -> None:
         """Run a transfer script elevated (a no-op elevation for root)."""

@@ -25,6 +25,7 @@ def test_public_names_are_pinned_and_sorted() -> None:
         "HostKeyChangedError",
         "HostKeyError",
         "HostKeyPolicy",
+        "HostLostError",
         "LocalConnector",
         "SSHClientSettings",
         "SSHConnector",
