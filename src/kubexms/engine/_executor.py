@@ -218,7 +218,7 @@ class _Run:
         completed = outcomes["changed"] + outcomes["unchanged"] + outcomes["resumed"]
         self.satisfied[node.id] = completed > 0 or self.dry_run
         if self.engine.checkpoint is not None:
-            self.engine.checkpoint.flush()
+            self.engine.checkpoint.settle()
         self.emit(
             Event(
                 EventKind.NODE_FINISHED,
