@@ -76,9 +76,10 @@ async def fleet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet
 
 
 @pytest.fixture(scope="session")
-def fleet_pool(fleet: Fleet) -> HostPool:
-    """Who holds which host of the session fleet; fixtures lease through it."""
-    return HostPool(fleet)
+def fleet_pool(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> HostPool:
+    """Who holds which host of the session fleet; fixtures lease through it. Its
+    ``packages_dir`` is the session's one directory of downloaded OS packages."""
+    return HostPool(fleet, packages_dir=tmp_path_factory.mktemp("packages"))
 
 
 @pytest.fixture

@@ -155,7 +155,7 @@ async def etcd_cluster(pool: HostPool, directory: Path, holder: str) -> AsyncIte
                 addresses,
                 cluster,
                 directory / "work",
-                directory / "debs",
+                pool.packages_dir,  # downloaded once per session
                 etcdctl,
                 release,
             )

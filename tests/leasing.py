@@ -180,16 +180,29 @@ class HostLease(Sequence[FleetHost]):
 
 
 class HostPool:
-    """The session fleet's hosts and who holds them (tests run one at a time; no xdist)."""
+    """The session fleet's hosts and who holds them (tests run one at a time; no xdist).
 
-    def __init__(self, fleet: Fleet) -> None:
+    ``packages_dir``: the session's one ``--packages-dir`` for runs that download the OS
+    packages (``init os --download-packages``): the first run downloads them, later modules
+    find them there (kubexms downloads only what a directory lacks).
+    """
+
+    def __init__(self, fleet: Fleet, packages_dir: Path | None = None) -> None:
         self.fleet = fleet
+        self._packages_dir = packages_dir
         self._holders: dict[str, str] = {}
         self._uses: dict[str, int] = {host.name: 0 for host in fleet.hosts}
 
     @property
     def init(self) -> Init:
         return self.fleet.hosts[0].init
+
+    @property
+    def packages_dir(self) -> Path:
+        """The session's shared directory of downloaded OS packages (see the class)."""
+        if self._packages_dir is None:
+            self._packages_dir = Path(tempfile.mkdtemp(prefix="kxms-test-packages-"))
+        return self._packages_dir
 
     def acquire(self, count: int, *, init: Init | None, holder: str) -> HostLease:
         """``count`` free hosts for ``holder``, least used first; skip the caller if impossible."""

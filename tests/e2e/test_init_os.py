@@ -116,7 +116,9 @@ async def init_os(
             document["spec"]["global"]["workDir"] = str(directory / "work")
 
         cluster = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
-        yield InitOS(leased.fleet, names, cluster, directory / "work", directory / "debs")
+        # The session's packages directory: downloaded once for every module that needs them.
+        debs = fleet_pool.packages_dir
+        yield InitOS(leased.fleet, names, cluster, directory / "work", debs)
 
 
 async def wait_for(probe: Any, what: str, timeout: float = 120.0) -> None:

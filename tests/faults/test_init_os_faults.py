@@ -162,7 +162,9 @@ async def init_os(
             settings["stopGrace"] = 3
 
         cluster = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
-        made = InitOS(leased.fleet, names, cluster, directory / "work", directory / "debs")
+        # The session's packages directory: downloaded once for every module that needs them.
+        debs = fleet_pool.packages_dir
+        made = InitOS(leased.fleet, names, cluster, directory / "work", debs)
         # What a fresh host lacks is what this machine lacks (hosts see its /usr and /var
         # under their own copy-on-write layer). Leased hosts may come from earlier tests that
         # ran init os on them: purge those packages again so the package step has work.
