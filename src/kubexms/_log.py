@@ -4,8 +4,9 @@ Importing structlog imports all of it (its dev renderer pulls in rich's tracebac
 pygments): ~0.06 s of CPU, a tenth of a ``kubexms exec``'s start-up, spent on messages that the
 default level (warning) drops. So the CLI's ``configure_logging`` only records its level when
 structlog is not loaded yet; a call below that level is dropped here, as structlog's filtering
-logger would drop it, and the first call at or above it (or any other use of a logger, such as
-``bind``) imports structlog, applies the recorded configuration and goes to structlog.
+logger would drop it, and the first call at or above it (or any other use of a logger but
+``bind``, which is recorded for later) imports structlog, applies the recorded configuration and
+goes to structlog.
 
 Every kubexms module gets its logger from ``get_logger``, never from structlog directly, so
 that no message reaches structlog before its configuration.
@@ -67,18 +68,27 @@ def _drop(*args: object, **kwargs: object) -> None:
 
 
 class _LazyLogger:
-    __slots__ = ("_logger", "_name")
+    __slots__ = ("_bound", "_logger", "_name")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, bound: dict[str, Any] | None = None) -> None:
         self._name = name
+        self._bound: dict[str, Any] = bound or {}
         self._logger: Any = None
+
+    def bind(self, **values: Any) -> Any:
+        """Context for later messages; structlog is still not loaded (the engine binds a
+        logger to every step's context, mostly never to log anything)."""
+        if self._logger is not None:
+            return self._logger.bind(**values)
+        return _LazyLogger(self._name, {**self._bound, **values})
 
     def __getattr__(self, attribute: str) -> Any:
         if self._logger is None:
             level = _Deferred.level
             if level is not None and _METHOD_LEVELS.get(attribute, level) < level:
                 return _drop
-            self._logger = _load_structlog().stdlib.get_logger(self._name)
+            logger = _load_structlog().stdlib.get_logger(self._name)
+            self._logger = logger.bind(**self._bound) if self._bound else logger
         return getattr(self._logger, attribute)
 
 
