@@ -242,18 +242,24 @@ def plan_artifacts(
     if without_arch:
         raise BomError(f"no architecture known for host(s) {', '.join(without_arch)}")
 
+    # Hosts share a handful of role sets: each component is matched per set, not per host.
+    by_roles: dict[frozenset[str], list[str]] = {}
+    for host in hosts:
+        by_roles.setdefault(host_roles[host.name], []).append(host.name)
     artifacts: list[Artifact] = []
     for name, spec in bom.components.items():
         if any(_cluster_value(cluster, key) != value for key, value in spec.when.items()):
             continue
         roles = frozenset(spec.roles)
-        needing = [host for host in hosts if host_roles[host.name] & roles]
+        needing = [names for have, names in by_roles.items() if have & roles]
         if not needing:
             continue
         override = settings.overrides.get(name)
         version = _version_for(name, spec, override, cluster, bom, minor)
         if spec.per_arch:
-            arches = sorted({arch for host in needing for arch in host_arches[host.name]})
+            arches = sorted(
+                {arch for names in needing for host in names for arch in host_arches[host]}
+            )
         else:
             arches = [NOARCH]
         artifacts += [_artifact(name, spec, override, version, arch, bom) for arch in arches]
