@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from kubexms.cni import helm_upgrade_argv, kubectl_apply_argv
+from kubexms.cni import KubeObject, helm_upgrade_argv, kubectl_apply_argv
 from kubexms.config import Addon
 
 ADDONS_DIR = "/etc/kubexms/addons"
@@ -76,7 +76,48 @@ def manifests_on_host(addon: Addon) -> list[str]:
 
 
 def manifest_argvs(addon: Addon) -> list[list[str]]:
-    """One server-side ``kubectl apply`` per manifest, in order."""
-    return [
-        kubectl_apply_argv(path, namespace=addon.namespace) for path in manifests_on_host(addon)
-    ]
+    """One server-side ``kubectl apply`` per manifest, in order. No ``--namespace``: kubectl
+    would refuse every object naming another namespace; objects naming none get the add-on's
+    namespace in the manifest itself (:func:`in_namespace`)."""
+    return [kubectl_apply_argv(path) for path in manifests_on_host(addon)]
+
+
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService",
+        "CertificateSigningRequest",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CSIDriver",
+        "CSINode",
+        "CustomResourceDefinition",
+        "FlowSchema",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "RuntimeClass",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+    }
+)
+"""Built-in kinds that live in no namespace."""
+
+
+def in_namespace(objects: list[KubeObject], namespace: str) -> list[KubeObject]:
+    """``objects`` with ``namespace`` set where an object of a namespaced kind names none (the
+    add-on's namespace is the default, as ``kubectl --namespace`` would make it)."""
+    placed = []
+    for obj in objects:
+        metadata = obj.get("metadata") or {}
+        if obj.get("kind") in CLUSTER_SCOPED_KINDS or metadata.get("namespace"):
+            placed.append(obj)
+        else:
+            placed.append({**obj, "metadata": {**metadata, "namespace": namespace}})
+    return placed

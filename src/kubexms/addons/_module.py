@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kubexms.addons._commands import (
     chart_on_host,
+    in_namespace,
     inline_values_yaml,
     manifests_on_host,
     values_files_on_host,
@@ -64,6 +65,7 @@ class AddonManifest(ServerSideApply):
     local: str | None = None
     url: str | None = None
     sha256: str | None = None
+    default_namespace: str = "default"
 
     def _source(self, cluster: Cluster) -> Path:
         if self.local is not None:
@@ -88,7 +90,8 @@ class AddonManifest(ServerSideApply):
             text = path.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise ManifestError(f"addon {self.addon}: {where}: cannot read: {error}") from None
-        return load_objects(text, f"addon {self.addon}: {where}")
+        objects = load_objects(text, f"addon {self.addon}: {where}")
+        return in_namespace(objects, self.default_namespace)
 
 
 def _read_text(path: Path, addon: str) -> str:
@@ -142,8 +145,8 @@ def manifest_steps(addon: Addon) -> list[Step]:
             AddonManifest(
                 path,
                 f"addon {addon.name}",
-                addon.namespace,
                 name=f"manifest-{index}",
+                default_namespace=addon.namespace,
                 addon=addon.name,
                 index=index,
                 local=None if source.path is None else str(source.path),

@@ -99,7 +99,7 @@ def test_manifests_are_applied_server_side_in_order() -> None:
         assert argv[:3] == [
             "/usr/local/bin/kubectl",
             "--kubeconfig=/etc/kubernetes/admin.conf",
-            "--namespace=tools",
+            "apply",
         ]
         assert "--server-side" in argv
 

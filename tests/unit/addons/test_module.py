@@ -137,6 +137,8 @@ def test_a_manifest_is_rendered_annotated(tmp_path: Path) -> None:
     assert file.path == "/etc/kubexms/addons/demo/00-demo.yaml"
     objects = load_objects(file.shown().decode(), "x")
     assert [obj["kind"] for obj in objects] == ["Namespace", "ConfigMap"]
+    # a namespaced object naming no namespace gets the add-on's; a Namespace none
+    assert [obj["metadata"].get("namespace") for obj in objects] == [None, "demo"]
     digest = {obj["metadata"]["annotations"][APPLIED_ANNOTATION] for obj in objects}
     assert len(digest) == 1
 
