@@ -50,7 +50,7 @@ def test_flannel_and_a_deleted_object_is_seen_missing(api: LocalApi, tmp_path: P
     daemonset = json.loads(
         api.kubectl(
             "--namespace=kube-flannel", "get", "daemonset", "kube-flannel-ds", "--output=json"
-        ).stdout  # fmt: skip
+        ).stdout
     )
     assert daemonset["metadata"]["annotations"]["kubexms.io/applied-sha256"] == digest
 
