@@ -18,8 +18,7 @@ DOUBLES = Path(__file__).resolve().parent.parent
 _ENTRIES = {
     "kubeadm": "from kubeadm_double.main import main\nsys.exit(main(sys.argv[1:], {version!r}))\n",
     "kubelet": (
-        "from kubeadm_double.kubelet import main\n"
-        "sys.exit(main(sys.argv[1:], {version!r}, {doubles!r}))\n"
+        "from kubeadm_double.kubelet import main\nsys.exit(main(sys.argv[1:], {version!r}))\n"
     ),
 }
 
@@ -27,7 +26,7 @@ _ENTRIES = {
 def build(binary: str, version: str, directory: Path) -> ReleaseFile:
     """``directory/<binary>`` (``kubeadm`` or ``kubelet``): the double as one executable zipapp
     for the hosts' ``/usr/bin/python3``, reporting ``version``, to stand in for the release file
-    (the kubelet's knows this checkout's ``tests/doubles``: its static pods run doubles there)."""
+    (the kubelet's carries the API-server double its static pods run)."""
     from tests.fixtures.artifacts.runtime_release import ReleaseFile
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -39,7 +38,14 @@ def build(binary: str, version: str, directory: Path) -> ReleaseFile:
     shutil.copytree(
         schemas, staging / package.name / "schemas", ignore=shutil.ignore_patterns("*.py")
     )
-    entry = _ENTRIES[binary].format(version=version, doubles=str(DOUBLES))
+    if binary == "kubelet":
+        # Its static pods' "images": the API-server double travels inside the kubelet double
+        # (fleet hosts do not see this checkout), unpacked on the host when the kubelet starts.
+        apiserver = DOUBLES / "kube_apiserver_double"
+        shutil.copytree(apiserver, staging / apiserver.name,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        shutil.copy(DOUBLES / "kube_apiserver.py", staging / "kube_apiserver.py")
+    entry = _ENTRIES[binary].format(version=version)
     (staging / "__main__.py").write_text(f"import sys\n{entry}")
     target = directory / binary
     zipapp.create_archive(staging, target, interpreter="/usr/bin/python3")

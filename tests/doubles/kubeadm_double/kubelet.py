@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import os
 import platform
 import signal
@@ -21,6 +22,8 @@ import socket
 import sys
 import threading
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -283,6 +286,20 @@ class NodeAgent:
             stop.wait(HEARTBEAT)
 
 
+def unpack_images() -> str:
+    """The directory holding what this kubelet's static pods run: the doubles packed in its
+    own zipapp, unpacked (once per content) into ``/var/lib/kubelet/kubexms-images``."""
+    archive = Path(__file__).resolve().parents[1]
+    if not zipfile.is_zipfile(archive):  # run from the checkout: the doubles are beside it
+        return str(archive)
+    data = archive.read_bytes()
+    target = host(f"{KUBELET_DIR}/kubexms-images/{hashlib.sha256(data).hexdigest()[:16]}")
+    if not (target / "kube_apiserver.py").exists():
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(target)
+    return str(target)
+
+
 def run(argv: list[str], version: str, doubles: str) -> int:
     flags = parse_flags(argv)
     if "version" in flags:
@@ -310,6 +327,7 @@ def run(argv: list[str], version: str, doubles: str) -> int:
         tls_bootstrap(flags, name)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    doubles = doubles or unpack_images()
     pods = StaticPods(config.get("staticPodPath", ""), doubles, version)
     pods.start(stop)
     agent = NodeAgent(from_kubeconfig(host(kubeconfig), host), name, flags, version)

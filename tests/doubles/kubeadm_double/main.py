@@ -59,6 +59,8 @@ COMMANDS = {"init": cmd_init, "join": cmd_join, "token": cmd_token, "version": c
 
 
 def main(argv: list[str], version: str = DEFAULT_VERSION) -> int:
+    # kubeadm's output and errors interleave in the order they happen (stdout is a pipe here).
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(
             "kubeadm (kubexms test double): init, join, token, version; see tests/doubles/README.md"
