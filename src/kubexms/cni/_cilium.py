@@ -4,7 +4,7 @@ kube-proxy replacement is off unless ``spec.network.cilium.kubeProxyReplacement`
 is installed either way); IPAM is ``kubernetes``: each node's pods get addresses from the
 ``podCIDR`` the controller manager gave the node out of ``kubePodsCIDR``, and Cilium does not
 masquerade traffic inside the pod CIDR. With a private registry, the images come from there
-under the same repository paths.
+under the same repository paths, with the tags the image list pins (the chart's own).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from kubexms.artifacts import ImageRef
+from kubexms.cni._pinned import pinned_images
 from kubexms.cni._tools import helm_upgrade_argv
 from kubexms.config import Cluster
 
@@ -21,10 +22,11 @@ CILIUM_RELEASE = "cilium"
 CILIUM_NAMESPACE = "kube-system"
 CILIUM_DAEMONSET = "cilium"
 _UPSTREAM_IMAGES = {
-    # the chart's value path -> the repository it names (the chart's defaults)
-    "image": "quay.io/cilium/cilium",
-    "operator.image": "quay.io/cilium/operator",
-    "envoy.image": "quay.io/cilium/cilium-envoy",
+    # the chart's value path -> the repository it names (the chart's defaults), and the image
+    # list's key of the image it deploys (the operator's repository gets "-generic" appended)
+    "image": ("quay.io/cilium/cilium", "cilium"),
+    "operator.image": ("quay.io/cilium/operator", "cilium-operator-generic"),
+    "envoy.image": ("quay.io/cilium/cilium-envoy", "cilium-envoy"),
 }
 
 
@@ -48,13 +50,21 @@ def cilium_values(cluster: Cluster) -> dict[str, Any]:
         values["k8sServicePort"] = endpoint.port
     registry = cluster.spec.registry.private_registry
     if registry:
-        for path, upstream in _UPSTREAM_IMAGES.items():
+        pinned = pinned_images(cluster, {key: key for _, key in _UPSTREAM_IMAGES.values()})
+        for path, (upstream, key) in _UPSTREAM_IMAGES.items():
             ref = ImageRef.parse(f"{upstream}:latest").under(registry)
             target = values
-            for key in path.split("."):
-                target = target.setdefault(key, {})
-            # The chart pins upstream digests; a copied image has its own, so tags are used.
-            target.update({"repository": f"{ref.registry}/{ref.repository}", "useDigest": False})
+            for part in path.split("."):
+                target = target.setdefault(part, {})
+            # The chart pins upstream digests; a copied image has its own, so the tag the
+            # image list pins (and the bundle carries) is used.
+            target.update(
+                {
+                    "repository": f"{ref.registry}/{ref.repository}",
+                    "tag": pinned[key].tag,
+                    "useDigest": False,
+                }
+            )
         values["operator"]["image"]["suffix"] = ""
     return values
 

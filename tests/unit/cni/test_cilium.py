@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubexms.artifacts import cluster_images
 from kubexms.cni import cilium_helm_argv, cilium_values, cilium_values_yaml, helm_upgrade_argv
 from kubexms.config import Cluster, parse_config
 from tests.unit.config.sample import to_yaml
@@ -52,14 +53,24 @@ def test_images_come_from_the_private_registry() -> None:
     values = cilium_values(cluster)
     assert values["image"] == {
         "repository": "reg.example:5000/mirror/cilium/cilium",
+        "tag": "v1.16.6",
         "useDigest": False,
     }
     assert values["operator"]["image"] == {
-        "repository": "reg.example:5000/mirror/cilium/operator",
+        "repository": "reg.example:5000/mirror/cilium/operator",  # the chart adds -generic
+        "tag": "v1.16.6",
         "useDigest": False,
         "suffix": "",
     }
     assert values["envoy"]["image"]["repository"] == "reg.example:5000/mirror/cilium/cilium-envoy"
+    assert values["envoy"]["image"]["tag"].startswith("v1.30.9-")
+    # what the bundle carries and pushes: the same images
+    carried = {str(image.ref) for image in cluster_images(cluster, phases={"cni"})}
+    assert carried == {
+        "quay.io/cilium/cilium:v1.16.6",
+        "quay.io/cilium/operator-generic:v1.16.6",
+        f"quay.io/cilium/cilium-envoy:{values['envoy']['image']['tag']}",
+    }
     assert "s3cret-pw" not in cilium_values_yaml(cluster)
 
 
