@@ -475,3 +475,23 @@ async def test_a_rerun_changes_nothing(made: Cluster) -> None:
     changed = {host: counts["changed"] for host, counts in document["hosts"].items()}
     assert set(changed.values()) == {0}, changed
     assert await made.helm_calls() == before  # no helm upgrade: the releases are current
+
+
+async def test_the_files_applied_are_the_rendered_ones(made: Cluster) -> None:
+    out = made.directory / "rendered"
+    master = made.names[0]
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "kubexms", "render", "-f", str(made.cluster), "--out", str(out),
+         "--hosts", master],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for path in (
+        "/etc/kubexms/cni/calico.yaml",
+        "/etc/kubexms/addons/demo/00-demo.yaml",
+        "/etc/kubexms/addons/metrics/values.yaml",
+        "/etc/kubexms/addons/local/values-0-local-values.yaml",
+    ):
+        rendered = (out / master / path.lstrip("/")).read_text()
+        assert rendered == await made.on(master, f"cat {path}"), path
