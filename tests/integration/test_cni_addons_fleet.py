@@ -495,3 +495,10 @@ async def test_the_files_applied_are_the_rendered_ones(made: Cluster) -> None:
     ):
         rendered = (out / master / path.lstrip("/")).read_text()
         assert rendered == await made.on(master, f"cat {path}"), path
+
+
+async def test_a_dry_run_of_the_done_cluster_would_change_nothing(made: Cluster) -> None:
+    code, document, err = await made.run("--dry-run")
+    assert code == 0, err + json.dumps(document)
+    would = {host: counts["would_change"] for host, counts in document["hosts"].items()}
+    assert set(would.values()) == {0}, would
