@@ -8,6 +8,7 @@ import json
 import os
 import ssl
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,10 @@ class Client:
                 cert.write_bytes(cert_pem)
                 self.context.load_cert_chain(cert, key)
 
+    retry_seconds = 0.0
+    """How long a request that reaches no API server (a connection error, a 5xx) is retried,
+    as kubeadm's client retries while a load balancer has not yet seen a backend come up."""
+
     def request(
         self,
         method: str,
@@ -61,6 +66,16 @@ class Client:
         timeout: float = 10,
         content_type: str = "application/json",
     ) -> Any:
+        deadline = time.monotonic() + self.retry_seconds
+        while True:
+            try:
+                return self._request(method, path, body, timeout, content_type)
+            except ApiError as error:
+                if (error.status and error.status < 500) or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
+
+    def _request(self, method: str, path: str, body: Any, timeout: float, content_type: str) -> Any:
         connection = http.client.HTTPSConnection(
             self.host, self.port, context=self.context, timeout=timeout
         )

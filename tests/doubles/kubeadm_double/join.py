@@ -136,6 +136,7 @@ def cmd_join(argv: list[str], version: str) -> None:
     )
     token = f"{token_id}.{token_secret}"
     bootstrap = Client(server, ca_pem, token=token)
+    bootstrap.retry_seconds = 120.0
     try:
         cluster = yaml.safe_load(
             bootstrap.get("/api/v1/namespaces/kube-system/configmaps/kubeadm-config")["data"][

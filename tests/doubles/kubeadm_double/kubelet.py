@@ -126,6 +126,7 @@ def tls_bootstrap(flags: dict[str, str], name: str) -> None:
     bootstrap = host(flags["bootstrap-kubeconfig"])
     document = yaml.safe_load(bootstrap.read_text())
     client = from_kubeconfig(bootstrap)
+    client.retry_seconds = 120.0
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [

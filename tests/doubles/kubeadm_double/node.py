@@ -113,14 +113,17 @@ def start_kubelet() -> None:
 
 
 def admin_client(path: str) -> Client:
+    """The client of a kubeconfig kubeadm uses for its API calls (retried for two minutes)."""
     found = pki.read_kubeconfig(host(path))
     user = found["user"]
-    return Client(
+    client = Client(
         found["server"],
         found["ca"],
         cert_pem=base64.b64decode(user["client-certificate-data"]),
         key_pem=base64.b64decode(user["client-key-data"]),
     )
+    client.retry_seconds = 120.0
+    return client
 
 
 def client_credentials(path: str) -> dict[str, Any]:
