@@ -502,3 +502,18 @@ async def test_a_dry_run_of_the_done_cluster_would_change_nothing(made: Cluster)
     assert code == 0, err + json.dumps(document)
     would = {host: counts["would_change"] for host, counts in document["hosts"].items()}
     assert set(would.values()) == {0}, would
+
+
+async def test_another_plugins_configuration_is_reported_not_merged(made: Cluster) -> None:
+    worker = made.names[1]
+    foreign = "/etc/cni/net.d/10-bridge.conflist"
+    await made.on(worker, f"mkdir -p /etc/cni/net.d && echo '{{}}' > {foreign}")
+    try:
+        code, document, err = await made.run()
+        assert code != 0
+        text = err + json.dumps(document)
+        assert f"{worker}: {foreign} is not calico's" in text
+        assert "kubexms does not merge them" in text
+        assert await made.on(worker, f"cat {foreign}") == "{}\n"  # left as it was
+    finally:
+        await made.on(worker, f"rm -f {foreign}")
