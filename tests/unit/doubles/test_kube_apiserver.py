@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from kubexms.kubernetes.binary._encryption import encryption_config
-from tests.doubles import SYSTEM_PYTHON, build_double, double_script
+from tests.doubles import SYSTEM_PYTHON, build_double, double_script, real_kubectl
 from tests.doubles.kube_apiserver_double.etcd import EtcdClient
 from tests.doubles.local_api import LocalApi, apiserver_flags, local_api
 
@@ -521,3 +521,31 @@ def test_a_bad_encryption_configuration_is_refused(
     )
     assert done.returncode == 1
     assert message in done.stderr
+
+
+@pytest.mark.parametrize("minor", ["1.31", "1.33"])
+def test_the_other_kubectl_minors_work_too(api: LocalApi, minor: str) -> None:
+    """The flows above run with kubectl 1.32; 1.31 and 1.33 discover and validate alike."""
+    other = LocalApi(api.directory, api.pki, api.etcd_url, real_kubectl(minor), api.etcd_process)
+    other.ports = api.ports
+    assert other.kubectl("version", "-o", "json").returncode == 0
+    assert other.kubectl("get", "--raw", "/readyz").stdout == "ok"
+    crd = (
+        NAMESPACE_AND_CRD.replace("widgets", f"gadgets{minor[-2:]}")
+        .replace("Widget", f"Gadget{minor[-2:]}")
+        .replace("widget", f"gadget{minor[-2:]}")
+        .replace("wd]", f"gd{minor[-2:]}]")
+    )
+    manifest = write(api, f"crd-{minor}.yaml", crd)
+    other.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(manifest))
+    other.kubectl("wait", "--for=condition=Established", f"crd/gadgets{minor[-2:]}.example.com",
+                  "--timeout=30s")  # fmt: skip
+    api.register_node("node1", "True")
+    daemonset = write(api, f"ds-{minor}.yaml", DAEMONSET.replace("{host_network}", "true")
+                      .replace("agent", f"agent{minor[-2:]}"))  # fmt: skip
+    other.kubectl("apply", "--server-side", "--field-manager=kubexms", "-f", str(daemonset))
+    other.kubectl("rollout", "status", f"daemonset/agent{minor[-2:]}", "-n", "demo",
+                  "--timeout=20s")  # fmt: skip
+    nodes = json.loads(other.kubectl("get", "nodes", "-o", "json").stdout)
+    assert "node1" in [n["metadata"]["name"] for n in nodes["items"]]
+    other.kubectl("delete", "-f", str(daemonset), "--timeout=30s")
