@@ -16,6 +16,7 @@ from .encryption import EncryptionConfigError, Transformer
 from .errors import ApiError
 from .etcd import EtcdClient, EtcdError
 from .flags import FlagError, Options, parse_flags, validate
+from .rbac import Authorizer
 from .server import ApiServer
 from .store import Store
 
@@ -106,6 +107,7 @@ def main(argv: list[str], version: str = DEFAULT_VERSION) -> int:
             etcd,
             version,
             options.flag("anonymous-auth", True),
+            Authorizer(etcd, options.items("authorization-mode")),
         )
     except OSError as error:
         print(

@@ -8,6 +8,7 @@ import json
 import logging
 import socket
 import ssl
+import sys
 import threading
 import uuid
 from typing import Any
@@ -17,6 +18,7 @@ from . import auth, openapi
 from .errors import ApiError, bad_request
 from .etcd import EtcdClient, EtcdError
 from .health import health_report, version_document
+from .rbac import Authorizer
 from .resources import Resource, api_versions, group_document, group_list, resource_list
 from .selectors import Matcher, field_matcher, label_matcher
 from .store import Json, Store
@@ -39,6 +41,7 @@ class ApiServer(http.server.ThreadingHTTPServer):
         etcd: EtcdClient,
         version: str,
         anonymous_auth: bool,
+        authorizer: Authorizer,
     ) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
@@ -48,7 +51,16 @@ class ApiServer(http.server.ThreadingHTTPServer):
         self.etcd = etcd
         self.version = version
         self.anonymous_auth = anonymous_auth
+        self.authorizer = authorizer
         self.stopping = threading.Event()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A failed TLS handshake is one log line (the client's fault), not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | ssl.SSLError | TimeoutError):
+            log.info("%s: connection dropped: %s", client_address, error.__cause__ or error)
+            return
+        super().handle_error(request, client_address)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         plain, address = self.socket.accept()
@@ -66,6 +78,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ApiServer
     user: auth.User
+    rbac_warnings: list[str] = []  # noqa: RUF012 - replaced per request, never mutated
 
     def setup(self) -> None:
         self.request.settimeout(30)
@@ -98,8 +111,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Audit-Id", str(uuid.uuid4()))
         self.send_header("Cache-Control", "no-cache, private")
-        for warning in warnings or []:
-            self.send_header("Warning", f'299 - "{warning}"')
+        for warning in [*(warnings or []), *self.rbac_warnings]:
+            quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
+            self.send_header("Warning", f'299 - "{quoted}"')
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -185,6 +199,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._json(401, ApiError(401, "Unauthorized", "Unauthorized").status())
             return
         self.user = user
+        self.rbac_warnings = []
         parts = path.strip("/").split("/")
         is_resource = (parts[0] == "api" and len(parts) >= 3) or (
             parts[0] == "apis" and len(parts) >= 4
@@ -194,6 +209,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not auth.is_public(path) and user.anonymous:
                     self._forbidden("get", path, {})
                     return
+                self._report_rbac("get", path, {})
                 self._non_resource(method, path, query)
                 return
             self._resource(method, path, query)
@@ -201,6 +217,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._error(error)
         except EtcdError as error:
             self._error(ApiError(500, "InternalError", f"etcd: {error}"))
+
+    def _report_rbac(self, verb: str, path: str, request: dict[str, str]) -> None:
+        """Report (never enforce) what RBAC and the Node authorizer would refuse (rbac.py)."""
+        reason = self.server.authorizer.decide(self.user, verb, path, request)
+        if reason is not None:
+            said = f"kubexms apiserver double: a real apiserver would forbid this: {reason}"
+            log.warning("%s", said)
+            self.rbac_warnings = [said]
 
     def _forbidden(self, verb: str, path: str, request: dict[str, str]) -> None:
         if request.get("plural"):
@@ -312,6 +336,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not auth.allowed(self.user, verb, path, request):
             self._forbidden(verb, path, request)
             return
+        self._report_rbac(verb, path, request)
         store = self.server.store
         manager = query.get("fieldManager") or self._default_manager()
         validation = query.get("fieldValidation", "Warn")

@@ -549,3 +549,50 @@ def test_the_other_kubectl_minors_work_too(api: LocalApi, minor: str) -> None:
     nodes = json.loads(other.kubectl("get", "nodes", "-o", "json").stdout)
     assert "node1" in [n["metadata"]["name"] for n in nodes["items"]]
     other.kubectl("delete", "-f", str(daemonset), "--timeout=30s")
+
+
+# -- RBAC, reported -------------------------------------------------------------------------
+
+CLUSTER_ADMINS_BINDING = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "kubeadm:cluster-admins"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "kubeadm:cluster-admins"}]
+"""
+WOULD_FORBID = "a real apiserver would forbid this"
+
+
+def test_rbac_denials_are_reported_until_the_binding_exists(tmp_path: Path) -> None:
+    with local_api(tmp_path) as api:
+        config = write(api, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\n"
+                       "metadata: {name: rbac, namespace: default}\ndata: {}\n")  # fmt: skip
+        apply = ("apply", "--server-side", "--field-manager=kubexms", "-f", str(config))
+        early = api.kubectl(*apply)  # admin.conf: group kubeadm:cluster-admins, not yet bound
+        assert WOULD_FORBID in early.stderr
+        assert 'User "kubernetes-admin" cannot patch resource "configmaps"' in early.stderr
+        super_admin = api.kubeconfig("super-admin.conf")  # system:masters: always allowed
+        binding = write(api, "crb.yaml", CLUSTER_ADMINS_BINDING)
+        bound = api.kubectl("apply", "--server-side", "--field-manager=kubeadm", "-f",
+                            str(binding), kubeconfig=super_admin)  # fmt: skip
+        assert WOULD_FORBID not in bound.stderr
+        later = api.kubectl(*apply)
+        assert WOULD_FORBID not in later.stderr
+        code, _ = api.request("GET", "/api/v1/nodes", client="kubelet-node1.conf")
+        assert code == 200
+
+
+def test_rbac_rules_match_like_upstream() -> None:
+    from tests.doubles.kube_apiserver_double.rbac import rule_allows
+
+    pods = {"group": "", "plural": "pods", "namespace": "a", "name": "p", "subresource": ""}
+    logs = {**pods, "subresource": "log"}
+    read = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
+    assert rule_allows(read, "get", pods, "")
+    assert not rule_allows(read, "delete", pods, "")
+    assert not rule_allows(read, "get", logs, "")  # a subresource is named on its own
+    assert rule_allows({**read, "resources": ["pods/log"]}, "get", logs, "")
+    assert not rule_allows({**read, "resourceNames": ["other"]}, "get", pods, "")
+    health = {"nonResourceURLs": ["/healthz", "/apis/*"], "verbs": ["get"]}
+    assert rule_allows(health, "get", {}, "/apis/apps/v1")
+    assert not rule_allows(health, "get", {}, "/metrics")
