@@ -110,9 +110,11 @@ class WaitForApiServer(Step):
     def script(self) -> str:
         verbose = _kubectl(self.kubectl, self.kubeconfig, "get", "--raw", "/readyz?verbose")
         return f"""start=$(date +%s)
-until out=$({self._probe()} 2>&1) && [ "$out" = ok ]; do
+errors=$(mktemp)
+trap 'rm -f "$errors"' EXIT
+until out=$({self._probe()} 2>"$errors") && [ "$out" = ok ]; do
   if [ $(( $(date +%s) - start )) -ge {int(self.timeout_seconds)} ]; then
-    echo "@kxms:err $(printf '%s' "$out" | tail -n 5 | base64 -w0)"
+    echo "@kxms:err $({{ printf '%s\n' "$out"; cat "$errors"; }} | tail -n 5 | base64 -w0)"
     echo "@kxms:checks $({verbose} 2>&1 | grep -v '^\\[+\\]' | tail -n 20 | base64 -w0)"
     exit 1
   fi
@@ -180,8 +182,10 @@ class WaitForNodes(Step):
     def script(self) -> str:
         wanted = " ".join(shlex.quote(node) for node in self.nodes)
         return f"""start=$(date +%s)
+errors=$(mktemp)
+trap 'rm -f "$errors"' EXIT
 while :; do
-  if out=$({self._names()} 2>&1); then
+  if out=$({self._names()} 2>"$errors"); then
     missing=""
     for n in {wanted}; do
       case " $out " in *" $n "*) ;; *) missing="$missing $n" ;; esac
@@ -189,7 +193,7 @@ while :; do
     [ -z "$missing" ] && {{ echo "@kxms:ready"; exit 0; }}
     echo "@kxms:missing$missing"
   else
-    echo "@kxms:err $(printf '%s' "$out" | tail -n 3 | base64 -w0)"
+    echo "@kxms:err $(tail -n 3 "$errors" | base64 -w0)"
   fi
   if [ $(( $(date +%s) - start )) -ge {int(self.timeout_seconds)} ]; then
     exit 1
