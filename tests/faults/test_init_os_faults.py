@@ -210,6 +210,19 @@ async def sshd_stopped(ctx: InitOS, victim: str, run: asyncio.subprocess.Process
     return undo
 
 
+async def sshd_killed_and_restarted(
+    ctx: InitOS, victim: str, run: asyncio.subprocess.Process
+) -> Undo:
+    # Every sshd of the host (the listener and the sessions serving the run) dies at once;
+    # the commands they ran lose their pipes. sshd is started again right away.
+    await ctx.on(victim, "kill -KILL $(pidof sshd) && systemctl restart ssh")
+
+    async def undo() -> None:
+        return None
+
+    return undo
+
+
 def link_down(seconds: float | None) -> Callable[..., Awaitable[Undo]]:
     async def inject(ctx: InitOS, victim: str, run: asyncio.subprocess.Process) -> Undo:
         await ctx.on(victim, "ip link set eth0 down")
@@ -264,6 +277,7 @@ FIRST_ERROR = (
 )
 FAULTS: list[tuple[Fault, Callable[..., Awaitable[Undo]]]] = [
     (Fault("sshd stopped", 240, (1,), HOST_LOST, lost=True), sshd_stopped),
+    (Fault("sshd killed and restarted", 240, (0, 1), HOST_LOST), sshd_killed_and_restarted),
     (Fault("link down 20 s", 240, (0, 1), HOST_LOST), link_down(20)),
     (
         Fault("link down for good", 240, (1,), HOST_LOST, lost=True, says="keepalive"),

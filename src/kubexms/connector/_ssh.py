@@ -17,6 +17,7 @@ from kubexms.connector._bastion import BastionLease
 from kubexms.connector._errors import (
     CommandTimeoutError,
     ConnectorError,
+    ConnectTimeoutError,
     HostConnectionError,
     HostLostError,
 )
@@ -45,6 +46,7 @@ from kubexms.connector._ssh_transfer import SFTPTransfer
 _log = get_logger("kubexms.connector")
 _KILL_TIMEOUT = 15.0
 _CLOSE_TIMEOUT = 5.0
+_REDIAL_PAUSE = 0.5
 LOST_RECONNECT_TIMEOUT = 5.0
 """Seconds for reconnecting to a host whose connection was lost: one short attempt (shorter
 still when the keepalive window is), so a host that stops answering fails within about two
@@ -149,29 +151,44 @@ class SSHConnector(Connector):
                 )
             await self._drop()
             loss = self._loss
-            timeout = self.reconnect_timeout() if loss is not None else None
-            tunnel = None
-            try:
-                if self.bastion is not None:
-                    self._lease = await self.settings.bastions.acquire(self.bastion, host=self.name)
-                    tunnel = self._lease.connection
-                self._conn = await self.settings.connect(
-                    self.endpoint, host=self.name, tunnel=tunnel, timeout=timeout
-                )
-            except HostConnectionError as exc:
-                await self._drop()
-                if loss is None:
-                    raise
-                self._gone = HostLostError(self.name, loss, exc)
-                _log.warning("host lost", host=self.name, error=str(self._gone))
-                raise self._gone.again() from None
-            except BaseException:
-                await self._drop()
-                raise
+            if loss is None:
+                self._conn = await self._dial(None)
+            else:
+                self._conn = await self._redial(loss)
             self._loss = None
             self._watch = CloseWatch(self._conn)
             _log.debug("connected", host=self.name, target=self.endpoint.label)
             return self._conn
+
+    async def _dial(self, timeout: float | None) -> asyncssh.SSHClientConnection:
+        tunnel = None
+        try:
+            if self.bastion is not None:
+                self._lease = await self.settings.bastions.acquire(self.bastion, host=self.name)
+                tunnel = self._lease.connection
+            return await self.settings.connect(
+                self.endpoint, host=self.name, tunnel=tunnel, timeout=timeout
+            )
+        except BaseException:
+            await self._drop()
+            raise
+
+    async def _redial(self, loss: ConnectorError) -> asyncssh.SSHClientConnection:
+        """The one short attempt at a host whose connection was lost: for at most
+        :meth:`reconnect_timeout` seconds, a host that answers "refused" (sshd restarting)
+        is dialled again every half second. Failing that, the host is gone for good."""
+        left = self.reconnect_timeout()
+        deadline = time.monotonic() + left
+        while True:
+            try:
+                return await self._dial(left)
+            except HostConnectionError as exc:
+                left = deadline - time.monotonic() - _REDIAL_PAUSE
+                if isinstance(exc, ConnectTimeoutError) or left < _REDIAL_PAUSE:
+                    self._gone = HostLostError(self.name, loss, exc)
+                    _log.warning("host lost", host=self.name, error=str(self._gone))
+                    raise self._gone.again() from None
+            await asyncio.sleep(_REDIAL_PAUSE)
 
     async def close(self) -> None:
         """Close the connection and give back the bastion. Safe to call more than once."""

@@ -134,11 +134,37 @@ cat > "$t" && mv -f "$t" "$f" && echo "@kxms:acquired"
 {_sweep_script(run_dir)}"""
 
 
-def _release_script(path: str, run_id: str, run_dir: str) -> str:
+def _release_script(path: str, run_id: str, run_dir: str, grace: float) -> str:
     # Only our own lock is removed: its run id must match. Our temporary files go with it.
+    # Before that, nothing of the run may still run: a command whose session died (sshd
+    # killed, connection lost and regained) goes on as an orphan and could write into the
+    # run directory after it is removed. Such groups get ``grace`` seconds to end, then TERM,
+    # then KILL; this script's own group (it is a command of the run too) is left alone.
     needle = quote(f'"run_id": "{run_id}"')
     log = quote(process_group_log(run_id, path))
+    ticks = max(1, round(grace * 10))
     return f"""f={quote(path)}
+{_ALIVE}
+read -r _ _ _ _ kx_me _ </proc/$$/stat
+kx_each() {{
+  kx_hit=1
+  [ -f {log} ] || return 1
+  for kx_p in $(sort -u {log} | tr ' ' ':'); do
+    kx_g=${{kx_p%%:*}}
+    [ "$kx_g" = "$kx_me" ] && continue
+    if kx_alive "$kx_g" "${{kx_p#*:}}"; then kx_hit=0; $1 "$kx_g"; fi
+  done
+  return $kx_hit
+}}
+kx_wait() {{
+  kx_n={ticks}
+  while [ "$kx_n" -gt 0 ] && kx_each :; do sleep 0.1; kx_n=$((kx_n - 1)); done
+}}
+kx_term() {{ kill -s TERM -- -"$1" 2>/dev/null || :; }}
+kx_kill() {{ kill -s KILL -- -"$1" 2>/dev/null || :; }}
+if kx_each :; then
+  kx_wait; kx_each kx_term && kx_wait; kx_each kx_kill && sleep 0.2
+fi
 rm -rf -- {quote(run_dir)}
 if grep -qF {needle} "$f" 2>/dev/null; then rm -f -- "$f" {log}; fi"""
 
@@ -344,8 +370,8 @@ class HostLocks:
         async with self._limit:
             try:
                 await host.runner.script(
-                    _release_script(self.path, self.holder.run_id, self.run_dir),
-                    timeout=RELEASE_TIMEOUT,
+                    _release_script(self.path, self.holder.run_id, self.run_dir, self.stop_grace),
+                    timeout=RELEASE_TIMEOUT + 2 * self.stop_grace,
                 )
             except (ConnectorError, RunnerError) as error:
                 self.release_errors[host.name] = str(error)

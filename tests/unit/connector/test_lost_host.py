@@ -52,11 +52,15 @@ class RecordingSettings(SSHClientSettings):
         self.timeouts: list[float | None] = []
         self.made: list[FakeConnection] = []
         self.answering = True  # False: dials time out, as at a host whose packets are dropped
+        self.refusing = 0  # dials refused (sshd restarting) before one gets through
 
     async def connect(
         self, endpoint: SSHEndpoint, *, host: str, tunnel: Any = None, timeout: float | None = None
     ) -> asyncssh.SSHClientConnection:
         self.timeouts.append(timeout)
+        if self.refusing:
+            self.refusing -= 1
+            raise HostConnectionError(host, f"{endpoint.label} refused the connection.")
         if not self.answering:
             raise ConnectTimeoutError(
                 host, f"connecting to {endpoint.label} timed out after {timeout:g}s."
@@ -185,3 +189,20 @@ async def test_why_asyncssh_closed_the_connection_is_the_first_error() -> None:
     assert str(lost.value).startswith(
         "node1: the connection to 192.0.2.1:22 was lost: Server not responding to keepalive;"
     )
+
+
+async def test_a_restarting_sshd_is_dialled_again_within_the_short_attempt() -> None:
+    settings = RecordingSettings()
+    connector = SSHConnector("node1", SSHEndpoint("192.0.2.1"), settings)
+    await connector.connect()
+    settings.made[-1].closed = True
+    settings.refusing = 2  # sshd was killed; it listens again a second later
+    await connector.connection()
+    assert len(settings.timeouts) == 4  # the first dial, two refused, one through
+    assert all(timeout is not None and timeout <= 5.0 for timeout in settings.timeouts[1:])
+    settings.made[-1].closed = True
+    settings.refusing = 100  # sshd does not come back: gone once the short attempt is over
+    with pytest.raises(HostLostError) as lost:
+        await connector.connection()
+    assert "refused the connection" in str(lost.value)
+    assert len(settings.timeouts) < 4 + 12
