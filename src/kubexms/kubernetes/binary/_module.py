@@ -35,6 +35,7 @@ from kubexms.etcd import _layout as etcd_layout
 from kubexms.kubernetes._kubeadm_config import to_yaml
 from kubexms.kubernetes._kubeconfig import WriteUserKubeconfig
 from kubexms.kubernetes._layout import CONTROL_PLANE_TAINT, PKI_DIR
+from kubexms.kubernetes._wait import WaitForApiServer, WaitForNodes
 from kubexms.kubernetes.binary._apply import ApplyClusterObjects
 from kubexms.kubernetes.binary._args import (
     apiserver_args,
@@ -85,6 +86,7 @@ from kubexms.steps import (
 
 CONTROL_PLANE_ARTIFACTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 NODE_ARTIFACTS = ("kubelet", "kube-proxy")
+API_JOURNAL = ("kube-apiserver.service",)  # whose journal a /readyz timeout shows
 _SHARED_PKI = (
     "ca",
     "front-proxy-ca",
@@ -306,19 +308,28 @@ class BinaryControlPlaneModule(Module):
                 [controller_manager_service(cluster), scheduler_service(cluster)],
                 Roles("master"),
             ),
+            # /readyz through the endpoint first, with a clear timeout and the unit's journal.
+            Task("api-ready", [WaitForApiServer(journal_units=API_JOURNAL)], FirstOf("master")),
             Task("cluster-objects", [ApplyClusterObjects()], FirstOf("master")),
             # The objects were applied through the endpoint: the API answers there.
             Task("user-kubeconfig", [WriteUserKubeconfig()], ControlMachine()),
             *_node_tasks(cluster, masters, with_ca=False),
+            Task(
+                "nodes-registered",
+                [WaitForNodes(tuple(masters), journal_units=(unit("kubelet"),))],
+                FirstOf("master"),
+            ),
         ]
         apiservers = [f"apiserver-{name}" for name in masters]
         after: dict[str, Sequence[str]] = {
             "prepare": ["encryption-key"],
             **{name: ["prepare"] for name in apiservers},
             "controllers": apiservers,
-            "cluster-objects": apiservers,
+            "api-ready": apiservers,
+            "cluster-objects": ["api-ready"],
             "user-kubeconfig": ["cluster-objects"],
             **{f"node-{name}": ["cluster-objects"] for name in masters},
+            "nodes-registered": [f"node-{name}" for name in masters],
         }
         return branches(tasks, after)
 
@@ -351,4 +362,12 @@ class BinaryWorkersModule(Module):
         workers = [
             host.name for host in cluster.hosts_with_role("worker") if not host.has_role("master")
         ]
-        return branches(_node_tasks(cluster, workers, with_ca=True))
+        if not workers:
+            return []
+        nodes = tuple(host.name for host in cluster.hosts_with_role("master")) + tuple(workers)
+        wait = WaitForNodes(nodes, journal_units=(unit("kubelet"),))
+        registered = Task("nodes-registered", [wait], FirstOf("master"))
+        return branches(
+            [*_node_tasks(cluster, workers, with_ca=True), registered],
+            {"nodes-registered": [f"node-{name}" for name in workers]},
+        )
