@@ -1,5 +1,7 @@
 """Connectors: transport to one host, local subprocesses or SSH (in memory: kubexms.testing)."""
 
+# First: asyncssh without its liboqs search (see _asyncssh).
+import kubexms.connector._asyncssh  # noqa: F401  # isort: skip
 from kubexms.connector._base import CommandResult, Connector
 from kubexms.connector._errors import (
     AuthenticationError,
