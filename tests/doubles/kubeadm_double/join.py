@@ -118,7 +118,7 @@ def cmd_join(argv: list[str], version: str) -> None:
     node = registration.get("name") or socket.gethostname()
     control_plane = join.get("controlPlane")
     ignored = {i.lower() for i in flags.get("ignore-preflight-errors", "").split(",") if i}
-    ports = [10250] + ([6443, 10257, 10259, 2379, 2380] if control_plane else [])
+    ports = [10250] + ([6443, 10257, 10259] if control_plane else [])
     errors = common_preflight(registration, ports)
     for path in (f"{CONF}/kubelet.conf", f"{CONF}/bootstrap-kubelet.conf"):
         if host(path).exists():
@@ -152,6 +152,10 @@ def cmd_join(argv: list[str], version: str) -> None:
         raise KubeadmError(
             f"[preflight] unable to fetch the kubeadm-config ConfigMap: {error}"
         ) from None
+    if control_plane and "external" not in (cluster.get("etcd") or {}):
+        # Stacked etcd: this node's member will listen there (kubeadm's preflight, once the
+        # cluster's configuration says etcd is local).
+        preflight(common_preflight(registration, [2379, 2380]), ignored)
     out = dry_run_dir("join") if "dry-run" in flags else root()
     if control_plane:
         advertise = str((control_plane.get("localAPIEndpoint") or {}).get("advertiseAddress", ""))
