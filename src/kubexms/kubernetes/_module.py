@@ -17,13 +17,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kubexms.config import Cluster
-from kubexms.engine import FirstOf, HostNeeds, Module, Named, PlanContext, PlanError, Roles, Task
+from kubexms.engine import (
+    ControlMachine,
+    FirstOf,
+    HostNeeds,
+    Module,
+    Named,
+    PlanContext,
+    PlanError,
+    Roles,
+    Task,
+)
 from kubexms.kubernetes._kubeadm_steps import (
     BootstrapTokenValid,
     KubeadmInit,
     KubeadmJoin,
     KubeadmMembership,
 )
+from kubexms.kubernetes._kubeconfig import WriteUserKubeconfig
 from kubexms.kubernetes._kubelet_unit import (
     DROP_IN_NAME,
     KUBELET_BINARY,
@@ -40,6 +51,7 @@ from kubexms.kubernetes._layout import (
 )
 from kubexms.kubernetes._needs import control_plane_host_needs, workers_host_needs
 from kubexms.kubernetes._pki_files import master_pki_files
+from kubexms.kubernetes._wait import WaitForApiServer, WaitForNodes
 from kubexms.pki import control_plane_url
 from kubexms.steps import PlaceArtifact, PlacePKIFiles, SystemdService
 
@@ -148,6 +160,9 @@ class ControlPlaneModule(Module):
             tasks.append(Task("pki", [PlacePKIFiles(files, name="pki")], Named(others)))
         tasks += [
             Task("init", [KubeadmInit(KUBEADM_INIT_CONFIG)], Named([first])),
+            # kubeadm waited for its local API server; this waits through the endpoint.
+            Task("api-ready", [WaitForApiServer(kubectl=KUBECTL_BINARY)], FirstOf("master")),
+            Task("user-kubeconfig", [WriteUserKubeconfig()], ControlMachine()),
             Task("bootstrap-token", [BootstrapTokenValid()], FirstOf("master")),
         ]
         tasks += [
@@ -158,6 +173,14 @@ class ControlPlaneModule(Module):
             )
             for name in others
         ]
+        master_names = tuple(host.name for host in cluster.hosts_with_role("master"))
+        tasks.append(
+            Task(
+                "nodes-registered",
+                [WaitForNodes(master_names, kubectl=KUBECTL_BINARY)],
+                FirstOf("master"),
+            )
+        )
         return tasks
 
 
@@ -203,4 +226,15 @@ class WorkersModule(Module):
             Task("kubelet", [kubelet_service()], workers),
             Task("bootstrap-token", [BootstrapTokenValid()], FirstOf("master")),
             Task("join", [KubeadmJoin(KUBEADM_JOIN_CONFIG)], workers),
+            Task(
+                "nodes-registered",
+                [WaitForNodes(_node_names(cluster, names), kubectl=KUBECTL_BINARY)],
+                FirstOf("master"),
+            ),
         ]
+
+
+def _node_names(cluster: Cluster, workers: Sequence[str]) -> tuple[str, ...]:
+    """Every node the API server should know once the workers joined: masters, then workers."""
+    masters = tuple(host.name for host in cluster.hosts_with_role("master"))
+    return masters + tuple(name for name in workers if name not in masters)
