@@ -1,20 +1,21 @@
-"""Binary mode (``kubernetes.type: kubexm``) on real systemd hosts: ``kubexms create cluster``
-brings up kube-apiserver, kube-controller-manager and kube-scheduler as systemd services on three
-masters, on a real 3-member TLS etcd (Debian's, in etcd's release layout), with the kubelet and
-kube-proxy on every master.
+"""``kubexms create cluster`` in binary mode (``kubernetes.type: kubexm``) through the workers
+phase on five systemd hosts: 3 masters (also the kubexm-run etcd members) and 2 workers, with the
+real etcd (Debian's, in etcd's release layout), the real containerd and runc (Debian's), and the
+internal load balancer (Debian's haproxy on each worker, installed offline by its phase). The
+``os`` phase is skipped: on these sandbox hosts its offline package set pulls in ``usrmerge``,
+whose installer refuses a /usr that is a separate mount; haproxy, which it would install on the
+workers, is installed beforehand the same offline way (as the loadbalancer fleet test does).
 
-The Kubernetes binaries are doubles (tests/doubles: kube-apiserver on the real etcd, the other
-four from tests/doubles/control_plane), placed by kubexms from the artifact store like the real
-release files (pinned by sha256); kubectl is the REAL one. The tests build on each other: a first
-creation, what a real kubectl with ``<workDir>/kubeconfig`` sees through the endpoint, a rerun
-that changes nothing.
+The Kubernetes binaries are doubles (tests/doubles), placed by kubexms from the artifact store
+like the real release files; kubectl is the REAL one. A real kubectl with ``<workDir>/kubeconfig``
+then gets ``/readyz`` through the endpoint (from a worker: the endpoint's name resolves there to
+the local haproxy), and a second run changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,70 +24,90 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 
+from kubexms.config import load_config
+from kubexms.engine import Engine, Module, Named, Pipeline, Task
+from kubexms.hostprep import InstallPackages, PackageSource
+from kubexms.runtime import new_runtime
 from kubexms.sandbox import Fleet
 from tests.doubles import artifact_overrides, build_double, kubectl_release, real_kubectl
 from tests.doubles.control_plane.build import build_control_plane_double
 from tests.etcd_cluster import changed_counts
 from tests.fixtures.artifacts.etcd_release import EtcdReleaseUnavailableError, build_etcd_release
+from tests.fixtures.artifacts.runtime_release import (
+    RuntimeReleaseUnavailableError,
+    build_runtime_releases,
+)
+from tests.fixtures.offline_debs import offline_debs
 from tests.leasing import HostPool
 
 pytestmark = pytest.mark.fleet
 
 VERSION = "v1.32.0"
-RUN_TIMEOUT = 1500.0
-SERVICES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+DOMAIN = "api.binary.kubexms.test"
+RUN_TIMEOUT = 2400.0
+SERVICES = {
+    "master": ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
+               "kube-proxy", "etcd", "containerd"),
+    "worker": ("kubelet", "kube-proxy", "containerd", "kubexms-lb"),
+}  # fmt: skip
 CLEAN_UP = (
     "systemctl disable --now kube-apiserver kube-controller-manager kube-scheduler kubelet "
-    "kube-proxy etcd 2>/dev/null; "
+    "kube-proxy etcd containerd kubexms-lb 2>/dev/null; "
     "rm -rf /etc/systemd/system/kube-*.service /etc/systemd/system/kubelet.service "
-    "/etc/systemd/system/etcd.service /etc/kubernetes /etc/etcd /var/lib/etcd /var/lib/kubelet "
-    "/var/lib/kube-proxy /usr/local/bin/kube* /usr/local/bin/etcd* "
-    "/var/lib/kubexms/restart-pending; systemctl daemon-reload"
+    "/etc/systemd/system/etcd.service /etc/systemd/system/containerd.service "
+    "/etc/systemd/system/kubexms-lb.service /etc/kubernetes /etc/etcd /var/lib/etcd "
+    "/var/lib/kubelet /var/lib/kube-proxy /usr/local/bin/kube* /usr/local/bin/etcd* "
+    "/etc/containerd /var/lib/kubexms/restart-pending; systemctl daemon-reload"
 )
 
 
 @dataclass
-class Binary:
+class Cluster:
     fleet: Fleet
-    hosts: list[str]
+    masters: list[str]
+    workers: list[str]
     cluster: Path
     work: Path
+    debs: Path
+    kubectl: Path
 
     async def run(self, *extra: str) -> tuple[int, str, str]:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.cluster),
-            "--only", "control-plane", "--skip", "os,container-runtime,loadbalancer", *extra,
+            "--only", "workers", "--skip", "os",
+            "--download-packages", "--packages-dir", str(self.debs), *extra,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
         assert process.returncode is not None
         return process.returncode, out.decode(), err.decode()
 
+    async def put(self, host: str, path: str, data: bytes, mode: int) -> None:
+        """A file on ``host`` (hosts have their own /tmp: the bytes go over stdin)."""
+        command = (
+            f"umask 077; cat > {path}.new && chmod {mode:o} {path}.new && mv {path}.new {path}"
+        )
+        code, _, err = await self.fleet.host_exec(host, command, stdin=data)
+        assert code == 0, f"{host}: writing {path}: {err}"
+
     async def on(self, host: str, command: str) -> str:
         code, out, err = await self.fleet.host_exec(host, command)
         assert code == 0, f"{host}: {command!r} exited {code}: {err}{out}"
         return out
 
-    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """The REAL kubectl on this machine with the user's kubeconfig."""
-        return subprocess.run(
-            [str(real_kubectl(VERSION)), f"--kubeconfig={self.work / 'kubeconfig'}", *args],
-            capture_output=True, text=True, timeout=60, check=False,
-            env={"PATH": "/usr/bin:/bin", "HOME": str(self.work)},
-        )  # fmt: skip
-
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def binary(
+async def made(
     fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Binary]:
+) -> AsyncIterator[Cluster]:
     directory = tmp_path_factory.mktemp("create-binary")
     try:
         etcd = build_etcd_release(directory)
-    except EtcdReleaseUnavailableError as error:
-        pytest.fail(f"cannot build the etcd release tarball: {error}", pytrace=False)
+        (directory / "runtime").mkdir()
+        runtime = build_runtime_releases(directory / "runtime")
+    except (EtcdReleaseUnavailableError, RuntimeReleaseUnavailableError) as error:
+        pytest.fail(f"cannot build the release files: {error}", pytrace=False)
     releases = directory / "releases"
     files = [
         build_double("kube-apiserver", VERSION, releases),
@@ -94,73 +115,82 @@ async def binary(
           for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")),
         kubectl_release(VERSION, releases),
     ]  # fmt: skip
-    with fleet_pool.lease(3, init="systemd", holder=__name__) as leased:
+    kubectl = real_kubectl(VERSION)
+    with fleet_pool.lease(5, init="systemd", holder=__name__) as leased:
         names = leased.names
 
         def shape(document: dict[str, Any]) -> None:
             spec = document["spec"]
-            document["metadata"]["name"] = "binary-test"
-            spec["roleGroups"] = {"master": names, "etcd": names, "worker": []}
+            document["metadata"]["name"] = "binary-e2e"
+            spec["roleGroups"] = {"master": names[:3], "etcd": names[:3], "worker": names[3:]}
             spec["global"]["workDir"] = str(directory / "work")
             spec["etcd"] = {"version": etcd.version}
-            spec["kubernetes"] = {"type": "kubexm", "version": VERSION}
-            # No load balancer in this test: the endpoint is the first master's API server.
-            first = next(h for h in spec["hosts"] if h["name"] == names[0])
+            spec["kubernetes"] = {
+                "type": "kubexm",
+                "version": VERSION,
+                "containerRuntime": {"version": runtime.containerd.version},
+            }
             spec["controlPlaneEndpoint"] = {
-                "address": first.get("internalAddress", first["address"])
+                "domain": DOMAIN,
+                "port": 6443,
+                "loadBalancer": {"type": "internal", "kind": "haproxy"},
             }
             spec["artifacts"] = {
                 "overrides": {
                     "etcd": {"url": f"file://{etcd.path}", "sha256": {"amd64": etcd.sha256}},
+                    **runtime.overrides(),
                     **artifact_overrides(*files),
                 }
             }
 
         cluster = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
+        debs = directory / "debs"
+        await asyncio.to_thread(offline_debs, debs, ["haproxy"])
+        install = InstallPackages({"apt": ("haproxy",)}, PackageSource.offline(debs))
+        setup = Module("packages", [Task("packages", [install], Named(names[3:]))])
+        config = load_config(cluster)
+        async with await new_runtime(config) as session:
+            result = await Engine(session).run(Pipeline("setup", [setup]).plan(config))
+        assert result.succeeded, result.failures
         try:
-            yield Binary(leased.fleet, names, cluster, directory / "work")
+            yield Cluster(
+                leased.fleet, names[:3], names[3:], cluster, directory / "work",
+                directory / "debs", kubectl,
+            )  # fmt: skip
         finally:
             for name in names:
                 await leased.fleet.host_exec(name, CLEAN_UP)
 
 
-async def test_first_creation_runs_the_control_plane_as_services(binary: Binary) -> None:
-    code, out, err = await binary.run("-o", "json")
+async def test_create_cluster_through_workers(made: Cluster) -> None:
+    code, out, err = await made.run("-o", "json")
     assert code == 0, err + out
-    document = json.loads(out)
-    assert document["outcome"] == "succeeded"
-    for host in binary.hosts:
-        for service in SERVICES:
-            state = await binary.on(host, f"systemctl is-active {service}")
-            assert state.strip() == "active", (host, service)
-        assert "(kubexms test double)" in await binary.on(
-            host, "/usr/local/bin/kube-apiserver --version"
-        )
-        modes = await binary.on(
-            host,
-            "stat -c '%n %a' /etc/kubernetes/encryption-config.yaml /etc/kubernetes/admin.conf",
-        )
-        assert modes.split() == ["/etc/kubernetes/encryption-config.yaml", "600",
-                                 "/etc/kubernetes/admin.conf", "600"]  # fmt: skip
-    assert (binary.work / "kubernetes" / "encryption-config.yaml").stat().st_mode & 0o777 == 0o600
+    assert json.loads(out)["outcome"] == "succeeded"
+    for role, hosts in (("master", made.masters), ("worker", made.workers)):
+        for host in hosts:
+            for service in SERVICES[role]:
+                state = await made.on(host, f"systemctl is-active {service}")
+                assert state.strip() == "active", (host, service)
 
 
-async def test_a_real_kubectl_with_the_users_kubeconfig_sees_the_cluster(binary: Binary) -> None:
-    ready = binary.kubectl("get", "--raw", "/readyz")
-    assert (ready.returncode, ready.stdout.strip()) == (0, "ok"), ready.stderr
-    binding = binary.kubectl("get", "clusterrolebinding", "kubeadm:cluster-admins", "-o", "json")
-    assert binding.returncode == 0, binding.stderr
-    assert json.loads(binding.stdout)["roleRef"]["name"] == "cluster-admin"
-    info = binary.kubectl("get", "configmap", "cluster-info", "-n", "kube-public", "-o", "yaml")
-    assert "certificate-authority-data" in yaml.safe_load(info.stdout)["data"]["kubeconfig"]
-    nodes = json.loads(binary.kubectl("get", "nodes", "-o", "json").stdout)["items"]
-    assert sorted(node["metadata"]["name"] for node in nodes) == sorted(binary.hosts)
-    for node in nodes:
-        assert node["spec"]["taints"][0]["key"] == "node-role.kubernetes.io/control-plane"
+async def test_a_real_kubectl_gets_readyz_through_the_endpoint(made: Cluster) -> None:
+    kubeconfig = made.work / "kubeconfig"
+    assert f"server: https://{DOMAIN}:6443" in kubeconfig.read_text()
+    # On a worker, where the endpoint's name resolves to the local haproxy: the real kubectl
+    # and the user's kubeconfig, unchanged, copied there.
+    worker = made.workers[0]
+    await made.put(worker, "/root/kubectl", made.kubectl.read_bytes(), 0o755)
+    await made.put(worker, "/root/kubeconfig", kubeconfig.read_bytes(), 0o600)
+    kubectl = "/root/kubectl --kubeconfig=/root/kubeconfig"
+    ready = await made.on(worker, f"{kubectl} get --raw /readyz")
+    assert ready.strip() == "ok"
+    listed = await made.on(worker, f"{kubectl} get nodes -o json")
+    names = sorted(node["metadata"]["name"] for node in json.loads(listed)["items"])
+    assert names == sorted(made.masters + made.workers)
 
 
-async def test_a_rerun_changes_nothing(binary: Binary) -> None:
-    code, out, err = await binary.run("-o", "json")
+async def test_a_rerun_changes_nothing(made: Cluster) -> None:
+    code, out, err = await made.run("-o", "json")
     assert code == 0, err + out
     document = json.loads(out)
     assert set(changed_counts(document).values()) == {0}, document["hosts"]

@@ -26,6 +26,9 @@ def test_the_control_plane_runs_on_the_masters_in_order() -> None:
     assert nodes[f"{PREFIX}/controllers/service-kube-scheduler"].hosts == masters
     assert nodes[f"{PREFIX}/cluster-objects/cluster-objects"].hosts == ("master1",)
     assert nodes[f"{PREFIX}/user-kubeconfig/user-kubeconfig"].hosts == (CONTROL_HOST,)
+    assert nodes[f"{PREFIX}/api-ready/api-ready"].hosts == ("master1",)
+    masters_waited = nodes[f"{PREFIX}/nodes-registered/nodes-registered"].step
+    assert masters_waited.params()["nodes"] == ["master1", "master2", "master3"]
     assert not any("worker" in name for name in nodes)
 
 
@@ -41,6 +44,8 @@ def test_workers_get_the_kubelet_and_kube_proxy() -> None:
             "service-kubelet",
             "service-kube-proxy",
         ]
+    waited = graph.nodes["create-cluster/workers/nodes-registered/nodes-registered"]
+    assert waited.hosts == ("master1",)
 
 
 def test_an_unknown_extra_arg_stops_planning_naming_the_field() -> None:
