@@ -7,7 +7,8 @@ and restarts the unit), authenticates with ``--kubeconfig`` or, when only
 ``--bootstrap-kubeconfig`` exists, performs the TLS bootstrap (a CSR made with the bootstrap
 token, signed by the controller-manager stand-in, then ``kubelet.conf`` written), registers its
 Node over TLS and heartbeats it, and "runs" the static pods of ``staticPodPath``: each
-manifest's command with a host binary standing in for its image (see ``static_pods``).
+manifest's command with a host binary standing in for its image (see ``static_pods``), and
+the CNI DaemonSet's install-cni init container once that DaemonSet exists (see ``cni``).
 """
 
 from __future__ import annotations
@@ -32,14 +33,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from . import schema
+from . import cni, schema
 from .api import ApiError, Client, from_kubeconfig
 from .common import host, minor, write
 from .static_pods import StaticPods
 
 DEFAULT_VERSION = "v1.31.4"
 KUBELET_DIR = "/var/lib/kubelet"
-CNI_DIR = "/etc/cni/net.d"
 HEARTBEAT = 10.0
 FLAGS = {
     # flag: takes a value
@@ -195,13 +195,6 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _cni_ready() -> bool:
-    directory = host(CNI_DIR)
-    return directory.is_dir() and any(
-        p.suffix in (".conf", ".conflist", ".json") for p in directory.iterdir()
-    )
-
-
 class NodeAgent:
     """Registers the Node and keeps its status fresh."""
 
@@ -237,7 +230,7 @@ class NodeAgent:
         self.registered = True
 
     def heartbeat(self) -> None:
-        ready = _cni_ready()
+        ready = cni.configured()
         if ready != self.ready:
             self.ready, self.transition = ready, _now()
         reason, message = (
@@ -281,6 +274,7 @@ class NodeAgent:
             try:
                 if not self.registered:
                     self.register()
+                cni.install_cni(self.client, self.name)
                 self.heartbeat()
             except ApiError as error:
                 print(f"kubelet: node status: {error}", file=sys.stderr, flush=True)
