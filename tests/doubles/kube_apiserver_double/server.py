@@ -22,6 +22,7 @@ from .rbac import Authorizer
 from .resources import Resource, api_versions, group_document, group_list, resource_list
 from .selectors import Matcher, field_matcher, label_matcher
 from .store import Json, Store
+from .tables import TABLE_ACCEPT, table
 from .watch import Watch
 
 log = logging.getLogger("kube-apiserver-double")
@@ -362,9 +363,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
         elif verb == "list":
             items, revision = store.list_objects(resource, namespace, self._matchers(query))
-            self._json(200, store.list_document(resource, items, revision))
+            if TABLE_ACCEPT in self.headers.get("Accept", ""):
+                self._json(200, table(resource.kind, items, str(revision)))
+            else:
+                self._json(200, store.list_document(resource, items, revision))
         elif verb == "get":
-            self._json(200, store.get(resource, namespace, name))
+            found = store.get(resource, namespace, name)
+            if TABLE_ACCEPT in self.headers.get("Accept", ""):
+                revision = found["metadata"].get("resourceVersion", "")
+                self._json(200, table(resource.kind, [found], revision))
+            else:
+                self._json(200, found)
         elif verb == "create":
             if name:
                 raise ApiError(405, "MethodNotAllowed", "POST to a named object is not allowed")

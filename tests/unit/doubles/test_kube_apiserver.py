@@ -596,3 +596,15 @@ def test_rbac_rules_match_like_upstream() -> None:
     health = {"nonResourceURLs": ["/healthz", "/apis/*"], "verbs": ["get"]}
     assert rule_allows(health, "get", {}, "/apis/apps/v1")
     assert not rule_allows(health, "get", {}, "/metrics")
+
+
+def test_kubectl_get_prints_the_node_table(api: LocalApi) -> None:
+    api.register_node("table-node", "False")
+    listed = api.kubectl("get", "nodes", "table-node").stdout.splitlines()
+    assert listed[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert listed[1].split()[:3] == ["table-node", "NotReady", "<none>"]
+    namespaces = api.kubectl("get", "namespaces").stdout.splitlines()
+    assert namespaces[0].split() == ["NAME", "AGE"]
+    assert "kube-system" in [line.split()[0] for line in namespaces[1:]]
+    everywhere = api.kubectl("get", "services", "-A").stdout.splitlines()
+    assert everywhere[0].split() == ["NAMESPACE", "NAME", "AGE"]
