@@ -154,16 +154,20 @@ def mark_control_plane(client: Client, node: str, taints: list[dict[str, Any]]) 
     deadline = time.monotonic() + 120
     while True:
         try:
-            current = client.get(f"/api/v1/nodes/{node}")
+            client.get(f"/api/v1/nodes/{node}")
             break
         except ApiError as error:
             if error.status != 404 or time.monotonic() > deadline:
                 raise KubeadmError(f"the node {node} did not register: {error}") from None
             time.sleep(1)
-    current["metadata"].setdefault("labels", {})["node-role.kubernetes.io/control-plane"] = ""
-    current["metadata"]["labels"]["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-    current.setdefault("spec", {})["taints"] = taints
-    client.request("PUT", f"/api/v1/nodes/{node}", current)
+    # A patch, as kubeadm sends: the kubelet's heartbeats change the Node meanwhile.
+    labels = {
+        "node-role.kubernetes.io/control-plane": "",
+        "node.kubernetes.io/exclude-from-external-load-balancers": "",
+    }
+    client.request_patch(
+        f"/api/v1/nodes/{node}", {"metadata": {"labels": labels}, "spec": {"taints": taints}}
+    )
     print(f"[mark-control-plane] Marking the node {node} as control-plane")
 
 
