@@ -133,29 +133,38 @@ class KubeadmMembership(Check):
 
     async def verify(self, ctx: Context) -> None:
         ours = ca_cert_hash(await _our_ca(ctx, self.pki_dir))
+        # The file is named on a line of its own: a path is never part of a sed program.
         script = f"""for f in {KUBELET_CONF} {ADMIN_CONF}; do
   [ -f "$f" ] || continue
-  sed -n -E 's/^ *(certificate-authority-data|server): *(.*)$/@kxms:\\1 '"$f"' \\2/p' "$f"
+  echo "@kxms:file $f"
+  sed -n -E 's/^ *(certificate-authority-data|server): *(.*)$/@kxms:\\1 \\2/p' "$f"
 done
 [ -f {CA_CERT} ] && echo "@kxms:ca-file $(base64 -w0 < {CA_CERT})"
 true"""
         result = await ctx.runner.script(script)
         problems: list[str] = []
+        trusted: dict[str, bool] = {}
+        path = ""
         for line in result.stdout.splitlines():
             kind, _, rest = line.partition(" ")
-            if kind == "@kxms:ca-file":
+            if kind == "@kxms:file":
+                path = rest.strip()
+                trusted[path] = False
+            elif kind == "@kxms:ca-file":
                 found = _hash_of_base64(rest)
                 if found != ours:
                     problems.append(f"{CA_CERT} is the CA {found}")
-            elif kind == "@kxms:certificate-authority-data":
-                path, _, data = rest.partition(" ")
-                found = _hash_of_base64(data)
+            elif kind == "@kxms:certificate-authority-data" and path:
+                trusted[path] = True
+                found = _hash_of_base64(rest)
                 if found != ours:
                     problems.append(f"{path} trusts the CA {found}")
-            elif kind == "@kxms:server":
-                path, _, server = rest.partition(" ")
-                if server.strip().strip("'\"") != self.endpoint:
-                    problems.append(f"{path} names the API server {server.strip()}")
+            elif kind == "@kxms:server" and path and rest.strip().strip("'\"") != self.endpoint:
+                problems.append(f"{path} names the API server {rest.strip()}")
+        # Fail closed: a kubeconfig whose CA cannot be read is not taken for ours.
+        problems += [
+            f"{p} has no certificate-authority-data to check" for p, ok in trusted.items() if not ok
+        ]
         if problems:
             raise ForeignClusterError(
                 ctx.host.name,

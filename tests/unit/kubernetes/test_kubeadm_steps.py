@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,8 +62,9 @@ async def test_our_own_files_pass_and_only_public_lines_are_read(tmp_path: Path)
         seen.append(call)
         ours = (tmp_path / "pki/ca.crt").read_bytes()
         return (
-            f"@kxms:certificate-authority-data /etc/kubernetes/kubelet.conf {_b64(ours)}\n"
-            f"@kxms:server /etc/kubernetes/kubelet.conf {ENDPOINT}\n"
+            "@kxms:file /etc/kubernetes/kubelet.conf\n"
+            f"@kxms:certificate-authority-data {_b64(ours)}\n"
+            f"@kxms:server {ENDPOINT}\n"
             f"@kxms:ca-file {_b64(ours)}\n"
         )
 
@@ -78,8 +81,10 @@ async def test_another_clusters_host_is_refused_naming_what_differs(tmp_path: Pa
 
     def answer(call: Call) -> str:
         return (
-            f"@kxms:certificate-authority-data /etc/kubernetes/kubelet.conf {foreign}\n"
-            "@kxms:server /etc/kubernetes/kubelet.conf https://10.9.9.9:6443\n"
+            "@kxms:file /etc/kubernetes/kubelet.conf\n"
+            f"@kxms:certificate-authority-data {foreign}\n"
+            "@kxms:server https://10.9.9.9:6443\n"
+            "@kxms:file /etc/kubernetes/admin.conf\n"
         )
 
     ctx, pki = await _context(tmp_path, answer)
@@ -90,6 +95,30 @@ async def test_another_clusters_host_is_refused_naming_what_differs(tmp_path: Pa
     assert "/etc/kubernetes/kubelet.conf trusts the CA sha256:" in message
     assert "names the API server https://10.9.9.9:6443" in message
     assert "Refused; nothing was changed" in message
+    assert "/etc/kubernetes/admin.conf has no certificate-authority-data to check" in message
+
+
+async def test_the_probe_reads_real_kubeconfigs_by_shell(tmp_path: Path) -> None:
+    """The probe script itself, run by sh over kubeconfigs made by the PKI (ours, another's)."""
+    etc = tmp_path / "etc-kubernetes"
+    etc.mkdir()
+    other = tmp_path / "other"
+    generate_pki(make_cluster(), other, options=PkiOptions(key_type="ecdsa"))
+
+    def answer(call: Call) -> str:
+        script = (call.stdin.decode() or call.command).replace("/etc/kubernetes", str(etc))
+        done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+        assert not done.stderr, done.stderr
+        return done.stdout
+
+    ctx, pki = await _context(tmp_path, answer)
+    step = KubeadmMembership(ENDPOINT, str(pki))
+    shutil.copy(pki / "kubeconfig" / "kubelet-master1.conf", etc / "kubelet.conf")
+    shutil.copy(pki / "ca.crt", etc / "ca.crt")
+    await step.verify(ctx)
+    shutil.copy(other / "kubeconfig" / "admin.conf", etc / "admin.conf")
+    with pytest.raises(ForeignClusterError, match=f"{etc}/admin.conf trusts the CA sha256:"):
+        await step.verify(ctx)
 
 
 async def test_init_is_done_once_its_manifest_and_kubelet_config_exist(tmp_path: Path) -> None:
