@@ -26,12 +26,13 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+import yaml
 
 from kubexms.sandbox import Fleet
 from tests.leasing import HostPool
@@ -322,7 +323,11 @@ async def assert_settled(ctx: InitOS) -> None:
     for host in ctx.hosts:
         assert document["hosts"][host]["changed"] == 0, document["hosts"][host]
         assert (await ctx.on(host, "dpkg --audit")).strip() == "", host
-        assert (await ctx.on(host, LEFTOVERS)).strip() == "", host
+        left = (await ctx.on(host, LEFTOVERS)).strip()
+        if left:  # say when each was written and which runs there were, to find its origin
+            found = await ctx.on(host, "date +%T; find /var/tmp/kubexms -printf '%p %TT\\n'")
+            runs = sorted(path.name for path in (ctx.work / "runs").glob("*.jsonl"))
+            raise AssertionError(f"{host} keeps {left}:\n{found}runs: {runs}")
         status = await ctx.on(
             host, "dpkg-query -W -f='${db:Status-Abbrev}\\n' " + " ".join(ctx.installed_here)
         )
@@ -463,4 +468,140 @@ async def test_a_resumed_package_step_reports_its_repair(init_os: InitOS) -> Non
     ]
     assert changes, "the package step did not report a change"
     assert f"configured {name}" in json.dumps(changes)
+    await assert_settled(init_os)
+
+
+class DelayingProxy:
+    """A TCP proxy on loopback to one fleet address that, once ``delay`` is set, holds every
+    chunk that passes for that many seconds in each direction (netem is not in this kernel)."""
+
+    def __init__(self, target: str, port: int = 22) -> None:
+        self.target, self.target_port = target, port
+        self.delay = 0.0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> DelayingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.target, self.target_port)
+        except OSError:
+            writer.close()
+            return
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.ensure_future(self._pump(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                if due > loop.time():
+                    await asyncio.sleep(due - loop.time())
+                if not data:
+                    break
+                sink.write(data)
+                await sink.drain()
+
+        delivering = asyncio.ensure_future(deliver())
+        try:
+            while data := await source.read(65536):
+                queue.put_nowait((loop.time() + self.delay, data))
+            queue.put_nowait((loop.time() + self.delay, b""))
+            await delivering
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            delivering.cancel()
+            sink.close()
+
+
+def proxied_cluster(cluster: Path, victim: str, address: str, port: int, directory: Path) -> Path:
+    """``cluster`` with ``victim`` reached through the proxy on 127.0.0.1:``port`` (its host
+    key recorded for that address too); its internal address stays ``address``."""
+    document = yaml.safe_load(cluster.read_text())
+    known = Path(document["spec"]["global"]["knownHostsPath"])
+    key = next(
+        line.split(None, 1)[1]
+        for line in known.read_text().splitlines()
+        if line.split(None, 1)[0].split(",")[0] == victim
+    )
+    proxied_known = directory / "known_hosts"
+    proxied_known.write_text(known.read_text() + f"[127.0.0.1]:{port} {key}\n")
+    document["spec"]["global"]["knownHostsPath"] = str(proxied_known)
+    for entry in document["spec"]["hosts"]:
+        if entry["name"] == victim:
+            entry.update(address="127.0.0.1", port=port, internalAddress=address)
+    path = directory / "cluster.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+async def test_300_ms_of_latency_mid_run_slows_it_and_breaks_nothing(
+    init_os: InitOS, tmp_path: Path
+) -> None:
+    victim = init_os.hosts[1]
+    address = init_os.fleet.host(victim).address
+    await init_os.reset()
+    async with DelayingProxy(address) as proxy:
+        cluster = proxied_cluster(init_os.cluster, victim, address, proxy.port, tmp_path)
+        proxied = replace(init_os, cluster=cluster)
+        run, _ = await start_and_reach_package_step(proxied, victim)
+        proxy.delay = 0.3  # 300 ms each way from here on, while the package step runs
+        started = time.monotonic()
+        code, out, err = await finish(run, 600)
+        print(f"\nFAULT 300 ms latency: exit {code} after {time.monotonic() - started:.1f} s")
+        assert code == 0, err
+        assert json.loads(out)["outcome"] == "succeeded"
+        await assert_settled(proxied)
+
+
+async def test_full_package_database_says_so_and_resume_finishes(init_os: InitOS) -> None:
+    victim = init_os.hosts[1]
+    await init_os.reset()
+    # The package database on a filesystem with 16 KiB to spare: dpkg runs out of space
+    # while it records the packages it installs. Freeing the space is copying the database
+    # back where it was (what the host's dpkg wrote meanwhile included).
+    await init_os.on(
+        victim,
+        "used=$(du -sk /var/lib/dpkg | cut -f1) && mkdir -p /run/kx-dpkg"
+        " && mount -t tmpfs -o size=$((used + 16))k kx-dpkg /run/kx-dpkg"
+        " && cp -a /var/lib/dpkg/. /run/kx-dpkg/ && mount --bind /run/kx-dpkg /var/lib/dpkg",
+    )
+    try:
+        started = time.monotonic()
+        code, out, err = await init_os.run()
+    finally:
+        await init_os.on(
+            victim,
+            "umount /var/lib/dpkg && find /var/lib/dpkg -mindepth 1 -delete"
+            " && cp -a /run/kx-dpkg/. /var/lib/dpkg/ && umount /run/kx-dpkg",
+        )
+    took = time.monotonic() - started
+    print(f"\nFAULT package database full: exit {code} after {took:.1f} s\n{err[-600:]}")
+    assert code == 1, err
+    document = json.loads(out)
+    assert document["failed_hosts"] == [victim]
+    errors = " ".join(map(str, document["hosts"][victim]["errors"]))
+    assert re.search(r"no space left on device", errors, re.IGNORECASE), errors
+    for other in init_os.hosts:
+        if other != victim:
+            assert document["hosts"][other]["errors"] == [], document["hosts"][other]
+    await continue_as_told(init_os, err)
     await assert_settled(init_os)

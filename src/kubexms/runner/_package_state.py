@@ -44,16 +44,26 @@ _LOCKED_RETRY = r"""kx_locked_retry() {
 }"""
 
 # Packages whose dpkg status is neither installed, config-files nor not-installed: unpacked,
-# half-installed, half-configured or waiting on triggers.
+# half-installed, half-configured or waiting on triggers; but not those dpkg marked
+# reinstall-required (error flag R: e.g. the disk filled while it unpacked them), which
+# ``--configure`` cannot finish and only installing the package file again repairs.
 _PENDING = (
     "dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' 2>/dev/null"
-    " | awk 'substr($1, 2, 1) ~ /[HUFWt]/ {print $2}'"
+    " | awk 'substr($1, 2, 1) ~ /[HUFWt]/ && substr($1, 3, 1) != \"R\" {print $2}'"
+)
+_REINSTALL_REQUIRED = (
+    "dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' 2>/dev/null"
+    " | awk 'substr($1, 3, 1) == \"R\" {print $2}'"
 )
 
 
 def repair_script(lock_wait: float) -> str:
     """Finish what dpkg left half done (``dpkg --configure -a``); prints ``@kxms:configured
-    NAME`` for each package that was pending and is installed now."""
+    NAME`` for each package that was pending and is installed now.
+
+    dpkg fails ``--configure -a`` on a package marked reinstall-required; that failure alone
+    does not fail the repair (installing the package's file again, which the install does
+    for any package not installed at its version, is what repairs it)."""
     return "\n".join(
         [
             "set -e",
@@ -62,11 +72,17 @@ def repair_script(lock_wait: float) -> str:
             # A pending trigger alone still needs --configure -a; without anything pending
             # dpkg is not run at all (it would take the lock for nothing).
             '[ -n "$kx_pending" ] || exit 0',
-            f"kx_locked_retry {int(lock_wait)} dpkg --configure -a",
+            f"kx_reinstall=$({_REINSTALL_REQUIRED})",
+            "kx_status=0",
+            f"kx_locked_retry {int(lock_wait)} dpkg --configure -a || kx_status=$?",
+            "kx_left=",
             "for p in $kx_pending; do",
             "  s=$(dpkg-query -W -f='${db:Status-Abbrev}' \"$p\" 2>/dev/null || true)",
-            '  case "$s" in ?i*) echo "@kxms:configured $p" ;; esac',
+            '  case "$s" in ?i*) echo "@kxms:configured $p" ;; *) kx_left="$kx_left $p" ;; esac',
             "done",
+            'if [ "$kx_status" -ne 0 ] && { [ -n "$kx_left" ] || [ -z "$kx_reinstall" ]; }; then',
+            '  exit "$kx_status"',
+            "fi",
         ]
     )
 

@@ -45,6 +45,10 @@ _INSTALL = {
     "dnf": 'dnf -y install "$@" >&2',
     "yum": 'yum -y install "$@" >&2',
 }
+# Files are installed only when their package is not installed at their version: one that
+# is (half) there at that version is reinstalled, which is the only repair of a package dpkg
+# marked reinstall-required (plain install would try to configure it, and fail).
+_INSTALL_FILES = {**_INSTALL, "apt": _INSTALL["apt"].replace(" install ", " install --reinstall ")}
 _REMOVE = {
     "apt": f'{_APT} remove "$@" >&2',
     "dnf": 'dnf -y remove "$@" >&2',
@@ -201,7 +205,7 @@ def install_files_script(
             '[ "$#" -gt 0 ] || exit 0',
             'for f do echo "@kxms:installed $(kx_file_name "$f")"; done',
             _STOP_IF_CHECK,
-            _INSTALL[manager],
+            _INSTALL_FILES[manager],
         ]
     )
 
