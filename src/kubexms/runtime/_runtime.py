@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import secrets
+import shutil
+import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -95,6 +98,11 @@ class ClusterRuntime:
         certificates): a local connector run as the invoking user, whose Runner never
         elevates. Made on first use; closed with the runtime like every other connection."""
         if self._control is None:
+            runner = Runner(LocalConnector(name), sudo=False)
+            # Its staging directory is its own, in this machine's temporary directory, and
+            # goes with the runtime: a run's directory under /var/tmp/kubexms is removed
+            # by the run's lock release on a target host, which this machine never has.
+            runner.temp_dir = f"{tempfile.gettempdir()}/kubexms-control-{secrets.token_hex(6)}"
             self._control = Host(
                 name=name,
                 address="127.0.0.1",
@@ -102,7 +110,7 @@ class ClusterRuntime:
                 port=0,
                 user=getpass.getuser(),
                 roles=frozenset(),
-                runner=Runner(LocalConnector(name), sudo=False),
+                runner=runner,
             )
         return self._control
 
@@ -115,6 +123,8 @@ class ClusterRuntime:
         if self._control is not None:
             connectors.append(self._control.runner.connector)
         await _close_all(connectors)
+        if self._control is not None:
+            await asyncio.to_thread(shutil.rmtree, self._control.runner.temp_dir, True)
 
     async def __aenter__(self) -> Self:
         return self
