@@ -171,6 +171,17 @@ async def test_create_cluster_through_workers(made: Cluster) -> None:
             for service in SERVICES[role]:
                 state = await made.on(host, f"systemctl is-active {service}")
                 assert state.strip() == "active", (host, service)
+            version = await made.on(host, "/usr/local/bin/kubelet --version")
+            assert version.strip() == f"Kubernetes {VERSION} (kubexms test double)"
+    for host in made.masters:
+        modes = await made.on(
+            host,
+            "stat -c '%n %a' /etc/kubernetes/encryption-config.yaml /etc/kubernetes/admin.conf",
+        )
+        assert modes.split() == ["/etc/kubernetes/encryption-config.yaml", "600",
+                                 "/etc/kubernetes/admin.conf", "600"]  # fmt: skip
+    stored = made.work / "kubernetes" / "encryption-config.yaml"
+    assert stored.stat().st_mode & 0o777 == 0o600
 
 
 async def test_a_real_kubectl_gets_readyz_through_the_endpoint(made: Cluster) -> None:
@@ -185,8 +196,20 @@ async def test_a_real_kubectl_gets_readyz_through_the_endpoint(made: Cluster) ->
     ready = await made.on(worker, f"{kubectl} get --raw /readyz")
     assert ready.strip() == "ok"
     listed = await made.on(worker, f"{kubectl} get nodes -o json")
-    names = sorted(node["metadata"]["name"] for node in json.loads(listed)["items"])
-    assert names == sorted(made.masters + made.workers)
+    nodes = json.loads(listed)["items"]
+    assert sorted(node["metadata"]["name"] for node in nodes) == sorted(made.masters + made.workers)
+    for node in nodes:  # masters registered tainted, workers not
+        taints = [taint["key"] for taint in node.get("spec", {}).get("taints", [])]
+        tainted = node["metadata"]["name"] in made.masters
+        assert ("node-role.kubernetes.io/control-plane" in taints) == tainted, node["metadata"]
+    binding = json.loads(
+        await made.on(worker, f"{kubectl} get clusterrolebinding kubeadm:cluster-admins -o json")
+    )
+    assert binding["roleRef"]["name"] == "cluster-admin"
+    info = json.loads(
+        await made.on(worker, f"{kubectl} get configmap cluster-info -n kube-public -o json")
+    )
+    assert f"server: https://{DOMAIN}:6443" in info["data"]["kubeconfig"]
 
 
 async def test_a_rerun_changes_nothing(made: Cluster) -> None:
