@@ -84,6 +84,7 @@ from kubexms.steps import (
     kubeadm_layout,
 )
 
+RELEASE_DIR = "/etc/kubernetes/kubexms"
 CONTROL_PLANE_ARTIFACTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 NODE_ARTIFACTS = ("kubelet", "kube-proxy")
 API_JOURNAL = ("kube-apiserver.service",)  # whose journal a /readyz timeout shows
@@ -158,12 +159,20 @@ def _artifacts(cluster: Cluster, names: Sequence[str]) -> list[PlaceArtifact]:
     ]
 
 
+def _release(cluster: Cluster, component: str) -> ServiceFile:
+    # The binary is replaced under a running service: naming the release in one of its files
+    # makes a new version restart it, like a changed setting (as etcd's release file does).
+    path = f"{RELEASE_DIR}/{component}.release"
+    return ServiceFile(path, f"{cluster.spec.kubernetes.version}\n")
+
+
 def apiserver_service(cluster: Cluster, host: str) -> SystemdService:
     """kube-apiserver on the master ``host`` (it advertises the host's internal address)."""
     address = _address(cluster, host)
     return SystemdService(
         unit=unit("kube-apiserver"),
         unit_file=render_unit("kube-apiserver", apiserver_args(cluster, address)),
+        files=(_release(cluster, "kube-apiserver"),),
         health=Health(port=API_SERVER_PORT, timeout=120),
     )
 
@@ -172,6 +181,7 @@ def controller_manager_service(cluster: Cluster) -> SystemdService:
     return SystemdService(
         unit=unit("kube-controller-manager"),
         unit_file=render_unit("kube-controller-manager", controller_manager_args(cluster)),
+        files=(_release(cluster, "kube-controller-manager"),),
         health=Health(port=CONTROLLER_MANAGER_PORT, timeout=120),
     )
 
@@ -180,7 +190,10 @@ def scheduler_service(cluster: Cluster) -> SystemdService:
     return SystemdService(
         unit=unit("kube-scheduler"),
         unit_file=render_unit("kube-scheduler", scheduler_args(cluster)),
-        files=(ServiceFile(SCHEDULER_CONFIG, to_yaml([scheduler_configuration(cluster)])),),
+        files=(
+            ServiceFile(SCHEDULER_CONFIG, to_yaml([scheduler_configuration(cluster)])),
+            _release(cluster, "kube-scheduler"),
+        ),
         health=Health(port=SCHEDULER_PORT, timeout=120),
     )
 
@@ -194,7 +207,7 @@ def kubelet_service(cluster: Cluster, host: str) -> SystemdService:
     return SystemdService(
         unit=unit("kubelet"),
         unit_file=render_unit("kubelet", kubelet_args(cluster, host, _address(cluster, host))),
-        files=(ServiceFile(KUBELET_CONFIG, to_yaml([config])),),
+        files=(ServiceFile(KUBELET_CONFIG, to_yaml([config])), _release(cluster, "kubelet")),
         health=Health(port=KUBELET_PORT, timeout=120),
     )
 
@@ -207,6 +220,7 @@ def kube_proxy_service(cluster: Cluster, host: str) -> SystemdService:
             ServiceFile(
                 KUBE_PROXY_CONFIG, to_yaml([binary_kube_proxy_configuration(cluster, host)])
             ),
+            _release(cluster, "kube-proxy"),
         ),
         health=Health(port=KUBE_PROXY_HEALTH_PORT, timeout=120),
     )

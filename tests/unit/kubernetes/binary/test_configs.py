@@ -44,8 +44,9 @@ def test_the_files_the_services_place_are_the_valid_documents(minor: str) -> Non
         (kube_proxy_service(cluster, "master1"), "KubeProxyConfiguration"),
         (scheduler_service(cluster), "KubeSchedulerConfiguration"),
     ):
-        (config,) = service.files
+        config, release = service.files
         assert_valid_yaml(config.content, minor, [kind])
+        assert release.content == f"v{minor}.1\n"
 
 
 def test_the_check_is_not_vacuous_a_misspelt_field_fails() -> None:

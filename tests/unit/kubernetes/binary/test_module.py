@@ -66,3 +66,15 @@ def test_stacked_etcd_and_kubeadm_mode_are_refused() -> None:
         )
     with pytest.raises(PlanError, match="not kubexm"):
         plan_binary(make_cluster(), BinaryWorkersModule())
+
+
+def test_a_new_kubernetes_version_restarts_each_service() -> None:
+    from kubexms.kubernetes.binary._module import apiserver_service, kubelet_service
+
+    old = make_cluster(kubernetes={"type": "kubexm"}, version="v1.31.4")
+    new = make_cluster(kubernetes={"type": "kubexm"}, version="v1.32.1")
+    for service in (apiserver_service, kubelet_service):
+        before = {item.path: item.content for item in service(old, "master1").files}
+        after = {item.path: item.content for item in service(new, "master1").files}
+        changed = [path for path in after if after[path] != before.get(path)]
+        assert any(path.endswith(".release") for path in changed), changed
