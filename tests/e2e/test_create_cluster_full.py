@@ -1,0 +1,285 @@
+"""`kubexms create cluster -f F` WITHOUT ``--only``: all twelve phases, in order, in one run, on
+six systemd hosts (3 masters running etcd, 2 workers also running the load balancer for a
+virtual IP, 1 registry host), kubeadm mode.
+
+Real here: sshd, systemd, apt from offline .debs, Debian's etcd (3 members over TLS) and
+containerd (in their release layouts), haproxy and keepalived, the CNCF distribution registry
+with TLS and a login, skopeo pushing the images, the real kubectl. Doubles (tests/doubles,
+pinned by sha256 in the artifact store like the real release files): kubeadm and the kubelet
+(which runs the API-server double as a static pod, and, once calico-node's DaemonSet exists,
+writes calico's conflist from its ConfigMap as install-cni would: tests/doubles/README.md).
+The container images of the image list cannot be pulled here: each is a STAND-IN (one busybox
+OCI image built from Debian's busybox-static, tests/fixtures/artifacts/busybox_image.py) put
+into the store under the image list's name, so the registry phase pushes them for real and a
+node pulls one through containerd from the private registry. One run, one rerun that changes
+nothing, and a real kubectl with ``<workDir>/kubeconfig`` sees five Ready nodes through the
+endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from kubexms.artifacts import ArtifactStore, ImageStore, cluster_images
+from kubexms.config import load_config
+from kubexms.pipelines import PHASES
+from tests.doubles import double_script, kubectl_release, real_kubectl
+from tests.doubles.kubeadm_double import build
+from tests.etcd_cluster import changed_counts
+from tests.fixtures.artifacts.busybox_image import build_busybox_image
+from tests.fixtures.artifacts.etcd_release import EtcdReleaseUnavailableError, build_etcd_release
+from tests.fixtures.artifacts.runtime_release import (
+    ReleaseFile,
+    RuntimeReleaseUnavailableError,
+    build_runtime_releases,
+)
+from tests.fixtures.offline_debs import NODE_PACKAGES, offline_debs
+from tests.integration.test_cni_addons_fleet import CALICO, DEMO_MANIFEST, HELM, sha256, tar_gz
+from tests.leasing import HostLease, HostPool
+from tests.unit.cni.upstream import FIXTURES
+
+pytestmark = pytest.mark.fleet
+
+VERSION = "v1.32.0"
+RUN_TIMEOUT = 1800.0
+REGISTRY_PORT = 5443
+PASSWORD = "full-run-registry-9"
+CLEAN_UP = r"""
+systemctl disable --now kubelet etcd containerd kubexms-lb kubexms-keepalived 2>/dev/null
+systemctl disable --now kubexms-registry 2>/dev/null
+rm -rf /etc/kubernetes /var/lib/kubelet /var/lib/etcd /etc/etcd /etc/containerd /etc/cni
+rm -f /etc/systemd/system/kubelet.service /etc/systemd/system/etcd.service
+rm -rf /etc/systemd/system/kubelet.service.d /usr/local/bin/kube* /var/lib/kubexms
+rm -f /etc/systemd/system/containerd.service /etc/systemd/system/kubexms-*.service
+rm -rf /etc/kubexms /etc/kubexms-registry /var/lib/kubexms-registry /usr/local/bin/registry
+systemctl daemon-reload
+true
+"""
+
+
+@dataclass
+class Full:
+    hosts: HostLease
+    directory: Path
+    file: Path
+    vip: str
+    private: str
+
+    @property
+    def work(self) -> Path:
+        return self.directory / "work"
+
+    async def run(self, *extra: str) -> tuple[int, dict[str, Any], str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.file),
+            "--packages-dir", str(self.directory / "debs"), "-o", "json", *extra,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+        assert process.returncode is not None
+        try:
+            document = json.loads(out)
+        except ValueError:
+            document = {"raw": out.decode()}
+        return process.returncode, document, err.decode()
+
+    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The REAL kubectl on this machine with the user's kubeconfig (its server: the
+        endpoint, the virtual IP)."""
+        return subprocess.run(
+            [str(real_kubectl(VERSION)), f"--kubeconfig={self.work / 'kubeconfig'}",
+             "--request-timeout=20s", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(self.directory)},
+        )  # fmt: skip
+
+    def newest_log(self) -> list[dict[str, Any]]:
+        path = max((self.work / "runs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def calico_release(directory: Path) -> ReleaseFile:
+    """Calico's source archive holding the upstream manifest of the BOM's version."""
+    archive = tar_gz(
+        directory / f"calico-{CALICO}.tar.gz",
+        {
+            f"calico-{CALICO[1:]}/manifests/calico.yaml": (
+                (FIXTURES / f"calico-{CALICO}.yaml").read_bytes(),
+                0o644,
+            )
+        },
+    )
+    return ReleaseFile("calico-manifests", archive, CALICO, sha256(archive))
+
+
+CALICOCTL_STAND_IN = """\
+#!/bin/sh
+# calicoctl STAND-IN (kubexms tests): the BOM's calicoctl is fetched and placed on the masters,
+# but nothing kubexms runs calls it; this file only takes its place, and refuses to act.
+echo "calicoctl: kubexms test stand-in, not the real calicoctl" >&2
+exit 1
+"""
+
+
+def tool_releases(directory: Path) -> list[ReleaseFile]:
+    """What the BOM fetches beside the doubles: Calico's source archive holding the upstream
+    manifest of the BOM's version, the helm double (as helm's release archive; no add-on here
+    uses helm) and the calicoctl stand-in (nothing runs it)."""
+    helm = tar_gz(
+        directory / f"helm-{HELM}-linux-amd64.tar.gz",
+        {"linux-amd64/helm": (double_script("helm").read_bytes(), 0o755)},
+    )
+    calicoctl = directory / "calicoctl-linux-amd64"
+    calicoctl.write_text(CALICOCTL_STAND_IN)
+    calicoctl.chmod(0o755)
+    return [
+        calico_release(directory),
+        ReleaseFile("helm", helm, HELM, sha256(helm)),
+        ReleaseFile("calicoctl", calicoctl, CALICO, sha256(calicoctl)),
+    ]
+
+
+def stand_in_images(file: Path, directory: Path) -> list[str]:
+    """Every image the cluster's image list names, as the busybox STAND-IN image, in the store
+    the run uses (the registry phase pushes what the store holds); their names."""
+    cluster = load_config(file)
+    images = ImageStore(ArtifactStore.for_cluster(cluster))
+    names = []
+    for index, image in enumerate(cluster_images(cluster)):
+        (directory / f"stand-in-{index}").mkdir(parents=True)
+        built = build_busybox_image(directory / f"stand-in-{index}", image.ref.name)
+        images.add(image.ref, built.path, image.roles)
+        names.append(image.ref.name)
+    return names
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def full(
+    fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Full]:
+    directory = tmp_path_factory.mktemp("create-full")
+    releases = directory / "releases"
+    try:
+        etcd = build_etcd_release(directory)
+        (directory / "runtime").mkdir()
+        runtime = build_runtime_releases(directory / "runtime")
+    except (EtcdReleaseUnavailableError, RuntimeReleaseUnavailableError) as error:
+        pytest.fail(f"cannot build the release artifacts: {error}", pytrace=False)
+    offline_debs(directory / "debs", [*NODE_PACKAGES, "haproxy", "keepalived"])
+    overrides: dict[str, Any] = dict(runtime.overrides())
+    overrides["etcd"] = {"url": f"file://{etcd.path}", "sha256": {"amd64": etcd.sha256}}
+    for release in (
+        *(build(name, VERSION, releases) for name in ("kubeadm", "kubelet")),
+        kubectl_release(VERSION, releases),
+    ):
+        overrides[release.component] = {
+            "url": f"file://{release.path}", "sha256": {"amd64": release.sha256}
+        }  # fmt: skip
+    for tool in tool_releases(releases):
+        arch = "noarch" if tool.component == "calico-manifests" else "amd64"
+        overrides[tool.component] = {
+            "version": tool.version, "file": tool.path.name, "url": tool.url,
+            "sha256": {arch: tool.sha256},
+        }  # fmt: skip
+    manifest = directory / "demo.yaml"
+    manifest.write_text(DEMO_MANIFEST)
+    with fleet_pool.lease(6, init="systemd", holder=__name__) as leased:
+        names = leased.names
+        vip = str(ipaddress.ip_network(leased.fleet.subnet, strict=False).broadcast_address - 9)
+        registry = next(h for h in leased.cluster_document()["spec"]["hosts"]
+                        if h["name"] == names[5])  # fmt: skip
+        private = f"{registry.get('internalAddress', registry['address'])}:{REGISTRY_PORT}"
+
+        def shape(document: dict[str, Any]) -> None:
+            spec = document["spec"]
+            document["metadata"]["name"] = "full-test"
+            spec["roleGroups"] = {
+                "master": names[:3], "etcd": names[:3], "worker": names[3:5],
+                "loadbalancer": names[3:5], "registry": names[5:],
+            }  # fmt: skip
+            spec["global"]["workDir"] = str(directory / "work")
+            spec["controlPlaneEndpoint"] = {
+                "address": vip, "loadBalancer": {"type": "external", "kind": "haproxy"}
+            }  # fmt: skip
+            spec["kubernetes"] = {
+                "version": VERSION,
+                "containerRuntime": {"version": runtime.containerd.version},
+            }
+            spec["etcd"] = {"version": etcd.version}
+            spec["registry"] = {
+                "type": "registry",
+                "privateRegistry": private,
+                "auths": {private: {"username": "kubexms", "password": PASSWORD}},
+            }
+            spec["network"] = {"plugin": "calico"}
+            spec["addons"] = [{"name": "demo", "type": "manifest", "manifests": [str(manifest)]}]
+            spec["artifacts"] = {"overrides": overrides}
+
+        file = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
+        stand_in_images(file, directory / "images")
+        try:
+            yield Full(leased, directory, file, vip, private)
+        finally:
+            for name in names:
+                await leased.fleet.host_exec(name, CLEAN_UP)
+
+
+async def test_all_twelve_phases_run_in_one_run(full: Full) -> None:
+    code, document, err = await full.run()
+    assert code == 0, err + json.dumps(document)[-4000:]
+    assert document["outcome"] == "succeeded", document
+    # Without --only every phase ran, each with its steps (nodes "create-cluster/<phase>/...").
+    log = full.newest_log()
+    ran = {e["node"].split("/")[1] for e in log if e["event"] == "node-finished"}
+    assert ran == set(PHASES), sorted(ran)
+    assert log[-1]["counts"].keys() <= {"changed", "unchanged"}, log[-1]
+
+    # Five Ready nodes through the endpoint, seen by the real kubectl with the user's kubeconfig.
+    done = full.kubectl("get", "nodes", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    nodes = json.loads(done.stdout)["items"]
+    assert sorted(n["metadata"]["name"] for n in nodes) == sorted(full.hosts.names[:5])
+    for node in nodes:
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", (node["metadata"]["name"], ready)
+    server = json.loads(full.kubectl("config", "view", "-o", "json").stdout)
+    assert server["clusters"][0]["cluster"]["server"] == f"https://{full.vip}:6443"
+
+    # The pod network: calico-node applied; each node's conflist written from its ConfigMap.
+    daemonset = full.kubectl("get", "daemonset", "calico-node", "-n", "kube-system", "-o", "json")
+    assert daemonset.returncode == 0, daemonset.stderr
+    for name in full.hosts.names[:5]:
+        conflist = json.loads(await full.hosts.run(name, "cat /etc/cni/net.d/10-calico.conflist"))
+        assert conflist["plugins"][0]["nodename"] == name
+    assert full.kubectl("get", "configmap", "settings", "-n", "demo").returncode == 0
+
+    # The registry holds the stand-ins; a worker pulls one through containerd, trusting the
+    # registry CA from certs.d, with the login.
+    cluster = load_config(full.file)
+    pause = next(i for i in cluster_images(cluster) if i.key == "pause").ref.under(full.private)
+    worker = full.hosts.names[4]
+    await full.hosts.run(
+        worker,
+        "ctr -n k8s.io images pull --hosts-dir /etc/containerd/certs.d "
+        f"--user kubexms:{PASSWORD} {pause.name}",
+    )
+    assert pause.name in await full.hosts.run(worker, "ctr -n k8s.io images ls -q")
+
+
+async def test_a_rerun_changes_nothing(full: Full) -> None:
+    code, document, err = await full.run()
+    assert code == 0, err + json.dumps(document)[-4000:]
+    assert set(changed_counts(document).values()) == {0}, document["hosts"]
+    done = full.kubectl("get", "nodes", "-o", "json")
+    assert len(json.loads(done.stdout)["items"]) == 5
