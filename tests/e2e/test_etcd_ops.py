@@ -200,6 +200,16 @@ async def test_backup_then_restore_brings_deleted_keys_back(etcd_fleet: EtcdFlee
     # Two more: --keep 2 leaves the newest two of this cluster, and another cluster's alone.
     foreign = backups / "other-etcd-20200101T000000Z.db"
     foreign.write_bytes(b"not ours")
+    # A dry run says what a backup would do, and writes (and prunes) nothing.
+    code, out, err = await etcd_fleet.run(
+        "backup", "--dir", str(backups), "--keep", "1", "--dry-run", "-o", "json"
+    )
+    assert code == 0, out + err
+    summary = json.loads(out)
+    assert summary["outcome"] == "succeeded", summary
+    assert "would-change" in err  # the snapshot it would take
+    assert f"backup: {backups}" not in out + err
+    assert sorted(backups.glob("*.db")) == sorted([snapshot, foreign])
     for _ in range(2):
         await asyncio.sleep(1.1)  # names carry the second
         code, out, err = await etcd_fleet.run("backup", "--dir", str(backups), "--keep", "2")

@@ -18,7 +18,14 @@ from rich.table import Table
 
 from kubexms.cli._cluster import err_console, load_cluster, open_runtime
 from kubexms.cli._console import output_console
-from kubexms.cli._pipeline import LogFormat, Output, RunSettings, plan_or_exit, run_pipeline
+from kubexms.cli._pipeline import (
+    DryRunOption,
+    LogFormat,
+    Output,
+    RunSettings,
+    plan_or_exit,
+    run_pipeline,
+)
 from kubexms.config import Cluster
 from kubexms.engine import EngineOptions, RunRequest
 from kubexms.etcd._backup import (
@@ -160,13 +167,14 @@ def _settings(
     *,
     resume: bool,
     tolerate_unreachable: bool = False,
+    dry_run: bool = False,
 ) -> RunSettings:
     # A backup needs one healthy member, not every host: it goes on without unreachable ones
     # (its only steps run on the control machine). A restore needs every member.
     options = EngineOptions.from_config(cluster, continue_on_error=tolerate_unreachable)
     return RunSettings(
         command=command,
-        dry_run=False,
+        dry_run=dry_run,
         request=RunRequest(command, resume=resume),
         options=options,
         output=output,
@@ -187,6 +195,7 @@ def backup(
             "--keep", min=1, help="Then delete all but the newest N backups of this cluster there."
         ),
     ] = None,
+    dry_run: DryRunOption = False,
     output: OutputOption = Output.text,
     log_format: LogFormatOption = LogFormat.console,
 ) -> None:
@@ -194,6 +203,8 @@ def backup(
 
     Beside it, <snapshot>.json records its sha256 and etcd's snapshot status (revision, keys,
     size). --keep N then deletes all but the newest N backups of this cluster there.
+    --dry-run shows the snapshot it would take and the backups --keep would delete, and
+    writes and deletes nothing.
     """
     cluster = load_cluster(file)
     _kubexm_etcd(cluster, "backup")
@@ -203,10 +214,16 @@ def backup(
     cluster = etcd_hosts_only(cluster)
     graph = plan_or_exit(BackupPipeline(target_dir, name, keep), cluster)
     settings = _settings(
-        cluster, "kubexms etcd backup", output, log_format, resume=False, tolerate_unreachable=True
+        cluster,
+        "kubexms etcd backup",
+        output,
+        log_format,
+        resume=False,
+        tolerate_unreachable=True,
+        dry_run=dry_run,
     )
     run_pipeline(cluster, graph, settings)
-    record = read_record(target_dir / name)
+    record = None if dry_run else read_record(target_dir / name)
     if record is not None:
         # stdout carries exactly the run's JSON with -o json; the backup's name then goes to
         # stderr, so a script still learns it.

@@ -294,8 +294,11 @@ class PruneBackups(Step):
     name = "prune-backups"
     description = "keep the newest {keep} backups of {cluster} in {directory}"
 
-    async def precheck(self, ctx: Context) -> bool:
-        return not prune_backups(Path(self.directory), self.cluster, self.keep, check=True)
+    async def precheck(self, ctx: Context) -> Change:
+        doomed = await asyncio.to_thread(
+            prune_backups, Path(self.directory), self.cluster, self.keep, check=True
+        )
+        return Change(bool(doomed), "prune backups", ", ".join(p.name for p in doomed))
 
     async def run(self, ctx: Context) -> Change | None:
         removed = await asyncio.to_thread(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -13,6 +14,7 @@ from kubexms.etcd._backup import (
     BackupError,
     BackupPipeline,
     BackupRecord,
+    PruneBackups,
     backup_file_name,
     backup_stamp,
     cluster_backups,
@@ -20,6 +22,7 @@ from kubexms.etcd._backup import (
     prune_backups,
     record_path,
 )
+from kubexms.runtime import Context
 from tests.unit.etcd.test_restore import sample_cluster
 
 
@@ -102,3 +105,13 @@ def test_the_backup_plan_runs_on_the_control_machine(tmp_path: Path) -> None:
     assert all(node.hosts == (CONTROL_HOST,) for node in graph.nodes.values())
     without_keep = BackupPipeline(tmp_path, "demo-etcd-x.db", keep=None).plan(sample_cluster())
     assert len(without_keep.nodes) == 1
+
+
+async def test_the_prune_precheck_names_the_backups_it_would_delete(tmp_path: Path) -> None:
+    ours = [_backup(tmp_path, "demo", f"2026120{day}T090000Z") for day in range(1, 4)]
+    step = PruneBackups(str(tmp_path), "demo", 1)
+    change = await step.precheck(cast(Context, None))  # works on this machine's files only
+    assert change.changed
+    assert change.detail == f"{ours[0].name}, {ours[1].name}"
+    assert all(path.exists() for path in ours)  # a check deletes nothing
+    assert not (await PruneBackups(str(tmp_path), "demo", 3).precheck(cast(Context, None))).changed
