@@ -1,0 +1,149 @@
+"""A kubeadm-mode cluster made by `kubexms create cluster` on 5 leased systemd hosts (3 masters,
+2 workers that also run the load balancer for a virtual IP), for the e2e tier: the cluster file
+(the kubeadm and kubelet doubles, a real kubectl, Debian's etcd and containerd in their release
+layouts, all pinned by sha256), a runner of the command and a real kubectl on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.doubles import kubectl_release, real_kubectl
+from tests.doubles.kubeadm_double import build
+from tests.fixtures.artifacts.etcd_release import (
+    EtcdReleaseUnavailableError,
+    build_etcd_release,
+)
+from tests.fixtures.artifacts.runtime_release import (
+    RuntimeReleaseUnavailableError,
+    build_runtime_releases,
+)
+from tests.fixtures.offline_debs import NODE_PACKAGES, offline_debs
+from tests.leasing import HostLease, HostPool
+
+VERSION = "v1.32.0"
+RUN_TIMEOUT = 1800.0
+CLEAN_UP = r"""
+systemctl disable --now kubelet etcd containerd kubexms-lb kubexms-keepalived 2>/dev/null
+pkill -f kube_apiserver.py; pkill -x etcd; pkill -f kubeadm_double.standins
+rm -rf /etc/kubernetes /var/lib/kubelet /var/lib/etcd /etc/etcd /etc/containerd /etc/cni
+rm -f /etc/systemd/system/kubelet.service /etc/systemd/system/etcd.service
+rm -rf /etc/systemd/system/kubelet.service.d /usr/local/bin/kube* /var/lib/kubexms
+rm -f /etc/systemd/system/containerd.service /etc/systemd/system/kubexms-*.service
+rm -rf /etc/kubexms
+systemctl daemon-reload
+true
+"""
+
+
+@dataclass
+class Cluster:
+    hosts: HostLease
+    directory: Path
+    file: Path
+    vip: str
+    debs: Path
+
+    @property
+    def work(self) -> Path:
+        return self.directory / "work"
+
+    def args(self, *extra: str) -> list[str]:
+        return [
+            sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.file),
+            "--only", "workers", "--packages-dir", str(self.debs), *extra,
+        ]  # fmt: skip
+
+    async def start(self, *extra: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *self.args(*extra), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+
+    async def run(self, *extra: str) -> tuple[int, str, str]:
+        process = await self.start(*extra)
+        out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The real kubectl on this machine with the cluster's admin kubeconfig, through the
+        endpoint (the virtual IP)."""
+        kubeconfig = self.work / "kubeconfig"
+        if not kubeconfig.exists():
+            kubeconfig = self.work / "pki" / "kubeconfig" / "admin.conf"
+        return subprocess.run(
+            [str(real_kubectl(VERSION)), f"--kubeconfig={kubeconfig}",
+             f"--server=https://{self.vip}:6443", "--request-timeout=20s", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(self.directory)},
+        )  # fmt: skip
+
+
+def changed_counts(document: dict[str, Any]) -> dict[str, int]:
+    return {host: counts["changed"] for host, counts in document["hosts"].items()}
+
+
+@asynccontextmanager
+async def kubeadm_cluster(
+    pool: HostPool, directory: Path, holder: str, etcd_type: str = "kubexm"
+) -> AsyncIterator[Cluster]:
+    """The hosts leased and the files made; the hosts cleaned when the block ends."""
+    releases_dir = directory / "releases"
+    try:
+        etcd = build_etcd_release(directory)
+        (directory / "runtime").mkdir()
+        runtime = build_runtime_releases(directory / "runtime")
+    except (EtcdReleaseUnavailableError, RuntimeReleaseUnavailableError) as error:
+        pytest.fail(f"cannot build the release artifacts: {error}", pytrace=False)
+    doubles = [build(name, VERSION, releases_dir) for name in ("kubeadm", "kubelet")]
+    # Resolved here like apt on a host would (--download-packages would fetch usrmerge too,
+    # which cannot install on a host whose /usr is its own file system).
+    offline_debs(directory / "debs", [*NODE_PACKAGES, "haproxy", "keepalived"])
+    kubectl = kubectl_release(VERSION, releases_dir)
+    overrides: dict[str, Any] = dict(runtime.overrides())
+    overrides["etcd"] = {"url": f"file://{etcd.path}", "sha256": {"amd64": etcd.sha256}}
+    for release in (*doubles, kubectl):
+        overrides[release.component] = {
+            "url": f"file://{release.path}", "sha256": {"amd64": release.sha256}
+        }  # fmt: skip
+    with pool.lease(5, init="systemd", holder=holder) as leased:
+        names = leased.names
+        vip = str(ipaddress.ip_network(leased.fleet.subnet, strict=False).broadcast_address - 9)
+
+        def shape(document: dict[str, Any]) -> None:
+            spec = document["spec"]
+            document["metadata"]["name"] = "kubeadm-test"
+            spec["roleGroups"] = {
+                "master": names[:3], "etcd": names[:3], "worker": names[3:],
+                "loadbalancer": names[3:],
+            }  # fmt: skip
+            spec["global"]["workDir"] = str(directory / "work")
+            spec["controlPlaneEndpoint"] = {
+                "address": vip, "loadBalancer": {"type": "external", "kind": "haproxy"}
+            }  # fmt: skip
+            spec["kubernetes"] = {
+                "version": VERSION,
+                "containerRuntime": {"version": runtime.containerd.version},
+            }
+            spec["etcd"] = (
+                {"version": etcd.version} if etcd_type == "kubexm" else {"type": etcd_type}
+            )
+            # Nothing pulls images here: naming a registry skips importing them.
+            spec["registry"] = {"privateRegistry": "registry.kubexms.test"}
+            spec["artifacts"] = {"overrides": overrides}
+
+        file = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
+        try:
+            yield Cluster(leased, directory, file, vip, directory / "debs")
+        finally:
+            for name in names:
+                await leased.fleet.host_exec(name, CLEAN_UP)
