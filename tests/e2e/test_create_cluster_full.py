@@ -19,8 +19,11 @@ endpoint.
 from __future__ import annotations
 
 import asyncio
+import base64
+import http.client
 import ipaddress
 import json
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -31,7 +34,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from kubexms.artifacts import ArtifactStore, ImageStore, cluster_images
+from kubexms.artifacts import ArtifactStore, ImageRef, ImageStore, cluster_images
 from kubexms.config import load_config
 from kubexms.pipelines import PHASES
 from tests.doubles import double_script, kubectl_release, real_kubectl
@@ -75,6 +78,7 @@ class Full:
     file: Path
     vip: str
     private: str
+    stand_ins: dict[ImageRef, str]
 
     @property
     def work(self) -> Path:
@@ -103,6 +107,29 @@ class Full:
             capture_output=True, text=True, timeout=120, check=False,
             env={"PATH": "/usr/bin:/bin", "HOME": str(self.directory)},
         )  # fmt: skip
+
+    def registry_digest(self, ref: ImageRef) -> str:
+        """The manifest digest the private registry serves for ``ref`` (under it), asked over
+        TLS trusting the registry CA kubexms made, with the login."""
+        context = ssl.create_default_context(cafile=str(self.work / "pki" / "registry" / "ca.crt"))
+        login = base64.b64encode(f"kubexms:{PASSWORD}".encode()).decode()
+        host, _, port = self.private.rpartition(":")
+        connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=30)
+        try:
+            connection.request(
+                "HEAD",
+                f"/v2/{ref.repository}/manifests/{ref.tag}",
+                headers={
+                    "Authorization": f"Basic {login}",
+                    "Accept": "application/vnd.oci.image.manifest.v1+json",
+                },
+            )
+            answer = connection.getresponse()
+            answer.read()
+        finally:
+            connection.close()
+        assert answer.status == 200, (ref, answer.status, answer.reason)
+        return str(answer.getheader("Docker-Content-Digest"))
 
     def newest_log(self) -> list[dict[str, Any]]:
         path = max((self.work / "runs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
@@ -150,18 +177,18 @@ def tool_releases(directory: Path) -> list[ReleaseFile]:
     ]
 
 
-def stand_in_images(file: Path, directory: Path) -> list[str]:
+def stand_in_images(file: Path, directory: Path) -> dict[ImageRef, str]:
     """Every image the cluster's image list names, as the busybox STAND-IN image, in the store
-    the run uses (the registry phase pushes what the store holds); their names."""
+    the run uses (the registry phase pushes what the store holds); their manifest digests."""
     cluster = load_config(file)
     images = ImageStore(ArtifactStore.for_cluster(cluster))
-    names = []
+    digests = {}
     for index, image in enumerate(cluster_images(cluster)):
         (directory / f"stand-in-{index}").mkdir(parents=True)
         built = build_busybox_image(directory / f"stand-in-{index}", image.ref.name)
         images.add(image.ref, built.path, image.roles)
-        names.append(image.ref.name)
-    return names
+        digests[image.ref] = built.digest
+    return digests
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -227,9 +254,9 @@ async def full(
             spec["artifacts"] = {"overrides": overrides}
 
         file = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
-        stand_in_images(file, directory / "images")
+        stand_ins = stand_in_images(file, directory / "images")
         try:
-            yield Full(leased, directory, file, vip, private)
+            yield Full(leased, directory, file, vip, private, stand_ins)
         finally:
             for name in names:
                 await leased.fleet.host_exec(name, CLEAN_UP)
@@ -264,8 +291,11 @@ async def test_all_twelve_phases_run_in_one_run(full: Full) -> None:
         assert conflist["plugins"][0]["nodename"] == name
     assert full.kubectl("get", "configmap", "settings", "-n", "demo").returncode == 0
 
-    # The registry holds the stand-ins; a worker pulls one through containerd, trusting the
-    # registry CA from certs.d, with the login.
+    # The registry holds every stand-in, as built; a worker pulls one through containerd,
+    # trusting the registry CA from certs.d, with the login.
+    assert len(full.stand_ins) >= 8, full.stand_ins  # pause, control plane, CoreDNS, calico
+    for ref, digest in full.stand_ins.items():
+        assert full.registry_digest(ref) == digest, ref
     cluster = load_config(full.file)
     pause = next(i for i in cluster_images(cluster) if i.key == "pause").ref.under(full.private)
     worker = full.hosts.names[4]
