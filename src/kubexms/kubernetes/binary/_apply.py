@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kubexms.config import Cluster
 from kubexms.engine import OperationStep
-from kubexms.kubernetes.binary._layout import ADMIN_CONF, binary
+from kubexms.kubernetes.binary._layout import SUPER_ADMIN_CONF, binary
 from kubexms.kubernetes.binary._objects import bootstrap_objects, to_manifest
 from kubexms.pki import default_pki_directory
 from kubexms.runner import Change
@@ -27,9 +27,9 @@ def cluster_objects_manifest(cluster: Cluster, pki_dir: Path) -> str:
     return to_manifest(bootstrap_objects(cluster, ca_pem))
 
 
-def apply_argv(manifest: str = MANIFEST, kubeconfig: str = ADMIN_CONF) -> list[str]:
-    """``kubectl apply --server-side`` of ``manifest`` as kubexms, with the admin kubeconfig
-    (a file on the host: no credential on the command line)."""
+def apply_argv(manifest: str = MANIFEST, kubeconfig: str = SUPER_ADMIN_CONF) -> list[str]:
+    """``kubectl apply --server-side`` of ``manifest`` as kubexms, with the super-admin
+    kubeconfig (a file on the host: no credential on the command line)."""
     return [
         binary("kubectl"),
         f"--kubeconfig={kubeconfig}",
@@ -45,7 +45,9 @@ def apply_argv(manifest: str = MANIFEST, kubeconfig: str = ADMIN_CONF) -> list[s
 @dataclass(frozen=True)
 class ApplyClusterObjects(OperationStep):
     """The RBAC bindings, ``cluster-info`` and CoreDNS's kube-system objects (see
-    ``_objects``), applied server-side on this host with its admin kubeconfig.
+    ``_objects``), applied server-side on this host with the super-admin kubeconfig: admin.conf's
+    group ``kubeadm:cluster-admins`` has no rights until the binding in this very set exists, so
+    (as kubeadm does) the first apply goes as ``system:masters``.
 
     The manifest is kept at ``manifest`` with a stamp of the sha256 last applied beside it, so
     the precheck knows without asking the API server whether this exact set was applied: a
@@ -54,7 +56,7 @@ class ApplyClusterObjects(OperationStep):
     """
 
     manifest: str = MANIFEST
-    kubeconfig: str = ADMIN_CONF
+    kubeconfig: str = SUPER_ADMIN_CONF
     timeout_seconds: int = 120
     name: str = "cluster-objects"
 

@@ -15,6 +15,8 @@ SA_KEY = f"{PKI_DIR}/sa.key"
 SA_PUB = f"{PKI_DIR}/sa.pub"
 
 ADMIN_CONF = f"{CONFIG_DIR}/admin.conf"
+# system:masters: only for the first apply, which creates the binding admin.conf relies on.
+SUPER_ADMIN_CONF = f"{CONFIG_DIR}/super-admin.conf"
 CONTROLLER_MANAGER_CONF = f"{CONFIG_DIR}/controller-manager.conf"
 SCHEDULER_CONF = f"{CONFIG_DIR}/scheduler.conf"
 KUBELET_CONF = f"{CONFIG_DIR}/kubelet.conf"

@@ -70,6 +70,7 @@ from kubexms.kubernetes.binary._layout import (
     SCHEDULER_CONF,
     SCHEDULER_CONFIG,
     SCHEDULER_PORT,
+    SUPER_ADMIN_CONF,
     unit,
 )
 from kubexms.kubernetes.binary._needs import control_plane_host_needs, node_host_needs
@@ -139,6 +140,7 @@ def pki_names(cluster: Cluster) -> frozenset[str]:
         "front-proxy-client",
         "sa",
         "admin",
+        "super-admin",
         "controller-manager",
         "scheduler",
         "kube-proxy",
@@ -324,7 +326,18 @@ class BinaryControlPlaneModule(Module):
             ),
             # /readyz through the endpoint first, with a clear timeout and the unit's journal.
             Task("api-ready", [WaitForApiServer(journal_units=API_JOURNAL)], FirstOf("master")),
-            Task("cluster-objects", [ApplyClusterObjects()], FirstOf("master")),
+            # super-admin.conf (system:masters) on the first master only, as kubeadm keeps it.
+            Task(
+                "cluster-objects",
+                [
+                    PlacePKIFiles(
+                        (PKIFile("kubeconfig/super-admin.conf", SUPER_ADMIN_CONF),),
+                        name="super-admin",
+                    ),
+                    ApplyClusterObjects(),
+                ],
+                FirstOf("master"),
+            ),
             # The objects were applied through the endpoint: the API answers there.
             Task("user-kubeconfig", [WriteUserKubeconfig()], ControlMachine()),
             *_node_tasks(cluster, masters, with_ca=False),

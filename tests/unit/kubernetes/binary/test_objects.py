@@ -59,11 +59,12 @@ def test_kubeadms_bindings_cluster_info_and_dns_objects() -> None:
     assert objects[("ConfigMap", "coredns")]["data"]["Corefile"] == corefile(cluster)
 
 
-def test_kubectl_applies_server_side_with_the_admin_kubeconfig_file() -> None:
+def test_kubectl_applies_server_side_with_the_super_admin_kubeconfig_file() -> None:
+    # admin.conf's group gets its rights from a binding in this apply: system:masters first.
     argv = apply_argv()
     assert argv[:3] == [
         "/usr/local/bin/kubectl",
-        "--kubeconfig=/etc/kubernetes/admin.conf",
+        "--kubeconfig=/etc/kubernetes/super-admin.conf",
         "apply",
     ]
     assert "--server-side" in argv
