@@ -33,8 +33,9 @@ from tests.leasing import HostLease, HostPool
 VERSION = "v1.32.0"
 RUN_TIMEOUT = 1800.0
 CLEAN_UP = r"""
+# Stopping the kubelet stops its static pods (they live in its cgroup). No pkill -f here: it
+# would match this very script and stop it.
 systemctl disable --now kubelet etcd containerd kubexms-lb kubexms-keepalived 2>/dev/null
-pkill -f kube_apiserver.py; pkill -x etcd; pkill -f kubeadm_double.standins
 rm -rf /etc/kubernetes /var/lib/kubelet /var/lib/etcd /etc/etcd /etc/containerd /etc/cni
 rm -f /etc/systemd/system/kubelet.service /etc/systemd/system/etcd.service
 rm -rf /etc/systemd/system/kubelet.service.d /usr/local/bin/kube* /var/lib/kubexms
