@@ -260,3 +260,17 @@ def join_etcd(cluster: dict[str, Any], node: str, advertise: str) -> None:
     )
     write(f"{CONF}/manifests/etcd.yaml", manifests.dump(pod))
     print("[etcd] Announced new etcd member joining to the existing etcd cluster")
+    # As kubeadm: wait until the new member runs (it then has a name), so the next control
+    # plane join finds a healthy cluster to add its own member to.
+    print("[etcd] Waiting for the new etcd member to join the cluster")
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            current = etcd.request("POST", "/v3/cluster/member/list", {}).get("members", [])
+        except ApiError:
+            current = []
+        if any(mine in m.get("peerURLs", []) and m.get("name") for m in current):
+            return
+        if time.monotonic() > deadline:
+            raise KubeadmError("[etcd] the new etcd member did not join within 120s")
+        time.sleep(2)
