@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -40,6 +41,14 @@ from tests.leasing import (
 )
 
 FLEET_FIXTURES = {"fleet", "fleet_pool", "lease"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background by a non-interactive shell (`cmd &`, nohup) inherits
+    # SIGINT ignored, and every kubexms it starts would too: the Ctrl-C cases (interrupted
+    # restore, the fault matrix) could not interrupt anything. Tests send SIGINT on purpose.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
