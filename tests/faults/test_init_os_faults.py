@@ -273,7 +273,7 @@ HOST_LOST = r"connection|unreachable|timed out|closed|lost|reset|refused"
 KEEPALIVE_WINDOW = 2 * (2 + 1)  # keepaliveInterval x (keepaliveCountMax + 1), as set below
 # "<node>: [<host>: ]<first error>[; it did not come back (<the reconnect's error>)]"
 FIRST_ERROR = (
-    r"^\S+: (\S+: )?(the connection to \S+ (was lost|dropped while a command ran)"
+    r"^\S+: (\S+: )?(the connection to \S+ (was lost|was closed|dropped while a command ran)"
     r"|\S+ closed the connection)"
 )
 FAULTS: list[tuple[Fault, Callable[..., Awaitable[Undo]]]] = [

@@ -26,6 +26,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -246,9 +247,7 @@ class ApiClient:
             key_file.write_bytes(key)
             self.context.load_cert_chain(private / "tls.crt", key_file)
         finally:
-            for item in private.iterdir():
-                item.unlink()
-            private.rmdir()
+            shutil.rmtree(private, ignore_errors=True)
 
     def get(self, path: str) -> tuple[int, bytes]:
         return self.request("GET", path)
@@ -332,10 +331,16 @@ def serve_health(address: str, port: int, *, tls_name: str | None, cert_dir: str
     except OSError as error:
         fail(f"E0000 failed to listen on {address}:{port}: {error.strerror}")
     if tls_name is not None:
-        directory = Path(cert_dir) if cert_dir else Path(tempfile.mkdtemp(prefix="kubexms-"))
-        cert, key = self_signed(directory, tls_name)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
+        # Without a cert dir the self-signed pair lives only until it is loaded: a host's /tmp
+        # is the machine's, and nothing may be left there.
+        scratch = None if cert_dir else tempfile.mkdtemp(prefix="kubexms-double-")
+        try:
+            cert, key = self_signed(Path(cert_dir or scratch or ""), tls_name)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
         server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"I0000 serving on {address}:{port} (kubexms test double)", flush=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

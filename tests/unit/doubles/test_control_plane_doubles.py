@@ -7,8 +7,10 @@ kubeconfig over mutual TLS before they listen."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import ssl
 import subprocess
 import tempfile
@@ -68,6 +70,7 @@ def api(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 _RELEASES = Path(tempfile.mkdtemp(prefix="kubexms-double-releases-"))
+atexit.register(shutil.rmtree, _RELEASES, ignore_errors=True)
 
 
 @functools.cache
