@@ -111,9 +111,6 @@ class ControlPlaneModule(Module):
 
     name = "control-plane"
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @staticmethod
     def artifact_components(cluster: Cluster) -> frozenset[str]:
         """kubeadm, kubelet and kubectl (kubeadm mode)."""
@@ -188,9 +185,6 @@ class WorkersModule(Module):
     """The ``workers`` phase in kubeadm mode (see the module docstring)."""
 
     name = "workers"
-
-    def __init__(self) -> None:
-        super().__init__()
 
     @staticmethod
     def artifact_components(cluster: Cluster) -> frozenset[str]:
