@@ -132,7 +132,14 @@ class KubeadmMembership(Check):
     description = "kubeadm's files here, if any, are this cluster's (CA, endpoint {endpoint})"
 
     async def verify(self, ctx: Context) -> None:
-        ours = ca_cert_hash(await _our_ca(ctx, self.pki_dir))
+        # Before the pki phase has run (a dry run of a new cluster) there is no CA yet: any
+        # kubeadm file on the host then belongs to another cluster.
+        ca_path = _pki_directory(ctx, self.pki_dir) / "ca.crt"
+        ours = (
+            ca_cert_hash(await _our_ca(ctx, self.pki_dir))
+            if await asyncio.to_thread(ca_path.exists)
+            else "not made yet"
+        )
         # The file is named on a line of its own: a path is never part of a sed program.
         script = f"""for f in {KUBELET_CONF} {ADMIN_CONF}; do
   [ -f "$f" ] || continue

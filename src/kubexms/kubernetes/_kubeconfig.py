@@ -113,6 +113,9 @@ def write_private_atomic(path: Path, data: bytes) -> None:
 def write_user_kubeconfig(cluster: Cluster, *, check: bool = False) -> Change:
     """``<workDir>/kubeconfig`` as :func:`user_kubeconfig` makes it (a rerun changes nothing)."""
     path = user_kubeconfig_path(cluster)
+    if check and not (default_pki_directory(cluster) / ADMIN_SOURCE).exists():
+        # A dry run before the pki phase has made the admin's credentials.
+        return Change(True, f"write {path}", "create (from the pki phase's admin kubeconfig)")
     wanted = render_kubeconfig_document(user_kubeconfig(cluster))
     try:
         current = path.read_bytes()

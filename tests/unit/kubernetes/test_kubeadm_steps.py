@@ -55,6 +55,23 @@ async def test_a_host_without_kubeadm_files_passes(tmp_path: Path) -> None:
     await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
 
 
+async def test_before_the_pki_exists_only_a_host_without_kubeadm_files_passes(
+    tmp_path: Path,
+) -> None:
+    """A dry run of a new cluster checks membership before the pki phase made the CA."""
+    ctx, pki = await _context(tmp_path, lambda call: "")
+    (pki / "ca.crt").unlink()
+    await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
+
+    def answer(call: Call) -> str:
+        return "@kxms:file /etc/kubernetes/kubelet.conf\n@kxms:certificate-authority-data eA==\n"
+
+    ctx, _ = await _context(tmp_path, answer)
+    (pki / "ca.crt").unlink()
+    with pytest.raises(ForeignClusterError, match="this cluster: CA not made yet"):
+        await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
+
+
 async def test_our_own_files_pass_and_only_public_lines_are_read(tmp_path: Path) -> None:
     seen: list[Call] = []
 

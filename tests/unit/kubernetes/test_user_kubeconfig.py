@@ -97,6 +97,16 @@ def test_a_missing_pki_is_a_clear_error(tmp_path: Path) -> None:
         user_kubeconfig(cluster)
 
 
+def test_a_dry_run_before_the_pki_exists_says_it_would_create_it(tmp_path: Path) -> None:
+    cluster = make_cluster(tmp_path / "work")
+    change = write_user_kubeconfig(cluster, check=True)
+    assert change.changed
+    assert "the pki phase's admin kubeconfig" in change.detail
+    assert not user_kubeconfig_path(cluster).exists()
+    with pytest.raises(KubeconfigError, match="has no admin kubeconfig"):
+        write_user_kubeconfig(cluster)
+
+
 def foreign_config(tmp_path: Path, context: str = "other") -> dict[str, Any]:
     """A kubeconfig of another cluster (another CA)."""
     other_pki = tmp_path / "other-pki"
