@@ -2,7 +2,9 @@
 
 Fleet hosts have no route out, so apt fails there; with the default package source (``auto``)
 each host notices within a second and gets its packages carried from this machine. The dry
-run before tells, per step and host, what would change.
+run before tells, per step and host, what would change. Then, as the README's first command
+does, a dry run of `create cluster` on those hosts: every phase is planned and checked on
+them before the pki phase has made anything, and nothing fails.
 """
 
 # ruff: noqa: ASYNC240 - the test reads the run's event log directly, blocking is fine here
@@ -75,3 +77,10 @@ async def test_init_os_with_no_flags_carries_packages_to_offline_hosts(
     code, out, err = await kubexms("init", "os", "-f", cluster, "--dry-run", "-o", "json")
     assert code == 0, err
     assert all(counts["would_change"] == 0 for counts in json.loads(out)["hosts"].values())
+
+    code, out, err = await kubexms("create", "cluster", "-f", cluster, "--dry-run", "-o", "json")
+    assert code == 0, f"{out}\n{err}"
+    summary = json.loads(out)
+    assert all(counts["failed"] == 0 for counts in summary["hosts"].values()), out
+    assert sum(counts["would_change"] for counts in summary["hosts"].values()) > 0
+    assert not (tmp_path / "work" / "pki").exists()  # a dry run makes nothing
