@@ -25,16 +25,18 @@ DNS_LABELS = {"k8s-app": "kube-dns"}
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 
 
+def listed_image(cluster: Cluster, key: str) -> ImageRef:
+    """The image ``key`` of the image list's ``addons`` phase as nodes pull it: the list's
+    pin, under the private registry."""
+    found = [image.ref for image in cluster_images(cluster, phases={"addons"}) if image.key == key]
+    if len(found) != 1:
+        raise ManifestError(f"the image list has no {key} image for this cluster")
+    return found[0].under(cluster.spec.registry.private_registry)
+
+
 def coredns_image(cluster: Cluster) -> ImageRef:
     """The CoreDNS image nodes pull: the image list's pin, under the private registry."""
-    found = [
-        image.ref
-        for image in cluster_images(cluster, phases={"addons"})
-        if image.key == COREDNS_IMAGE_KEY
-    ]
-    if len(found) != 1:
-        raise ManifestError(f"the image list has no {COREDNS_IMAGE_KEY} image for this cluster")
-    return found[0].under(cluster.spec.registry.private_registry)
+    return listed_image(cluster, COREDNS_IMAGE_KEY)
 
 
 def _container(image: str) -> dict[str, Any]:
