@@ -465,6 +465,14 @@ async def test_resume_continues_at_the_failed_addon(made: Cluster) -> None:
     assert "--values=/etc/kubexms/addons/local/values-0-local-values.yaml" in local
     secrets = made.kubectl("--namespace=monitoring", "get", "secrets", "-l", "owner=helm")
     assert [s["metadata"]["name"] for s in secrets["items"]] == ["sh.helm.release.v1.metrics.v1"]
+    assert document["hosts"][made.names[0]]["notes"] == RELEASES  # each release's status
+
+
+RELEASES = {
+    "create-cluster/addons/addon-metrics/helm": "metrics deployed, revision 1, chart metrics-0.1.0",
+    "create-cluster/addons/addon-local/helm": "local deployed, revision 1, chart local-0.2.0",
+}
+"""What the run summary says of the two releases (host's ``notes``: node -> result)."""
 
 
 async def test_a_rerun_changes_nothing(made: Cluster) -> None:
@@ -475,6 +483,7 @@ async def test_a_rerun_changes_nothing(made: Cluster) -> None:
     changed = {host: counts["changed"] for host, counts in document["hosts"].items()}
     assert set(changed.values()) == {0}, changed
     assert await made.helm_calls() == before  # no helm upgrade: the releases are current
+    assert document["hosts"][made.names[0]]["notes"] == RELEASES  # found as they were
 
 
 async def test_the_files_applied_are_the_rendered_ones(made: Cluster) -> None:

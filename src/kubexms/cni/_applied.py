@@ -87,3 +87,20 @@ def helm_release_current(status_output: str, fingerprint: str) -> tuple[bool, st
     if info.get("description") != HELM_DESCRIPTION_PREFIX + fingerprint:
         return False, "chart or values differ from the release's"
     return True, ""
+
+
+def helm_release_note(status_output: str) -> str:
+    """The release as the run summary shows it, from ``helm status -o json``:
+    ``ingress-nginx deployed, revision 2, chart ingress-nginx-4.11.2``."""
+    try:
+        document: Any = json.loads(status_output)
+        info = document.get("info") or {}
+        chart = (document.get("chart") or {}).get("metadata") or {}
+    except (ValueError, AttributeError):
+        return "release status unreadable"
+    note = f"{document.get('name') or '?'} {info.get('status') or 'unknown'}"
+    if document.get("version") is not None:
+        note += f", revision {document['version']}"
+    if chart.get("name"):
+        note += f", chart {chart['name']}-{chart.get('version') or '?'}"
+    return note

@@ -22,6 +22,7 @@ from kubexms.cni._applied import (
     annotated,
     applied_digests,
     helm_release_current,
+    helm_release_note,
     objects_missing,
 )
 from kubexms.cni._objects import KubeObject, dump_objects
@@ -215,7 +216,8 @@ class UploadFile(Step):
 class HelmRelease(Step):
     """``helm upgrade --install --wait`` of ``chart`` as ``release``; the release's
     description is the sha256 of its inputs (``fingerprint``), so the precheck (``helm status``)
-    finds a release deployed from the same chart and values unchanged."""
+    finds a release deployed from the same chart and values unchanged. The release's status
+    (name, state, revision, chart) is the step's result in the run summary."""
 
     release: str
     chart: str
@@ -229,6 +231,7 @@ class HelmRelease(Step):
     name: str = "helm"
 
     description = "{what}: helm upgrade --install {release} {chart}"
+    reports = True
 
     @property
     def timeout(self) -> float:  # type: ignore[override]
@@ -248,12 +251,13 @@ class HelmRelease(Step):
 
     async def precheck(self, ctx: Context) -> Change:
         action = f"helm release {self.release}"
-        argv = helm_status_argv(self.release, namespace=self.namespace)
-        result = await ctx.runner.script(shlex.join(argv), check=False)
+        result = await ctx.runner.script(shlex.join(self._status_argv()), check=False)
         if not result.ok:
             return Change(True, action, "would install (no release yet)")
         current, why = helm_release_current(result.stdout, self.fingerprint)
-        return Change(not current, action, f"would upgrade: {why}" if why else "")
+        if current:
+            return Change(False, action, helm_release_note(result.stdout))
+        return Change(True, action, f"would upgrade: {why}")
 
     async def run(self, ctx: Context) -> Change:
         result = await ctx.runner.script(shlex.join(self.argv()), check=False)
@@ -263,4 +267,13 @@ class HelmRelease(Step):
                 f"{self.what}: `helm upgrade --install {self.release}` failed (exit "
                 f"{result.exit_code}){tool_message(result.stderr, result.stdout)}",
             )
-        return Change(True, f"helm release {self.release}", "deployed")
+        status = await ctx.runner.script(shlex.join(self._status_argv()), check=False)
+        if status.ok:
+            note = helm_release_note(status.stdout)
+        else:  # installed all the same; say why there is no more to tell
+            said = (status.stderr.strip().splitlines() or ["no message"])[-1]
+            note = f"{self.release} deployed (helm status: {said})"
+        return Change(True, f"helm release {self.release}", note)
+
+    def _status_argv(self) -> list[str]:
+        return helm_status_argv(self.release, namespace=self.namespace)

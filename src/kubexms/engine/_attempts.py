@@ -117,7 +117,8 @@ async def _once(node: Node, ctx: Context, timeout: float, dry_run: bool, host: s
         async with asyncio.timeout(timeout):
             would_change, pending = pending_change(await step.precheck(ctx))
             if not would_change:
-                return Attempted(EventKind.UNCHANGED)
+                # Nothing to do: a step that reports keeps what its precheck found.
+                return Attempted(EventKind.UNCHANGED, pending if step.reports else "")
             if dry_run:
                 return Attempted(EventKind.WOULD_CHANGE, pending)
             change = await step.run(ctx)

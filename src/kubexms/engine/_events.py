@@ -55,6 +55,7 @@ class Event:
     error: str = ""
     error_type: str = ""
     error_label: str = ""  # what happened: "timed out", "unreachable", "sudo refused"...
+    note: str = ""  # a reporting step's result, for the run summary (a Helm release's status)
     data: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -66,7 +67,7 @@ class Event:
                 result[key] = value
         if self.duration is not None:
             result["duration"] = round(self.duration, 6)
-        for key in ("detail", "error", "error_type", "error_label"):
+        for key in ("detail", "error", "error_type", "error_label", "note"):
             value = getattr(self, key)
             if value:
                 result[key] = value

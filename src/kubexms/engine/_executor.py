@@ -293,9 +293,16 @@ class _Run:
                 error=describe_error(error) if error is not None else "",
                 error_type=type(error).__name__ if error is not None else "",
                 error_label=error_label(error) if error is not None else "",
+                note=attempted.detail if _reported(node, kind) else "",
             )
         )
         self.counts[kind.value] += 1
         if kind is EventKind.SKIPPED and attempted.detail == DONE_EARLIER:
             return "resumed"
         return kind.value
+
+
+def _reported(node: Node, kind: EventKind) -> bool:
+    """Whether the pair's detail is a result the summary shows (a reporting step that ended
+    changed or unchanged)."""
+    return node.step.reports and kind in (EventKind.CHANGED, EventKind.UNCHANGED)

@@ -96,6 +96,7 @@ class Step(abc.ABC):
     timeout: float | None = None
     uploads: bool = False
     retries: int | None = None
+    reports: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -103,7 +104,14 @@ class Step(abc.ABC):
         # must not inherit the class attribute as the field's default: dataclasses read
         # defaults with getattr, which would make ``name`` optional and its followers illegal.
         own = inspect.get_annotations(cls)
-        for attribute in ("name", "description", "timeout", "uploads", "retries"):
+        for attribute in (
+            "name",
+            "description",
+            "timeout",
+            "uploads",
+            "retries",
+            "reports",
+        ):
             if attribute in own and attribute not in cls.__dict__:
                 setattr(cls, attribute, dataclasses.field())
 

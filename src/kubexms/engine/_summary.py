@@ -35,6 +35,7 @@ class HostSummary:
     errors: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)  # what happened, one per error
     changes: dict[str, str] = field(default_factory=dict)  # dry runs: node -> what would change
+    notes: dict[str, str] = field(default_factory=dict)  # node -> a reporting step's result
 
     @property
     def seconds(self) -> float:
@@ -54,6 +55,7 @@ class HostSummary:
             "errors": list(self.errors),
             "labels": list(self.labels),
             "changes": dict(self.changes),
+            "notes": dict(self.notes),
         }
 
 
@@ -128,6 +130,8 @@ class SummaryCollector:
             host.last = event.time if host.last is None else max(host.last, event.time)
         if event.kind is EventKind.WOULD_CHANGE and event.node is not None:
             host.changes[event.node] = event.detail
+        if event.note:
+            host.notes[event.node or ""] = event.note
         if event.kind is EventKind.FAILED:
             # Errors name their host already; here the host is the row, so say it once.
             error = event.error.removeprefix(f"{event.host}: ")
@@ -140,12 +144,26 @@ def _short(text: str, limit: int = 100) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def summary_notes(summary: RunSummary) -> list[str]:
+    """What reporting steps found, one line each: ``host: module/task/step: note`` (the
+    pipeline's name, in the title already, left out)."""
+    return [
+        f"{name}: {node.partition('/')[2] or node}: {note}"
+        for name, host in summary.hosts.items()
+        for node, note in host.notes.items()
+    ]
+
+
 def summary_table(summary: RunSummary) -> Table:
-    """The final table: one row per host."""
+    """The final table: one row per host; under it, what reporting steps found (a Helm
+    release's status)."""
     verb = "would change" if summary.dry_run else "changed"
+    notes = summary_notes(summary)
     table = Table(
         title=f"{summary.pipeline}: {summary.outcome} in {summary.duration:.1f}s",
         title_justify="left",
+        caption=Text("\n".join(notes)) if notes else None,
+        caption_justify="left",
     )
     table.add_column("host")
     for column in ("ok", verb, "failed", "skipped"):

@@ -12,6 +12,7 @@ from kubexms.cni._applied import (
     applied_digests,
     helm_fingerprint,
     helm_release_current,
+    helm_release_note,
     manifest_digest,
     objects_missing,
 )
@@ -60,6 +61,20 @@ def test_a_release_is_current_when_deployed_from_the_same_inputs() -> None:
     status["info"] = {"status": "deployed", "description": "Upgrade complete"}
     assert helm_release_current(json.dumps(status), fingerprint)[0] is False
     assert helm_release_current("not json", fingerprint) == (False, "release status unreadable")
+
+
+def test_the_summary_says_the_releases_state_revision_and_chart() -> None:
+    status = {
+        "name": "ingress-nginx",
+        "namespace": "ingress",
+        "version": 2,
+        "info": {"status": "deployed", "description": HELM_DESCRIPTION_PREFIX + "0" * 64},
+        "chart": {"metadata": {"name": "ingress-nginx", "version": "4.11.2"}},
+    }
+    note = "ingress-nginx deployed, revision 2, chart ingress-nginx-4.11.2"
+    assert helm_release_note(json.dumps(status)) == note
+    assert helm_release_note(json.dumps({"name": "x", "info": {}})) == "x unknown"
+    assert helm_release_note("[]") == "release status unreadable"
 
 
 def test_a_daemonset_is_rolled_out_when_every_scheduled_pod_is_current_and_available() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 
 from rich.console import Console
 
@@ -22,6 +23,8 @@ from kubexms.engine import (
     plan_tree,
     summary_table,
 )
+from kubexms.runner import Change
+from kubexms.runtime import Context
 from tests.unit.engine.world import Failure, ProbeStep, pipeline, setup, task
 
 
@@ -146,3 +149,40 @@ async def test_failures_are_labelled_by_what_happened_in_the_summary() -> None:
     assert "timed out" in rows["node1"]
     assert "sudo refused" in rows["node2"]
     assert "unreachable" in rows["node3"]
+
+
+@dataclass(frozen=True)
+class ReleaseStep(ProbeStep):
+    """A step that reports its result, as a Helm release does: its status after the run, or
+    the one its precheck found when there was nothing to do."""
+
+    reports = True
+
+    async def precheck(self, ctx: Context) -> Change:  # type: ignore[override]
+        done = await super().precheck(ctx)
+        return Change(not done, self.name, f"{self.name} deployed" if done else "would install")
+
+    async def run(self, ctx: Context) -> Change:
+        await super().run(ctx)
+        return Change(True, self.name, f"{self.name} deployed, revision 1")
+
+
+async def test_a_reporting_steps_result_is_in_the_summary_of_a_real_run_and_a_rerun() -> None:
+    s = await setup(2)
+    graph = pipeline(
+        Module("m", [Task("t", [ReleaseStep("web"), ProbeStep("plain")], FirstOf("master"))])
+    ).plan(s.config)
+    for expected in ("web deployed, revision 1", "web deployed"):  # installed, then found
+        collector = SummaryCollector(["node1", "node2"])
+        engine = s.engine()
+        engine.events.subscribe(collector)
+        assert (await engine.run(graph)).succeeded
+        hosts = collector.summary.as_dict()["hosts"]
+        # only the reporting step's detail: "plain" said "ok", which is no result
+        assert hosts["node1"]["notes"] == {"p/m/t/web": expected}
+        assert hosts["node2"]["notes"] == {}
+        out, buffer = console()
+        out.print(summary_table(collector.summary))
+        assert f"node1: m/t/web: {expected}" in buffer.getvalue()
+    (event,) = [e for e in s.recorder.of(EventKind.UNCHANGED) if e.note]
+    assert event.as_dict()["note"] == "web deployed"
