@@ -73,7 +73,7 @@ def test_every_pin_names_a_source_with_repo_path_and_commit() -> None:
             assert re.fullmatch(r"[0-9a-f]{40}", source.commit)
 
 
-REFUSED_UNTIL_PINNED = {"flannel-manifest", "cilium-chart"}
+REFUSED_UNTIL_PINNED = {"flannel-manifest"}
 """Published without a checksum: bom.yaml says the user pins them (artifacts.overrides)."""
 
 
