@@ -251,6 +251,8 @@ async def test_root_and_home_are_clean_and_tmp_run_are_fresh(lease: LeaseHosts) 
     for place in ("/tmp", "/run"):
         fstype = (await must(fleet, host, f"findmnt -no FSTYPE {place}")).strip()
         assert fstype == "tmpfs"
+    # No manual-page index rebuilt after every package transaction on a simulated host.
+    assert "auto-update" not in (await must(fleet, host, "ls -A /var/lib/man-db")).split()
 
 
 @pytest.mark.parametrize("directory", ["/var/lib/containerd", "/var/lib/kubelet"])

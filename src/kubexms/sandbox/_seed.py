@@ -370,6 +370,11 @@ def _write_seed(
     # No nameserver: lookups fail at once on 127.0.0.1:53 instead of timing out (no route out).
     _write(seed_etc / "resolv.conf", "# kubexms sandbox host: no DNS beyond /etc/hosts\n")
     _systemd_config(seed_etc)
+    # man-db's dpkg trigger re-indexes every manual page after each package transaction while
+    # this file exists: minutes of CPU across a fleet installing packages at once, for pages
+    # nobody reads on a simulated host.
+    mkdirs_like(seed, "var/lib/man-db")
+    _whiteout(seed / "var" / "lib" / "man-db" / "auto-update")
     return accounts
 
 
