@@ -30,6 +30,8 @@ from kubexms.config import Cluster, parse_config
 from kubexms.pki import PkiOptions, generate_pki
 from tests.doubles import SYSTEM_PYTHON, double_script, real_kubectl
 
+CALICO_MANIFEST = Path(__file__).parents[1] / "unit" / "cni" / "fixtures" / "calico-v3.29.7.yaml"
+
 CLUSTER: dict[str, Any] = {
     "apiVersion": "kubexms.io/v1alpha1",
     "kind": "Cluster",
@@ -264,3 +266,21 @@ def local_api(directory: Path, kubernetes: str = "1.32") -> Iterator[LocalApi]:
         stack.enter_context(api._stack)
         api.start_apiserver()
         yield api
+
+
+def calico_objects(directory: Path, node_selector: dict[str, str] | None = None) -> Path:
+    """``directory/calico.yaml``: calico's ConfigMap and calico-node DaemonSet from the upstream
+    manifest (its pod template's ``nodeSelector`` replaced when given), what a kubelet double's
+    install-cni reads."""
+    wanted = []
+    for document in yaml.safe_load_all(CALICO_MANIFEST.read_text()):
+        if not document:
+            continue
+        kind, name = document["kind"], document["metadata"]["name"]
+        if (kind, name) in (("ConfigMap", "calico-config"), ("DaemonSet", "calico-node")):
+            if kind == "DaemonSet" and node_selector is not None:
+                document["spec"]["template"]["spec"]["nodeSelector"] = node_selector
+            wanted.append(document)
+    path = directory / "calico.yaml"
+    path.write_text(yaml.safe_dump_all(wanted))
+    return path

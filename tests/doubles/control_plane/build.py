@@ -1,7 +1,8 @@
 """The release file of a control-plane double (tests only; runs on the test side).
 
-One zipapp for ``/usr/bin/python3`` holding this package, the flag lists and the config schemas
-it reads, and the version it plays, so it runs on a fleet host from wherever kubexms places it.
+One zipapp for ``/usr/bin/python3`` holding this package, the shared doubles core with the flag
+lists and the config schemas it reads, and the version it plays, so it runs on a fleet host
+from wherever kubexms places it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import zipapp
 from pathlib import Path
 
 from tests.doubles import SYSTEM_PYTHON, artifact_overrides
-from tests.doubles.control_plane.common import CHECKOUT_DATA
 from tests.doubles.control_plane.main import DOUBLES
+from tests.doubles.doubles_core.bundle import add_core
 from tests.fixtures.artifacts.runtime_release import ReleaseFile
 
 PACKAGE = Path(__file__).resolve().parent
@@ -31,11 +32,7 @@ def build_control_plane_double(binary: str, version: str, directory: Path) -> Re
     shutil.rmtree(staging, ignore_errors=True)
     package = staging / "control_plane"
     shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__", "build.py"))
-    for kind, source in CHECKOUT_DATA.items():
-        pattern = "*.yaml" if kind == "flags" else "Kube*.json"
-        (package / "data" / kind).mkdir(parents=True)
-        for item in sorted(source.glob(pattern)):
-            shutil.copyfile(item, package / "data" / kind / item.name)
+    add_core(staging)
     (staging / "__main__.py").write_text(
         "import sys\n"
         "from control_plane.main import main\n"

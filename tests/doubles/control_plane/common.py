@@ -15,15 +15,13 @@ Like the real binary, a double:
   as the real ones make one without ``--tls-cert-file``; kube-proxy's health port is plain
   HTTP), answering ``/healthz``, ``/livez``, ``/readyz`` with ``ok``.
 
-The data (flag lists, schemas) is read from the package's ``data/`` directory when the double
-runs as the release file tests build (``build.py``), else from this checkout.
+Flags, schemas, the API client and the data they read are the shared doubles core's
+(tests/doubles/doubles_core), here given the components' fatal-error wording.
 """
 
 from __future__ import annotations
 
-import base64
 import http.server
-import json
 import os
 import re
 import shutil
@@ -33,37 +31,24 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
-CHECKOUT = Path(__file__).resolve().parents[3]
-CHECKOUT_DATA = {
-    "flags": CHECKOUT / "src" / "kubexms" / "kubernetes" / "binary" / "flags",
-    "schemas": CHECKOUT / "tests" / "fixtures" / "k8s_schemas",
-}
+from ._core import ApiError, Client, KubeconfigError, api, flags, from_kubeconfig, schema
+
 VERSION_VARIABLE = "KUBEXMS_DOUBLE_VERSION"
 API_WAIT_VARIABLE = "KUBEXMS_DOUBLE_API_WAIT"
 """Seconds to wait for the API server before the fatal error (default 60; tests shorten it)."""
+minor_of = flags.minor_of
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """End the process the way the real component ends on a fatal error."""
     print(message, file=sys.stderr, flush=True)
     sys.exit(code)
-
-
-def data_text(kind: str, name: str) -> str:
-    """A data file (``flags`` or ``schemas``): the release file's copy, else the checkout's."""
-    packaged = resources.files(__package__).joinpath("data", kind, name)
-    if packaged.is_file():
-        return packaged.read_text()
-    return (CHECKOUT_DATA[kind] / name).read_text()
 
 
 def checked_version(value: str) -> str:
@@ -73,56 +58,13 @@ def checked_version(value: str) -> str:
     return value if value.startswith("v") else f"v{value}"
 
 
-def minor_of(version: str) -> str:
-    major, minor = version.lstrip("v").split(".")[:2]
-    return f"{major}.{minor}"
-
-
-def _minor_key(minor: str) -> tuple[int, int]:
-    major, number = minor.split(".")
-    return int(major), int(number)
-
-
-def _apply(base: set[str], changes: Mapping[str, Any], minor: str) -> set[str]:
-    for at in sorted(changes, key=_minor_key):
-        if _minor_key(at) > _minor_key(minor):
-            break
-        change = changes[at] or {}
-        base |= set(change.get("added", ()))
-        base -= set(change.get("removed", ()))
-    return base
-
-
-def component_flags(component: str, minor: str) -> frozenset[str]:
-    """The flags of ``component`` at ``minor``, read as kubexms reads its data files."""
-    common = yaml.safe_load(data_text("flags", "_common.yaml"))
-    document = yaml.safe_load(data_text("flags", f"{component}.yaml"))
-    flags = set(document["flags"])
-    for group in document["groups"]:
-        members = set(common["groups"][group])
-        flags |= _apply(members, (common.get("changes") or {}).get(group, {}), minor)
-    return frozenset(_apply(flags, document.get("changes") or {}, minor))
-
-
 def parse_flags(component: str, version: str, argv: Sequence[str]) -> dict[str, str]:
     """``argv`` as flags of ``component`` at ``version``, with cobra's refusals, ``--version``
     and ``--help``."""
-    known = component_flags(component, minor_of(version))
-    flags: dict[str, str] = {}
-    for word in argv:
-        if not word.startswith("--"):
-            fail(f'Error: unknown command "{word}" for "{component}"')
-        name, has_value, value = word[2:].partition("=")
-        if name not in known:
-            fail(f"Error: unknown flag: --{name}\nRun '{component} --help' for usage.")
-        flags[name] = value if has_value else "true"
-    if "version" in flags:
-        print(f"Kubernetes {version} (kubexms test double)", flush=True)
-        sys.exit(0)
-    if "help" in flags:
-        print(f"{component} {version} (kubexms test double); flags: {' '.join(sorted(known))}")
-        sys.exit(0)
-    return flags
+    try:
+        return flags.parse(component, version, argv)
+    except flags.FlagError as error:
+        fail(str(error))
 
 
 def read_file(path: str, what: str) -> bytes:
@@ -130,70 +72,6 @@ def read_file(path: str, what: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as error:
         fail(f"E0000 {what}: open {path}: {error.strerror}")
-
-
-# A validator for the subset of JSON Schema the k8s_schemas use (no jsonschema on the hosts).
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str,),
-    "boolean": (bool,),
-    "integer": (int,),
-    "number": (int, float),
-    "null": (type(None),),
-}
-
-
-def _is(value: Any, name: str) -> bool:
-    if name in {"integer", "number"} and isinstance(value, bool):
-        return False
-    return isinstance(value, _TYPES[name])
-
-
-def schema_errors(
-    value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], at: str
-) -> list[str]:
-    """Where ``value`` breaks ``schema`` (empty: valid)."""
-    if "$ref" in schema:
-        target: Any = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        return schema_errors(value, target, root, at)
-    found: list[str] = []
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else list(types)
-        if not any(_is(value, name) for name in names):
-            return [f"{at}: expected {' or '.join(names)}, got {type(value).__name__}"]
-    if "const" in schema and value != schema["const"]:
-        found.append(f"{at}: must be {schema['const']!r}")
-    if "enum" in schema and value not in schema["enum"]:
-        found.append(f"{at}: must be one of {schema['enum']}")
-    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
-        found.append(f"{at}: {value!r} does not match {schema['pattern']}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            found.append(f"{at}: below {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            found.append(f"{at}: above {schema['maximum']}")
-    if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        for name in schema.get("required", ()):
-            if name not in value:
-                found.append(f"{at}: missing required field {name!r}")
-        extra = schema.get("additionalProperties", True)
-        for name, item in value.items():
-            where = f"{at}.{name}" if at else name
-            if name in properties:
-                found += schema_errors(item, properties[name], root, where)
-            elif extra is False:
-                found.append(f'{where}: unknown field "{name}"')
-            elif isinstance(extra, dict):
-                found += schema_errors(item, extra, root, where)
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for index, item in enumerate(value):
-            found += schema_errors(item, schema["items"], root, f"{at}[{index}]")
-    return found
 
 
 def load_config(path: str, kind: str, version: str) -> dict[str, Any]:
@@ -204,84 +82,27 @@ def load_config(path: str, kind: str, version: str) -> dict[str, Any]:
         fail(f"E0000 couldn't decode {path}: {error}")
     if not isinstance(document, dict) or document.get("kind") != kind:
         fail(f"E0000 {path}: no kind {kind!r} is registered for this file")
-    schema = json.loads(data_text("schemas", f"{kind}-{minor_of(version)}.json"))
-    errors = schema_errors(document, schema, schema, "")
+    errors = schema.check(document, minor_of(version))
     if errors:
         fail(f"E0000 {path}: strict decoding error: {errors[0]}")
     return document
 
 
-def _current(document: Mapping[str, Any], section: str, name: str) -> dict[str, Any]:
-    for item in document.get(section) or []:
-        if isinstance(item, dict) and item.get("name") == name:
-            entry = item.get(section.rstrip("s"))
-            if isinstance(entry, dict):
-                return entry
-    raise ValueError(f"no {section.rstrip('s')} named {name!r}")
+def api_client(kubeconfig: str) -> Client:
+    """A client of the API server named by ``kubeconfig``, as its user; fatal when the
+    kubeconfig cannot be used."""
+    try:
+        return from_kubeconfig(Path(kubeconfig))
+    except KubeconfigError as error:
+        fail(f"E0000 {error}")
 
 
-class ApiClient:
-    """A client of the API server named by a kubeconfig, authenticated by its certificate."""
-
-    def __init__(self, kubeconfig: str) -> None:
-        try:
-            document = yaml.safe_load(read_file(kubeconfig, "invalid kubeconfig"))
-            context = _current(document, "contexts", document["current-context"])
-            cluster = _current(document, "clusters", context["cluster"])
-            user = _current(document, "users", context["user"])
-            server = str(cluster["server"])
-            ca = base64.b64decode(cluster["certificate-authority-data"], validate=True)
-            cert = base64.b64decode(user["client-certificate-data"], validate=True)
-            key = base64.b64decode(user["client-key-data"], validate=True)
-        except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:
-            fail(f"E0000 invalid kubeconfig {kubeconfig}: {error}")
-        if not server.startswith("https://"):
-            fail(f"E0000 invalid kubeconfig {kubeconfig}: the server is not https")
-        self.server = server.rstrip("/")
-        self.context = ssl.create_default_context(cadata=ca.decode())
-        private = Path(tempfile.mkdtemp(prefix="kubexms-double-"))
-        try:
-            (private / "tls.crt").write_bytes(cert)
-            key_file = private / "tls.key"
-            key_file.touch(mode=0o600)
-            key_file.write_bytes(key)
-            self.context.load_cert_chain(private / "tls.crt", key_file)
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        return self.request("GET", path)
-
-    def request(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
-    ) -> tuple[int, bytes]:
-        """One request as this client (a JSON ``body`` when given); status and body."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310  (https, checked)
-            self.server + path, data=data, method=method,
-            headers={"Content-Type": content_type, "Accept": "application/json"},
-        )  # fmt: skip
-        try:
-            with urllib.request.urlopen(request, context=self.context, timeout=5) as response:  # noqa: S310
-                return int(response.status), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-    def wait_healthy(self) -> None:
-        """Until ``/healthz`` answers 200 over mutual TLS; fatal after the wait."""
-        deadline = time.monotonic() + float(os.environ.get(API_WAIT_VARIABLE, "60"))
-        last = ""
-        while time.monotonic() < deadline:
-            try:
-                status, body = self.get("/healthz")
-            except (OSError, ssl.SSLError) as error:
-                last = str(error)
-            else:
-                if status == 200:
-                    return
-                last = f"HTTP {status}: {body[:200]!r}"
-            time.sleep(1)
-        fail(f"E0000 the API server {self.server} did not answer /healthz: {last}")
+def wait_healthy(client: Client) -> None:
+    """Until ``/healthz`` answers over mutual TLS; fatal after ``KUBEXMS_DOUBLE_API_WAIT``."""
+    try:
+        api.wait_healthy(client, float(os.environ.get(API_WAIT_VARIABLE, "60")))
+    except ApiError as error:
+        fail(f"E0000 {error}")
 
 
 def self_signed(directory: Path, name: str) -> tuple[Path, Path]:

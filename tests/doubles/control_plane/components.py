@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .common import (
-    ApiClient,
+    api_client,
     fail,
     host_port,
     load_config,
@@ -13,6 +13,7 @@ from .common import (
     public_key_of,
     require_files,
     serve_health,
+    wait_healthy,
 )
 
 _CONTROLLER_MANAGER_FILES = (
@@ -43,8 +44,8 @@ def kube_scheduler(version: str, argv: Sequence[str]) -> None:
     kubeconfig = _kubeconfig(flags, config)
     for name in ("authentication-kubeconfig", "authorization-kubeconfig"):
         if flags.get(name):
-            ApiClient(flags[name])
-    ApiClient(kubeconfig).wait_healthy()
+            api_client(flags[name])
+    wait_healthy(api_client(kubeconfig))
     serve_health(
         flags.get("bind-address", "0.0.0.0"),
         int(flags.get("secure-port", "10259")),
@@ -68,8 +69,8 @@ def kube_controller_manager(version: str, argv: Sequence[str]) -> None:
         fail("E0000 kubexms test double: this double needs --kubeconfig (kubexms always gives one)")
     for name in ("authentication-kubeconfig", "authorization-kubeconfig"):
         if flags.get(name):
-            ApiClient(flags[name])
-    ApiClient(flags["kubeconfig"]).wait_healthy()
+            api_client(flags[name])
+    wait_healthy(api_client(flags["kubeconfig"]))
     serve_health(
         flags.get("bind-address", "0.0.0.0"),
         int(flags.get("secure-port", "10257")),
@@ -85,6 +86,6 @@ def kube_proxy(version: str, argv: Sequence[str]) -> None:
     if not flags.get("config"):
         fail("E0000 kubexms test double: this double needs --config (kubexms always gives one)")
     config = load_config(flags["config"], "KubeProxyConfiguration", version)
-    ApiClient(_kubeconfig(flags, config)).wait_healthy()
+    wait_healthy(api_client(_kubeconfig(flags, config)))
     address, port = host_port(str(config.get("healthzBindAddress", "")), 10256)
     serve_health(address, port, tls_name=None, cert_dir=None)

@@ -12,8 +12,11 @@ proven against the API server. Then it:
   with anonymous authentication off; ``/healthz`` answers ``ok``;
 - serves ``/healthz`` over plain HTTP on ``healthzBindAddress``:``healthzPort``
   (127.0.0.1:10248);
-- registers its Node and posts its status every 10 s (tests/doubles/README.md, the kubelet's
-  side of the contract): ``Ready=False`` until a CNI configuration exists in /etc/cni/net.d.
+- registers its Node and posts its status every ``nodeStatusUpdateFrequency`` (10 s)
+  (tests/doubles/README.md, the kubelet's side of the contract): ``Ready=False`` until a CNI
+  configuration exists in /etc/cni/net.d;
+- writes that configuration as the CNI DaemonSet's install-cni container would on this node,
+  once the DaemonSet exists and may run here (the shared core's ``cni``, as in kubeadm mode).
 It runs no pods and talks to no container runtime.
 """
 
@@ -23,22 +26,23 @@ import datetime as dt
 import http.server
 import os
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from ._core import ApiError, cni
+from ._core import flags as flag_lists
 from .common import (
-    ApiClient,
+    api_client,
     fail,
     load_config,
     parse_flags,
     public_key_of,
     read_file,
+    wait_healthy,
 )
-
-CNI_DIR = "/etc/cni/net.d"
-HEARTBEAT_SECONDS = 10.0
 
 
 class _Kubelet(http.server.BaseHTTPRequestHandler):
@@ -78,13 +82,6 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _cni_ready() -> bool:
-    try:
-        return any(name.endswith((".conf", ".conflist")) for name in os.listdir(CNI_DIR))
-    except OSError:
-        return False
-
-
 def _node(name: str, config: dict[str, Any]) -> dict[str, Any]:
     node: dict[str, Any] = {
         "apiVersion": "v1",
@@ -105,7 +102,7 @@ def _node(name: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _status(name: str, address: str, version: str, since: str) -> dict[str, Any]:
-    ready = _cni_ready()
+    ready = cni.configured()
     condition = {
         "type": "Ready",
         "status": "True" if ready else "False",
@@ -153,8 +150,8 @@ def kubelet(version: str, argv: Sequence[str]) -> None:
     read_file(client_ca, "unable to load client CA file")
     name = flags.get("hostname-override") or os.uname().nodename
     address = flags.get("node-ip", "")
-    client = ApiClient(flags["kubeconfig"])
-    client.wait_healthy()
+    client = api_client(flags["kubeconfig"])
+    wait_healthy(client)
 
     serving = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     serving.load_cert_chain(cert, key)
@@ -164,13 +161,19 @@ def kubelet(version: str, argv: Sequence[str]) -> None:
             int(config.get("healthzPort", 10248)), None)  # fmt: skip
     main = _listen(str(config.get("address", "0.0.0.0")), int(config.get("port", 10250)), serving)
 
-    status, body = client.request("POST", "/api/v1/nodes", _node(name, config))
-    if status not in (201, 409):
-        fail(f"E0000 unable to register node {name!r} with the API server: {status} {body!r}")
+    try:
+        client.request("POST", "/api/v1/nodes", _node(name, config))
+    except ApiError as error:
+        if error.status != 409:
+            fail(f"E0000 unable to register node {name!r} with the API server: {error}")
     print(f"I0000 node {name!r} registered (kubexms test double)", flush=True)
     since = _now()
+    every = flag_lists.parse_duration(str(config.get("nodeStatusUpdateFrequency", "10s"))) or 10.0
     while main.is_alive():
-        client.request("PATCH", f"/api/v1/nodes/{name}/status",
-                       _status(name, address, version, since),
-                       content_type="application/merge-patch+json")  # fmt: skip
-        time.sleep(HEARTBEAT_SECONDS)
+        try:
+            cni.install_cni(client, name)
+            client.request_patch(f"/api/v1/nodes/{name}/status",
+                                 _status(name, address, version, since))  # fmt: skip
+        except ApiError as error:
+            print(f"E0000 node status: {error}", file=sys.stderr, flush=True)
+        time.sleep(every)

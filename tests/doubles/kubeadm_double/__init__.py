@@ -27,6 +27,7 @@ def build(binary: str, version: str, directory: Path) -> ReleaseFile:
     """``directory/<binary>`` (``kubeadm`` or ``kubelet``): the double as one executable zipapp
     for the hosts' ``/usr/bin/python3``, reporting ``version``, to stand in for the release file
     (the kubelet's carries the API-server double its static pods run)."""
+    from tests.doubles.doubles_core.bundle import add_core
     from tests.fixtures.artifacts.runtime_release import ReleaseFile
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -34,10 +35,7 @@ def build(binary: str, version: str, directory: Path) -> ReleaseFile:
     shutil.rmtree(staging, ignore_errors=True)
     package = Path(__file__).resolve().parent
     shutil.copytree(package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__"))
-    schemas = DOUBLES.parent / "fixtures" / "k8s_schemas"
-    shutil.copytree(
-        schemas, staging / package.name / "schemas", ignore=shutil.ignore_patterns("*.py")
-    )
+    add_core(staging)
     if binary == "kubelet":
         # Its static pods' "images": the API-server double travels inside the kubelet double
         # (fleet hosts do not see this checkout), unpacked on the host when the kubelet starts.

@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
-from . import schema
+from ._core import flags, host, schema
+
+parse_duration = flags.parse_duration
 
 DEFAULT_VERSION = "v1.31.4"
 
@@ -47,28 +49,8 @@ class KubeadmError(Exception):
     """kubeadm stops: the message as kubeadm prints it (exit 1)."""
 
 
-def root() -> Path:
-    return Path(os.environ.get("KUBEXMS_DOUBLE_ROOT", "/"))
-
-
-def host(path: str) -> Path:
-    return root() / path.lstrip("/")
-
-
 def minor(version: str) -> str:
     return ".".join(version.lstrip("v").split(".")[:2])
-
-
-def write(path: str, data: bytes, mode: int = 0o600, *, under: Path | None = None) -> None:
-    target = (under or root()) / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.kubeadm")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    os.write(fd, data)
-    os.close(fd)
-    os.chmod(temp, mode)
-    os.replace(temp, target)
-    print(f"wrote {path}")
 
 
 def parse_flags(argv: list[str], known: dict[str, bool]) -> dict[str, str]:
@@ -165,13 +147,6 @@ def common_preflight(registration: dict[str, Any], ports: list[int]) -> list[str
         if "KUBEXMS_DOUBLE_ROOT" not in os.environ and port_in_use(port):
             errors.append(f"[ERROR Port-{port}]: Port {port} is in use")
     return errors
-
-
-def parse_duration(text: str) -> float:
-    total = 0.0
-    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", text):
-        total += float(number) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
-    return total
 
 
 def configmap(namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]:

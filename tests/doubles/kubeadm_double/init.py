@@ -6,14 +6,13 @@ from __future__ import annotations
 import socket
 
 from . import manifests, pki
-from .api import Client
+from ._core import Client, host, root, write
 from .common import (
     CONF,
     ETCD_TAGS,
     KubeadmError,
     common_preflight,
     dry_run_dir,
-    host,
     is_newer,
     load_config,
     minor,
@@ -21,8 +20,6 @@ from .common import (
     parse_flags,
     preflight,
     previous_minor,
-    root,
-    write,
 )
 from .node import (
     admin_client,

@@ -13,7 +13,7 @@ import yaml
 from cryptography import x509
 
 from . import manifests, pki
-from .api import ApiError, Client
+from ._core import ApiError, Client, host, root, write
 from .common import (
     CONF,
     ETCD_TAGS,
@@ -21,14 +21,11 @@ from .common import (
     KubeadmError,
     common_preflight,
     dry_run_dir,
-    host,
     load_config,
     minor,
     parse_duration,
     parse_flags,
     preflight,
-    root,
-    write,
 )
 from .node import (
     admin_client,

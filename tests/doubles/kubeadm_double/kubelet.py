@@ -33,9 +33,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from . import cni, schema
-from .api import ApiError, Client, from_kubeconfig
-from .common import host, minor, write
+from ._core import ApiError, Client, cni, from_kubeconfig, host, schema, write
+from .common import minor
 from .static_pods import StaticPods
 
 DEFAULT_VERSION = "v1.31.4"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .api import ApiError
+from ._core import ApiError
 from .common import DEFAULT_VERSION, KubeadmError, minor, parse_flags
 from .init import cmd_init
 from .join import cmd_join

@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from . import pki
-from .api import ApiError, Client
-from .common import CONF, KUBELET_DIR, KubeadmError, configmap, host, write
+from ._core import ApiError, Client, host, write
+from .common import CONF, KUBELET_DIR, KubeadmError, configmap
 
 
 def check_certificates(cluster: dict[str, Any], advertise: str, node: str) -> bytes:

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .api import ApiError, Client, from_kubeconfig
+from ._core import ApiError, Client, from_kubeconfig
 
 COMMON = {
     "authentication-kubeconfig",

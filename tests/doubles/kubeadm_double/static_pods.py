@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from .common import host
+from ._core import host
 
 RESTART_DELAY = 5.0
 SCAN_INTERVAL = 2.0

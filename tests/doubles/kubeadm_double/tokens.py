@@ -12,7 +12,7 @@ import secrets
 import string
 from typing import Any
 
-from .api import ApiError, Client
+from ._core import ApiError, Client
 from .common import CONF, TOKEN, KubeadmError, load_config, parse_duration, parse_flags
 from .node import admin_client
 

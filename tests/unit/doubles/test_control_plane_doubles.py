@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import os
 import shutil
 import ssl
@@ -43,8 +44,8 @@ from kubexms.kubernetes.binary import (
 from kubexms.pki import PkiOptions, generate_pki
 from tests.doubles import SYSTEM_PYTHON, double_script
 from tests.doubles.control_plane.build import build_control_plane_double
-from tests.doubles.control_plane.common import component_flags as double_flags
-from tests.doubles.local_api import CLUSTER, LocalApi, free_port, local_api
+from tests.doubles.doubles_core.flags import component_flags as double_flags
+from tests.doubles.local_api import CLUSTER, LocalApi, calico_objects, free_port, local_api
 
 DOUBLES = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "kubelet")
 
@@ -80,11 +81,14 @@ def _release(binary: str, version: str) -> Path:
 
 
 def _run(
-    binary: str, *args: str, version: str = "v1.32.0", wait: str = "20"
+    binary: str, *args: str, version: str = "v1.32.0", wait: str = "20", root: Path | None = None
 ) -> subprocess.Popen[str]:
+    env = {"PATH": "/usr/bin:/bin", "KUBEXMS_DOUBLE_API_WAIT": wait}
+    if root is not None:  # the host's paths (/etc/cni/net.d) under this directory
+        env["KUBEXMS_DOUBLE_ROOT"] = str(root)
     return subprocess.Popen(
         [str(_release(binary, version)), *args],
-        env={"PATH": "/usr/bin:/bin", "KUBEXMS_DOUBLE_API_WAIT": wait},
+        env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -163,7 +167,7 @@ def test_a_config_field_the_version_lacks_is_a_strict_decoding_error(tmp_path: P
     )
     code, output = _finished("kube-scheduler", f"--config={config}")
     assert code == 1
-    assert 'strict decoding error: leaderElection.lease: unknown field "lease"' in output
+    assert 'strict decoding error: unknown field "leaderElection.lease"' in output
 
 
 def test_the_apiserver_double_runs_with_binary_modes_command_line(
@@ -323,9 +327,23 @@ def test_the_release_file_runs_from_anywhere(tmp_path: Path) -> None:
     assert "unknown flag: --cleanup-ipvs" in refused.stderr
 
 
+def _node_ready(api: LocalApi, name: str, wanted: str) -> dict[str, Any]:
+    """The Node once its Ready condition is ``wanted`` (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while True:
+        got = api.kubectl("get", "node", name, "-o", "json", check=False)
+        node: dict[str, Any] = yaml.safe_load(got.stdout) if got.returncode == 0 else {}
+        ready = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
+        if ready.get("Ready") == wanted or time.monotonic() > deadline:
+            return node
+        time.sleep(0.5)
+
+
 def test_the_kubelet_registers_its_node_and_serves_only_clients_of_the_ca(
     cluster: Cluster, api: LocalApi, tmp_path: Path
 ) -> None:
+    """... and, once calico's DaemonSet exists, writes its CNI configuration as install-cni
+    does, and reports the node Ready."""
     port, health = free_port(), free_port()
     document = binary_kubelet_configuration(cluster)
     document.update(
@@ -335,6 +353,7 @@ def test_the_kubelet_registers_its_node_and_serves_only_clients_of_the_ca(
             "address": "127.0.0.1",
             "port": port,
             "healthzPort": health,
+            "nodeStatusUpdateFrequency": "1s",
             "registerWithTaints": [
                 {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
             ],
@@ -345,7 +364,8 @@ def test_the_kubelet_registers_its_node_and_serves_only_clients_of_the_ca(
     config.write_text(to_yaml([document]))
     args = kubelet_args(cluster, "node1", "127.0.0.1")
     args.update({"config": str(config), "kubeconfig": str(api.kubeconfig("kubelet-node1.conf"))})
-    process = _run("kubelet", *(f"--{k}={v}" for k, v in args.items()))
+    root = tmp_path / "root"
+    process = _run("kubelet", *(f"--{k}={v}" for k, v in args.items()), root=root)
     try:
         assert _get(f"http://127.0.0.1:{health}/healthz", process, None) == "ok"
         trusted = api.client_context(None)
@@ -358,15 +378,13 @@ def test_the_kubelet_registers_its_node_and_serves_only_clients_of_the_ca(
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=anonymous)
         assert refused.value.code == 401
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            got = api.kubectl("get", "node", "node1", "-o", "json", check=False)
-            if got.returncode == 0 and '"conditions"' in got.stdout:
-                break
-            time.sleep(0.5)
-        node = yaml.safe_load(got.stdout)
+        node = _node_ready(api, "node1", "False")  # no CNI configuration yet
         assert node["spec"]["taints"][0]["key"] == "node-role.kubernetes.io/control-plane"
-        ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}
-        assert ready["Ready"] == "False"  # no CNI configuration on this machine's path
+        assert not (root / "etc/cni/net.d").exists()
+        api.kubectl("apply", "--server-side", "-f", str(calico_objects(tmp_path)))
+        node = _node_ready(api, "node1", "True")
+        conflist = json.loads((root / "etc/cni/net.d/10-calico.conflist").read_text())
+        assert conflist["plugins"][0]["nodename"] == "node1"
+        assert {c["type"]: c["status"] for c in node["status"]["conditions"]} == {"Ready": "True"}
     finally:
         _stopped(process)

@@ -118,7 +118,7 @@ def test_an_unknown_field_is_refused(host: Path, capsys: pytest.CaptureFixture[s
     code, output, _ = _init(host, capsys)
     assert code == 1
     assert "strict decoding error" in output
-    assert "networking: unknown field 'podCIDR'" in output
+    assert 'unknown field "networking.podCIDR"' in output
 
 
 def test_flags_that_belong_in_the_config_cannot_be_mixed_in(

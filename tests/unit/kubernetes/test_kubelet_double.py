@@ -16,8 +16,8 @@ import yaml
 
 from kubexms.kubernetes import BootstrapToken, kubelet_configuration
 from tests.doubles import SYSTEM_PYTHON
+from tests.doubles.doubles_core.api import from_kubeconfig
 from tests.doubles.kubeadm_double import DOUBLES, build
-from tests.doubles.kubeadm_double.api import from_kubeconfig
 from tests.doubles.kubeadm_double.pki import kubeconfig
 from tests.doubles.kubeadm_double.tokens import token_secret_object
 from tests.doubles.local_api import LocalApi, local_api, local_cluster
@@ -74,7 +74,7 @@ def test_unknown_flags_and_fields_are_refused(tmp_path: Path, api: LocalApi) -> 
     (root / "var/lib/kubelet/config.yaml").write_text(yaml.safe_dump(config))
     process = _kubelet(root, tmp_path, *_flags("n1"))
     assert process.wait(timeout=30) == 1
-    assert "unknown field 'cgroupDriverr'" in (tmp_path / "kubelet.log").read_text()
+    assert 'unknown field "cgroupDriverr"' in (tmp_path / "kubelet.log").read_text()
 
 
 def test_without_its_config_it_exits_as_the_real_one(tmp_path: Path, api: LocalApi) -> None:

@@ -1,5 +1,5 @@
 """The kubeadm kubelet double does what the CNI DaemonSet's install-cni init container does on
-its node (tests/doubles/kubeadm_double/cni.py), against a real etcd and the API-server double on
+its node (tests/doubles/doubles_core/cni.py), against a real etcd and the API-server double on
 loopback: nothing before the DaemonSet exists, calico's conflist from its ConfigMap with the
 placeholders filled once it does, nothing on a node the DaemonSet does not select."""
 
@@ -10,35 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.doubles.kubeadm_double import cni
-from tests.doubles.kubeadm_double.api import from_kubeconfig
-from tests.doubles.local_api import LocalApi, local_api
-
-CALICO = Path(__file__).parents[1] / "cni" / "fixtures" / "calico-v3.29.7.yaml"
+from tests.doubles.doubles_core import cni
+from tests.doubles.doubles_core.api import from_kubeconfig
+from tests.doubles.local_api import LocalApi, calico_objects, local_api
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApi]:
     with local_api(tmp_path_factory.mktemp("api")) as running:
         yield running
-
-
-def _calico_objects(directory: Path, node_selector: dict[str, str] | None = None) -> Path:
-    """calico's ConfigMap and calico-node DaemonSet from the upstream manifest."""
-    wanted = []
-    for document in yaml.safe_load_all(CALICO.read_text()):
-        if not document:
-            continue
-        kind, name = document["kind"], document["metadata"]["name"]
-        if (kind, name) in (("ConfigMap", "calico-config"), ("DaemonSet", "calico-node")):
-            if kind == "DaemonSet" and node_selector is not None:
-                document["spec"]["template"]["spec"]["nodeSelector"] = node_selector
-            wanted.append(document)
-    path = directory / "calico.yaml"
-    path.write_text(yaml.safe_dump_all(wanted))
-    return path
 
 
 def test_install_cni_writes_calicos_conflist_once_the_daemonset_exists(
@@ -52,12 +33,12 @@ def test_install_cni_writes_calicos_conflist_once_the_daemonset_exists(
     assert not (tmp_path / "root/etc/cni/net.d").exists()
 
     # Selects only nodes labelled role=net: cni-b is not one of them.
-    objects = _calico_objects(tmp_path, {"kubernetes.io/os": "linux", "role": "net"})
+    objects = calico_objects(tmp_path, {"kubernetes.io/os": "linux", "role": "net"})
     api.kubectl("apply", "--server-side", "-f", str(objects))
     assert cni.install_cni(client, "cni-b") is None
     assert not cni.configured()
 
-    api.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(_calico_objects(tmp_path)))
+    api.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(calico_objects(tmp_path)))
     written = cni.install_cni(client, "cni-a")
     assert written == "/etc/cni/net.d/10-calico.conflist"
     path = tmp_path / "root/etc/cni/net.d/10-calico.conflist"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .api import ApiError, Client
-from .common import host, write
+from .files import host, write
 
 CNI_DIR = "/etc/cni/net.d"
 

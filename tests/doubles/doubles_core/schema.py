@@ -1,16 +1,17 @@
 """A strict JSON Schema check (the subset of draft 2020-12 that tests/fixtures/k8s_schemas uses:
 type, properties, additionalProperties, required, items, $ref, const, enum, pattern, minimum,
-maximum, oneOf, not), so the doubles read a configuration as strictly as the unit tests do."""
+maximum, oneOf, not), so the doubles read a configuration as strictly as the unit tests do.
+An unknown field is reported as the real strict decoding reports it: ``unknown field
+"leaderElection.lease"`` (its whole path)."""
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "k8s_schemas"
+from .files import data_text
+
 KUBEADM_KINDS = ("InitConfiguration", "ClusterConfiguration", "JoinConfiguration")
 _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
@@ -26,15 +27,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
 def load(kind: str, minor: str) -> dict[str, Any]:
     """The schema of ``kind`` (kubeadm's v1beta4 serves every minor)."""
     name = f"{kind}-v1beta4.json" if kind in KUBEADM_KINDS else f"{kind}-{minor}.json"
-    # In a built double (a zipapp) the schemas travel inside the package; in the checkout
-    # they are read from tests/fixtures.
-    bundled = importlib.resources.files(__package__ or "kubeadm_double") / "schemas" / name
-    if bundled.is_file():
-        text = bundled.read_text()
-    elif (SCHEMA_DIR / name).is_file():
-        text = (SCHEMA_DIR / name).read_text()
-    else:
-        raise KeyError(f"no schema for {kind} (Kubernetes {minor})")
+    try:
+        text = data_text("schemas", name)
+    except FileNotFoundError:
+        raise KeyError(f"no schema for {kind} (Kubernetes {minor})") from None
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -81,7 +77,7 @@ def problems(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str
             if name in properties:
                 found += problems(item, properties[name], root, sub)
             elif extra is False:
-                found.append(f"{where}: unknown field {name!r}")
+                found.append(f'unknown field "{sub}"')
             elif isinstance(extra, dict):
                 found += problems(item, extra, root, sub)
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
@@ -105,4 +101,4 @@ def check(document: dict[str, Any], minor: str) -> list[str]:
         schema = load(kind, minor)
     except KeyError as error:
         return [str(error.args[0])]
-    return [f"{kind}: {problem}" for problem in problems(document, schema, schema)]
+    return problems(document, schema, schema)

@@ -1,5 +1,6 @@
 """A small HTTPS client for the API server (double): client-certificate, bootstrap-token or
-anonymous requests, with the CA verified (or, for kubeadm's discovery, not yet)."""
+anonymous requests, with the CA verified (or, for kubeadm's discovery, not yet). Every double
+that talks to the API server uses it (kubeadm, the kubelet, the control-plane components)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+
+class KubeconfigError(Exception):
+    """A kubeconfig that cannot be used (unreadable, no current context, bad base64)."""
 
 
 class ApiError(Exception):
@@ -36,6 +41,7 @@ class Client:
         token: str | None = None,
     ) -> None:
         parts = urlsplit(server)
+        self.server = server.rstrip("/")
         self.host = parts.hostname or ""
         self.port = parts.port or 443
         self.token = token
@@ -127,6 +133,22 @@ class Client:
         return self.request("PUT", path, document)
 
 
+def wait_healthy(client: Client, seconds: float) -> None:
+    """Until ``/healthz`` answers ``ok`` as ``client`` (mutual TLS when it has a certificate),
+    retried each second; ApiError with the last answer after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            client.request("GET", "/healthz", timeout=5)
+            return
+        except ApiError as error:
+            if time.monotonic() > deadline:
+                raise ApiError(
+                    f"the API server {client.server} did not answer /healthz: {error}", error.status
+                ) from None
+        time.sleep(1)
+
+
 def peer_chain(server: str, timeout: float = 10) -> bytes:
     """The PEM certificate ``server`` presents (no verification: discovery pins it later)."""
     parts = urlsplit(server)
@@ -137,12 +159,24 @@ def peer_chain(server: str, timeout: float = 10) -> bytes:
 
 def from_kubeconfig(path: Path, resolve: Callable[[str], Path] = Path) -> Client:
     """A client for a kubeconfig's current context: its server and CA, and its client
-    certificate (inline or by path, ``resolve`` mapping such a path to where it is) or token."""
-    import base64
-
+    certificate (inline or by path, ``resolve`` mapping such a path to where it is) or token.
+    KubeconfigError naming the file when it cannot be used."""
     import yaml
 
-    document = yaml.safe_load(path.read_text())
+    try:
+        client = _from_document(yaml.safe_load(path.read_text()), resolve)
+    except OSError as error:
+        raise KubeconfigError(f"invalid kubeconfig {path}: {error.strerror}") from None
+    except (yaml.YAMLError, KeyError, StopIteration, TypeError, ValueError, ssl.SSLError) as error:
+        raise KubeconfigError(f"invalid kubeconfig {path}: {error!r}") from None
+    if not client.server.startswith("https://"):
+        raise KubeconfigError(f"invalid kubeconfig {path}: the server is not https")
+    return client
+
+
+def _from_document(document: Any, resolve: Callable[[str], Path]) -> Client:
+    import base64
+
     current = document.get("current-context")
     context = next(c["context"] for c in document.get("contexts") or [] if c["name"] == current)
     cluster = next(
@@ -157,7 +191,7 @@ def from_kubeconfig(path: Path, resolve: Callable[[str], Path] = Path) -> Client
             return resolve(user[key]).read_bytes()
         return None
 
-    ca = base64.b64decode(cluster["certificate-authority-data"])
+    ca = base64.b64decode(cluster["certificate-authority-data"], validate=True)
     return Client(
         cluster["server"],
         ca,
