@@ -18,8 +18,15 @@ names another file) so tests assert what kubexms ran. What is done for real:
   (helm's own is gzipped protobuf-JSON): name, namespace, version, info (status, description),
   chart metadata, config (the merged values).
 
-Not done: rendering the chart's templates and installing their objects (no Go template engine
-here), so ``--wait`` has nothing to wait for. ``--version`` / ``version`` say it is a double.
+- the chart's objects: templates that hold no template action (``{{``) are manifests as they
+  are, and are applied with the real kubectl (server-side, field manager ``helm``) in the
+  release's namespace, labelled and annotated as helm 3 marks what it owns, before the release
+  is stored. A template with an action is refused (``render error``): there is no Go template
+  engine here, and an install that silently created nothing would pass a wait by accident.
+
+Not done: rendering template actions (above), so test charts are stand-ins whose templates are
+plain manifests; ``--wait`` waits for nothing (kubexms waits for the objects itself).
+``--version`` / ``version`` say it is a double.
 """
 
 from __future__ import annotations
@@ -130,6 +137,39 @@ def chart_metadata(data: bytes, where: str) -> dict[str, Any]:
     return metadata
 
 
+def chart_objects(data: bytes, release: str, namespace: str) -> list[dict[str, Any]]:
+    """The objects of the chart's ``templates/*.yaml``, marked as helm 3 marks what it owns
+    (``app.kubernetes.io/managed-by: Helm``, ``meta.helm.sh/release-name``/``-namespace``)."""
+    objects: list[dict[str, Any]] = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        members = sorted(
+            (m for m in archive.getmembers() if m.isfile() and m.name.count("/") == 2),
+            key=lambda m: m.name,
+        )
+        for member in members:
+            if member.name.split("/")[1] != "templates" or not member.name.endswith(".yaml"):
+                continue
+            handle = archive.extractfile(member)
+            assert handle is not None
+            text = handle.read().decode()
+            if "{{" in text:
+                raise HelmError(
+                    f"render error in {member.name}: kubexms's helm double renders no "
+                    "template actions (a test chart's templates are plain manifests)"
+                )
+            objects += [doc for doc in yaml.safe_load_all(text) if doc]
+    for obj in objects:
+        metadata = obj.setdefault("metadata", {})
+        metadata["labels"] = {**(metadata.get("labels") or {}),
+                              "app.kubernetes.io/managed-by": "Helm"}  # fmt: skip
+        metadata["annotations"] = {
+            **(metadata.get("annotations") or {}),
+            "meta.helm.sh/release-name": release,
+            "meta.helm.sh/release-namespace": namespace,
+        }
+    return objects
+
+
 def fetch_chart(repo: str, chart: str, version: str | None) -> tuple[bytes, str]:
     index_url = repo.rstrip("/") + "/index.yaml"
     try:
@@ -203,6 +243,12 @@ def upgrade(args: list[str]) -> int:
         }
         kubectl(kubeconfig, "apply", "--server-side", "--field-manager=helm", "-f", "-",
                 stdin=json.dumps(namespace_object))  # fmt: skip
+    objects = chart_objects(data, release, namespace)
+    if objects:
+        manifests = "\n---\n".join(json.dumps(obj) for obj in objects)
+        kubectl(kubeconfig, f"--namespace={namespace}", "apply", "--server-side",
+                "--field-manager=helm", "--force-conflicts", "-f", "-",
+                stdin=manifests)  # fmt: skip
     previous = release_secrets(kubeconfig, namespace, release)
     revision = int(previous[-1]["metadata"]["labels"]["version"]) + 1 if previous else 1
     record = {

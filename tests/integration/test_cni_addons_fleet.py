@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ pytestmark = pytest.mark.fleet
 
 KUBERNETES = "v1.32.0"
 CALICO = "v3.29.7"
+FLANNEL = "v0.26.7"
+CILIUM = "v1.16.6"
 HELM = "v3.16.4"
 ETCD_PORT = 12379
 REPO_PORT = 8879
@@ -180,10 +182,13 @@ def chart(directory: Path, name: str, version: str) -> Path:
     )
 
 
+NOARCH_COMPONENTS = frozenset({"calico-manifests", "flannel-manifest", "cilium-chart"})
+
+
 def overrides(files: list[ReleaseFile]) -> dict[str, Any]:
     found = {}
     for item in files:
-        arch = "noarch" if item.component == "calico-manifests" else "amd64"
+        arch = "noarch" if item.component in NOARCH_COMPONENTS else "amd64"
         found[item.component] = {
             "version": item.version,
             "file": item.path.name,
@@ -526,3 +531,147 @@ async def test_another_plugins_configuration_is_reported_not_merged(made: Cluste
         assert await made.on(worker, f"cat {foreign}") == "{}\n"  # left as it was
     finally:
         await made.on(worker, f"rm -f {foreign}")
+
+
+CILIUM_STAND_IN = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: cilium
+  labels: {k8s-app: cilium}
+spec:
+  selector:
+    matchLabels: {k8s-app: cilium}
+  template:
+    metadata:
+      labels: {k8s-app: cilium}
+    spec:
+      hostNetwork: true
+      containers:
+      - name: cilium-agent
+        image: quay.io/cilium/cilium:v1.16.6
+"""
+"""The stand-in chart's one template: the agent DaemonSet as Cilium's chart names it (host
+network, ``k8s-app=cilium``), so the wait has the DaemonSet the real chart would create."""
+
+
+def other_plugin(made: Cluster, plugin: str) -> Cluster:
+    """``made``'s hosts and control plane in a cluster file of its own (its own work dir, so
+    no network is recorded yet) whose plugin is ``plugin``, with no add-on: the plugin's
+    release file (flannel's manifest from the upstream fixture, or a stand-in Cilium chart
+    whose template is a plain manifest) pinned in ``spec.artifacts.overrides``."""
+    directory = made.directory / plugin
+    directory.mkdir(exist_ok=True)
+    if plugin == "flannel":
+        manifest = directory / f"kube-flannel-{FLANNEL}.yml"
+        manifest.write_bytes((FIXTURES / f"kube-flannel-{FLANNEL}.yml").read_bytes())
+        added = ReleaseFile("flannel-manifest", manifest, FLANNEL, sha256(manifest))
+        network: dict[str, Any] = {"plugin": "flannel", "flannel": {"backend": "vxlan"}}
+    else:
+        metadata = yaml.safe_dump({"apiVersion": "v2", "name": "cilium", "version": CILIUM[1:]})
+        stand_in = tar_gz(
+            directory / f"cilium-{CILIUM[1:]}.tgz",
+            {
+                "cilium/Chart.yaml": (metadata.encode(), 0o644),
+                "cilium/templates/daemonset.yaml": (CILIUM_STAND_IN.encode(), 0o644),
+            },
+        )
+        added = ReleaseFile("cilium-chart", stand_in, CILIUM, sha256(stand_in))
+        network = {"plugin": "cilium"}
+    document = yaml.safe_load(made.cluster.read_text())
+    spec = document["spec"]
+    spec["network"] = network
+    spec["global"]["workDir"] = str(directory / "work")
+    spec["artifacts"]["overrides"].update(overrides([added]))
+    spec["addons"] = []
+    cluster = directory / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump(document, sort_keys=False))
+    return replace(made, cluster=cluster, work=directory / "work")
+
+
+def modules_in_order(log: list[dict[str, Any]]) -> list[str]:
+    """The phases whose steps ran, in the order their first step started."""
+    seen: list[str] = []
+    for event in log:
+        if event["event"] == "started" and event["node"].split("/")[1] not in seen:
+            seen.append(event["node"].split("/")[1])
+    return seen
+
+
+async def test_a_plugin_change_is_refused_at_its_field_path(made: Cluster) -> None:
+    document = yaml.safe_load(made.cluster.read_text())
+    document["spec"]["network"] = {"plugin": "flannel"}
+    changed = made.directory / "cluster-flannel.yaml"
+    changed.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, result, err = await replace(made, cluster=changed).run()
+    text = err + json.dumps(result)
+    assert code != 0
+    assert "spec.network.plugin" in text, text
+    assert json.loads((made.work / "network.json").read_text())["plugin"] == "calico"
+
+
+@pytest.mark.parametrize("plugin", ["flannel", "cilium"])
+async def test_flannel_and_cilium_on_the_same_control_plane(made: Cluster, plugin: str) -> None:
+    other = other_plugin(made, plugin)
+    helm_before = await made.helm_calls()
+    code, document, err = await other.run()
+    assert code == 0, err + json.dumps(document)
+    assert modules_in_order(other.newest_log()) == ["artifacts", "cni"]
+    master = made.names[0]
+    if plugin == "flannel":
+        # the rendered manifest on the first master is what the server holds, applied by kubexms
+        daemonset = made.kubectl(
+            "--namespace=kube-flannel", "get", "daemonset", "kube-flannel-ds",
+            "--show-managed-fields",
+        )  # fmt: skip
+        assert "kubexms" in {entry["manager"] for entry in daemonset["metadata"]["managedFields"]}
+        assert len(daemonset["metadata"]["annotations"]["kubexms.io/applied-sha256"]) == 64
+        config = made.kubectl("--namespace=kube-flannel", "get", "configmap", "kube-flannel-cfg")
+        net_conf = json.loads(config["data"]["net-conf.json"])
+        assert net_conf["Network"] == "10.233.64.0/18"
+        assert net_conf["Backend"] == {"Type": "vxlan"}
+        assert await made.helm_calls() == helm_before  # flannel needs no helm
+        path = "/etc/kubexms/cni/flannel.yaml"
+    else:
+        (call,) = (await made.helm_calls())[len(helm_before) :]
+        argv = call["argv"]
+        assert argv[:5] == ["helm", "upgrade", "--install", "cilium",
+                            f"/etc/kubexms/cni/cilium-{CILIUM[1:]}.tgz"]  # fmt: skip
+        assert "--kubeconfig=/etc/kubernetes/admin.conf" in argv
+        assert "--namespace=kube-system" in argv
+        assert "--values=/etc/kubexms/cni/cilium-values.yaml" in argv
+        (values,) = call["values"]
+        sent = yaml.safe_load(values["content"])
+        assert sent["ipam"] == {"mode": "kubernetes"}
+        assert sent["kubeProxyReplacement"] is False
+        assert sent["ipv4NativeRoutingCIDR"] == "10.233.64.0/18"
+        daemonset = made.kubectl("--namespace=kube-system", "get", "daemonset", "cilium")
+        assert daemonset["metadata"]["annotations"]["meta.helm.sh/release-name"] == "cilium"
+        notes = document["hosts"][master]["notes"]
+        note = f"cilium deployed, revision 1, chart cilium-{CILIUM[1:]}"
+        assert notes == {"create-cluster/cni/install/helm": note}
+        path = "/etc/kubexms/cni/cilium-values.yaml"
+    # rolled out on both nodes (host network: the kubelets the test plays are alive)
+    assert daemonset["metadata"]["name"] in {"kube-flannel-ds", "cilium"}
+    status = made.kubectl(
+        f"--namespace={daemonset['metadata']['namespace']}", "get", "daemonset",
+        daemonset["metadata"]["name"],
+    )["status"]  # fmt: skip
+    assert status["numberReady"] == status["desiredNumberScheduled"] == len(made.names)
+    # what the first master applied is what kubexms render shows for it
+    out = other.directory / f"rendered-{plugin}"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "kubexms", "render", "-f", str(other.cluster), "--out", str(out),
+         "--hosts", master],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (out / master / path.lstrip("/")).read_text() == await made.on(master, f"cat {path}")
+    # a rerun changes nothing
+    helm_after = await made.helm_calls()
+    code, document, err = await other.run()
+    assert code == 0, err + json.dumps(document)
+    changed = {host: counts["changed"] for host, counts in document["hosts"].items()}
+    assert set(changed.values()) == {0}, changed
+    assert await made.helm_calls() == helm_after

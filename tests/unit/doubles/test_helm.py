@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.doubles import DOUBLE_MARK, double_command
+from tests.doubles.helm import chart_objects
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,3 +70,43 @@ def test_a_missing_values_file_or_chart_is_named(tmp_path: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 1
         assert message in done.stderr
+
+
+def stand_in_chart(path: Path, template: str) -> Path:
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as archive:
+        for name, text in (
+            ("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+            ("c/templates/ds.yaml", template),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    path.write_bytes(packed.getvalue())
+    return path
+
+
+def test_plain_templates_are_the_objects_and_a_template_action_is_refused(tmp_path: Path) -> None:
+    plain = "kind: DaemonSet\nmetadata:\n  name: agent\n  labels: {k8s-app: agent}\n---\n"
+    objects = chart_objects(stand_in_chart(tmp_path / "p.tgz", plain).read_bytes(), "r", "ns")
+    assert objects == [
+        {
+            "kind": "DaemonSet",
+            "metadata": {
+                "name": "agent",
+                "labels": {"k8s-app": "agent", "app.kubernetes.io/managed-by": "Helm"},
+                "annotations": {
+                    "meta.helm.sh/release-name": "r",
+                    "meta.helm.sh/release-namespace": "ns",
+                },
+            },
+        }
+    ]
+    templated = stand_in_chart(tmp_path / "t.tgz", "metadata: {name: {{ .Release.Name }}}\n")
+    done = subprocess.run(
+        [*double_command("helm"), "upgrade", "--install", "r", str(templated)],
+        capture_output=True, text=True, timeout=30, check=False,
+        env={"PATH": "/usr/bin:/bin", "HELM_DOUBLE_CALLS": str(tmp_path / "calls.jsonl")},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "render error in c/templates/ds.yaml" in done.stderr
