@@ -1,6 +1,8 @@
 """The registry phase on a real systemd host: Debian's distribution registry 2.8 under TLS from
 the registry CA kubexms makes, htpasswd logins; images pushed by kubexms; another node pulls
-through containerd trusting that CA; a wrong password or a missing CA is refused by name."""
+through containerd's CRI (tests/cri_client.py, as the kubelet asks: no login in the request)
+with the login and the CA kubexms configured; a wrong password or a missing CA is refused by
+name."""
 
 from __future__ import annotations
 
@@ -23,10 +25,12 @@ from kubexms.artifacts import (
 from kubexms.cli import app
 from kubexms.config import Cluster, load_config
 from kubexms.containerd import ContainerRuntimeModule
-from kubexms.engine import Engine, EventBus, EventKind, Pipeline, RunResult
+from kubexms.engine import Engine, EventBus, EventKind, Module, Pipeline, RunResult
 from kubexms.engine._events import Event
 from kubexms.registry import RegistryModule
 from kubexms.runtime import new_runtime
+from kubexms.sandbox import FleetHost
+from tests import cri_client
 from tests.fixtures.artifacts.busybox_image import BuiltImage, build_busybox_image
 from tests.fixtures.artifacts.runtime_release import (
     RuntimeReleases,
@@ -89,9 +93,29 @@ def _cluster_file(
     return hosts.cluster_file(directory, edit=edit), private
 
 
-async def _run(cluster: Cluster, *, push: bool = True) -> tuple[RunResult, list[Event]]:
+async def _cri(hosts: HostLease, host: FleetHost, *args: str) -> str:
+    """tests/cri_client.py run inside ``host``; its output."""
+    command, program = cri_client.host_command(*args)
+    code, out, err = await hosts.exec(host, command, stdin=program)
+    assert code == 0, f"CRI client {args} on {host.name} exited {code}: {err}"
+    return out.strip()
+
+
+async def _cri_error(hosts: HostLease, host: FleetHost, *args: str) -> str:
+    """The CRI client's error (it must fail) inside ``host``."""
+    command, program = cri_client.host_command(*args)
+    code, out, err = await hosts.exec(host, command, stdin=program)
+    assert code == 1, f"CRI client {args} on {host.name} should fail: exit {code} {out} {err}"
+    return err.strip()
+
+
+async def _run(
+    cluster: Cluster, *, push: bool = True, registry: bool = True
+) -> tuple[RunResult, list[Event]]:
     events: list[Event] = []
-    modules = [ContainerRuntimeModule(), RegistryModule(push=push)]
+    modules: list[Module] = [ContainerRuntimeModule()]
+    if registry:
+        modules.append(RegistryModule(push=push))
     graph = Pipeline("create-cluster", modules).plan(cluster)
     async with await new_runtime(cluster) as runtime:
         result = await Engine(runtime, events=EventBus(events.append)).run(graph)
@@ -124,24 +148,15 @@ async def test_registry_serves_pushed_images_to_nodes_over_tls_with_login(
         ca = await hosts.run(node, f"cat /etc/containerd/certs.d/{private}/ca.crt")
         assert "BEGIN CERTIFICATE" in ca
 
-        # The registry phase pushed the image; the node pulls it through containerd,
-        # trusting the registry CA from certs.d, with the login.
+        # The registry phase pushed the image; the node pulls it through containerd's CRI
+        # as the kubelet does: no login in the request, so containerd must use the login
+        # and the registry CA kubexms configured.
         mirrored = f"{private}/tools/busybox:1.35"
-        pull = "ctr -n k8s.io images pull --hosts-dir /etc/containerd/certs.d"
-        await hosts.run(node, f"{pull} --user kubexms:{PASSWORD} {mirrored}")
-        assert built.digest in await hosts.run(node, "ctr -n k8s.io images ls")
-
-        # A wrong password, and a missing CA, are refused naming the registry.
-        code, out, err = await hosts.exec(node, f"{pull} --user kubexms:wrong {mirrored}")
-        assert code != 0
-        assert private in out + err
-        assert "401" in out + err or "unauthorized" in (out + err).lower()
-        code, out, err = await hosts.exec(
-            node, f"ctr -n k8s.io images pull --user kubexms:{PASSWORD} {mirrored}"
-        )
-        assert code != 0
-        assert private in out + err
-        assert "certificate" in (out + err).lower()
+        assert mirrored not in await hosts.run(node, "ctr -n k8s.io images ls -q")
+        image_id = await _cri(hosts, node, "pull", mirrored)
+        assert image_id.startswith("sha256:")
+        listed = await hosts.run(node, "ctr -n k8s.io images ls")
+        assert any(line.split()[:3:2] == [mirrored, built.digest] for line in listed.splitlines())
 
         # `artifact images push` with a wrong password names the registry.
         (tmp_path / "wrong").mkdir()
@@ -155,6 +170,27 @@ async def test_registry_serves_pushed_images_to_nodes_over_tls_with_login(
         second, events = await _run(cluster)
         assert second.succeeded, second.failures
         assert [e for e in events if e.kind == EventKind.CHANGED] == []
+
+        # A wrong password configured for the nodes only (the registry keeps the right one):
+        # the CRI's pull is refused, naming the registry.
+        await hosts.run(node, f"ctr -n k8s.io images rm {mirrored}")
+        wrong_nodes = load_config(wrong)
+        changed, _ = await _run(wrong_nodes, registry=False)
+        assert changed.succeeded, changed.failures
+        refused = await _cri_error(hosts, node, "pull", mirrored)
+        assert private in refused
+        assert "401" in refused or "unauthorized" in refused.lower()
+
+        # The registry's CA missing (containerd reads certs.d at every pull): its file gone
+        # is named, and without the CA in hosts.toml the registry's certificate is untrusted.
+        certs = f"/etc/containerd/certs.d/{private}"
+        await hosts.run(node, f"mv {certs}/ca.crt /root/ca.crt")
+        missing = await _cri_error(hosts, node, "pull", mirrored)
+        assert f"open {certs}/ca.crt: no such file" in missing
+        await hosts.run(node, f"sed -i '/^  ca = /d' {certs}/hosts.toml")
+        untrusted = await _cri_error(hosts, node, "pull", mirrored)
+        assert private in untrusted
+        assert "certificate signed by unknown authority" in untrusted
     finally:
         for host in hosts:
             await hosts.exec(host, CLEANUP)
@@ -191,8 +227,8 @@ async def test_nodes_reach_the_registry_by_name_through_the_managed_hosts_block(
         pushed = await asyncio.to_thread(CliRunner().invoke, app, push)
         assert pushed.exit_code == 0, pushed.output
 
-        pull = "ctr -n k8s.io images pull --hosts-dir /etc/containerd/certs.d"
-        await hosts.run(node, f"{pull} --user kubexms:{PASSWORD} {private}/tools/busybox:1.35")
+        # The CRI pulls by the registry's name, with the login and CA configured for it.
+        await _cri(hosts, node, "pull", f"{private}/tools/busybox:1.35")
         assert built.digest in await hosts.run(node, "ctr -n k8s.io images ls")
     finally:
         for host in hosts:
