@@ -44,6 +44,12 @@ class Slots:
             else:
                 yield
 
+    @contextlib.asynccontextmanager
+    async def hold_pair(self) -> AsyncIterator[None]:
+        """Only a pair slot: a precheck moves no large file."""
+        async with self._pairs:
+            yield
+
 
 def describe_error(error: BaseException) -> str:
     text = str(error)

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Collection
 
 from kubexms._errors import error_label
+from kubexms.engine._ahead import PrechecksAhead
 from kubexms.engine._attempts import Attempted, PairRun, Slots, attempt_pair, describe_error
 from kubexms.engine._checkpoint import CheckpointWriter
 from kubexms.engine._control import control_host
@@ -29,6 +30,7 @@ from kubexms.engine._step import Check
 from kubexms.runtime import ClusterRuntime, Context, DataStore, Host
 
 DONE_EARLIER = "completed in an earlier run (checkpoint)"
+_DISTURBING = (EventKind.CHANGED, EventKind.FAILED)
 
 
 class Engine:
@@ -105,6 +107,33 @@ class _Run:
         self.stopped: str | None = None  # why nothing new may start (fail-fast)
         self.dropped: dict[str, str] = {}  # host -> node it failed at (continue-on-error)
         self.satisfied: dict[str, bool] = {}  # node -> completed on some host (or had none)
+        self.ahead = self._prechecks_ahead()
+
+    def _prechecks_ahead(self) -> PrechecksAhead | None:
+        workers = self.options.concurrency // 2
+        if not self.options.prechecks_ahead or workers < 1:
+            return None
+        unreachable = self.engine.runtime.unreachable
+        pairs = [
+            (node, host)
+            for node in (self.graph.nodes[node_id] for node_id in self.graph.order)
+            if self.graph.dependencies[node.id]  # a node without dependencies starts at once
+            for host in node.hosts
+            if host not in unreachable and (node.id, host) not in self.engine.completed
+        ]
+        return PrechecksAhead(
+            pairs,
+            lambda node, host, deadline: self.engine.context(
+                self.engine.host(host), node, deadline
+            ),
+            self.slots.hold_pair,
+            workers=workers,
+            timeout=self._timeout,
+            dry_run=self.dry_run,
+        )
+
+    def _timeout(self, node: Node) -> float:
+        return node.step.timeout if node.step.timeout is not None else self.options.step_timeout
 
     async def execute(self) -> RunResult:
         for name in self.graph.hosts():
@@ -158,12 +187,16 @@ class _Run:
             while sorter.is_active():
                 for node_id in sorter.get_ready():
                     node = self.graph.nodes[node_id]
+                    if self.ahead is not None:
+                        self.ahead.begun.add(node_id)
                     reason = self._why_not_start(node)
                     if reason is not None:
                         self._skip_node(node, reason)
                         sorter.done(node_id)
                     else:
                         running[asyncio.create_task(self._run_node(node))] = node_id
+                if self.ahead is not None and not self.ahead.started:
+                    self.ahead.start()  # after the first nodes: they need no early precheck
                 if not running:
                     continue  # skipping made other nodes ready
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -175,6 +208,8 @@ class _Run:
                 task.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+            if self.ahead is not None:
+                await self.ahead.close()
 
     def _why_not_start(self, node: Node) -> str | None:
         if self.dry_run:
@@ -231,6 +266,17 @@ class _Run:
     async def _run_pair(self, node: Node, name: str) -> str:
         host = self.engine.host(name)
         started = time.monotonic()
+        early = await self.ahead.verdict(node, name) if self.ahead is not None else None
+        stop = self._never_stopped if isinstance(node.step, Check) else self._stop_reason
+        if early is not None and stop(name) is None:
+            self.emit(Event(EventKind.STARTED, node.id, name))
+            if early.would_change:
+                attempted = Attempted(EventKind.WOULD_CHANGE, early.detail)
+            else:  # as in its turn: a step that reports keeps what its precheck found
+                attempted = Attempted(
+                    EventKind.UNCHANGED, early.detail if node.step.reports else ""
+                )
+            return self._finish(node, name, attempted, early.duration)
         pair = PairRun(
             node=node,
             host=name,
@@ -238,7 +284,7 @@ class _Run:
             options=self.options,
             emit=self.emit,
             slots=self.slots,
-            stop_reason=self._never_stopped if isinstance(node.step, Check) else self._stop_reason,
+            stop_reason=stop,
             dry_run=self.dry_run,
         )
         attempted = await attempt_pair(pair)
@@ -268,6 +314,8 @@ class _Run:
         """Emit the pair's one result event and record it; returns the outcome's name."""
         kind = attempted.kind
         error = attempted.error
+        if self.ahead is not None and not self.dry_run and kind in _DISTURBING:
+            self.ahead.disturbed = True  # the hosts may no longer be as the early prechecks saw
         if error is not None:
             self.result.failures.append(
                 PairFailure(node.id, host, describe_error(error), type(error).__name__)

@@ -21,7 +21,8 @@ class EngineOptions:
     move large files; ``step_timeout``: default seconds for one step on one host (config
     ``global.commandTimeout``), after which its commands are cancelled and killed;
     ``continue_on_error``: keep going on the healthy hosts instead of stopping at the first
-    failure; ``rollback_timeout``: seconds a step's rollback may take.
+    failure; ``rollback_timeout``: seconds a step's rollback may take; ``prechecks_ahead``:
+    while the run has changed nothing, precheck later pairs early (see ``_ahead``).
     """
 
     concurrency: int = 50
@@ -30,6 +31,7 @@ class EngineOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     continue_on_error: bool = False
     rollback_timeout: float = 300.0
+    prechecks_ahead: bool = True
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.upload_concurrency < 1:

@@ -66,7 +66,8 @@ async def test_fail_fast_stops_new_work_and_skips_the_rest() -> None:
     # Pairs already running on the other hosts finished; nothing started afterwards.
     assert s.world.ran("node1") == ["a", "b"]
     assert s.world.ran("node3") == ["a", "b"]
-    assert s.world.commands("precheck").count(("node1", "c")) == 0
+    # c may have been prechecked ahead (only read); it never ran anywhere.
+    assert [step for _, step in s.world.commands("run")].count("c") == 0
     skipped = s.recorder.of(EventKind.SKIPPED)
     assert {(e.node, e.host) for e in skipped} == {
         ("p/m/t/c", "node1"),
