@@ -28,16 +28,15 @@ from kubexms.steps._distribution import ArtifactsModule, distribute
 from kubexms.steps._pki import PKIFile, PKIFileError, PlacePKIFiles, default_mode, kubeadm_layout
 from kubexms.steps._rendered import SECRET_MARKER, PlacesFiles, RenderContext, RenderedFile
 from kubexms.steps._rolling import one_after_another, rolling
-from kubexms.steps._service import (
+from kubexms.steps._service import RestartService, SystemdService
+from kubexms.steps._service_files import ServiceFile, ServiceFileInvalidError
+from kubexms.steps._unit_state import (
     PENDING_DIRECTORY,
     RELOAD_PENDING_DIRECTORY,
     Health,
-    RestartService,
     ServiceUnhealthyError,
-    SystemdService,
     wait_healthy,
 )
-from kubexms.steps._service_files import ServiceFile, ServiceFileInvalidError
 
 __all__ = [
     "PENDING_DIRECTORY",
