@@ -18,13 +18,12 @@ the masters (for the API server) and every endpoint is checked over TLS from the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from kubexms.config import Cluster
 from kubexms.engine import (
     FirstOf,
     HostNeeds,
-    Module,
     Named,
     PlanContext,
     PlanError,
@@ -63,6 +62,7 @@ from kubexms.etcd._needs import etcd_host_needs
 from kubexms.etcd._schedule import backup_schedule_task
 from kubexms.etcd._steps import EtcdClusterHealthy, EtcdDataDir, ExternalEtcdReachable
 from kubexms.steps import (
+    ComponentModule,
     Health,
     PKIFile,
     PlaceArtifact,
@@ -71,6 +71,7 @@ from kubexms.steps import (
     ServiceFile,
     SystemdService,
     one_after_another,
+    pki_items,
     rolling,
 )
 
@@ -135,35 +136,29 @@ def member_service(cluster: Cluster, host: str) -> SystemdService:
     )
 
 
-class EtcdModule(Module):
+class EtcdModule(ComponentModule):
     """The ``etcd`` phase (see the module docstring)."""
 
     name = "etcd"
+    artifacts = (ARTIFACT,)
 
-    def __init__(self) -> None:
-        super().__init__()
+    @classmethod
+    def installs(cls, cluster: Cluster) -> bool:
+        """Only ``etcd.type: kubexm``: external etcd and kubeadm's stacked etcd get nothing."""
+        return cluster.spec.etcd.type == "kubexm"
 
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        """What the artifacts phase must fetch and place for this phase."""
-        return frozenset({ARTIFACT}) if cluster.spec.etcd.type == "kubexm" else frozenset()
+    @classmethod
+    def certificates(cls, cluster: Cluster) -> Iterable[str]:
+        """Every member's files (the etcd CA, its server and peer certificates, the
+        healthcheck client), and the API server's etcd client (the one clients such as
+        etcdctl on this machine use)."""
+        placed = pki_items((member.name, member_pki_files()) for member in members(cluster))
+        return {*placed, "apiserver-etcd-client"}
 
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
-        """What the pki phase must make for this phase: the etcd CA, every member's server and
-        peer certificates, the healthcheck client, and the API server's etcd client (the one
-        clients such as etcdctl on this machine use). Nothing for external etcd."""
-        if cluster.spec.etcd.type != "kubexm":
-            return frozenset()
-        names = {"etcd/ca", "etcd/healthcheck-client", "apiserver-etcd-client"}
-        for member in members(cluster):
-            names |= {f"etcd/server-{member.name}", f"etcd/peer-{member.name}"}
-        return frozenset(names)
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        """The roles of the hosts this phase works on (preflight and OS prep cover them)."""
-        return frozenset({"etcd"}) if cluster.spec.etcd.type == "kubexm" else frozenset({"master"})
+    @classmethod
+    def host_roles(cls, cluster: Cluster) -> frozenset[str]:
+        """The etcd hosts; for external etcd the masters (its client files go there)."""
+        return frozenset({"etcd"}) if cls.installs(cluster) else frozenset({"master"})
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
         """etcd's ports on its hosts (preflight checks them free, or held by etcd.service)."""

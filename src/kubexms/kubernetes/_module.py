@@ -14,14 +14,13 @@ unit, the token checked on the first master, then every worker joins at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from kubexms.config import Cluster
 from kubexms.engine import (
     ControlMachine,
     FirstOf,
     HostNeeds,
-    Module,
     Named,
     PlanContext,
     PlanError,
@@ -53,7 +52,13 @@ from kubexms.kubernetes._needs import control_plane_host_needs, workers_host_nee
 from kubexms.kubernetes._pki_files import master_pki_files
 from kubexms.kubernetes._wait import WaitForApiServer, WaitForNodes
 from kubexms.pki import control_plane_url
-from kubexms.steps import PlaceArtifact, PlacePKIFiles, SystemdService
+from kubexms.steps import (
+    ComponentModule,
+    PlaceArtifact,
+    PlacePKIFiles,
+    SystemdService,
+    pki_items,
+)
 
 _MASTER_BINARIES = (
     ("kubeadm", KUBEADM_BINARY),
@@ -91,46 +96,32 @@ def kubelet_service() -> SystemdService:
     )
 
 
-def _pki_name(source: str) -> str:
-    """The cluster PKI item a placed file comes from (``etcd/server-m1.key`` ->
-    ``etcd/server-m1``, ``kubeconfig/admin.conf`` -> ``admin``, ``sa.pub`` -> the SA pair)."""
-    if source.startswith("kubeconfig/"):
-        return source.removeprefix("kubeconfig/").removesuffix(".conf")
-    stem = source.rsplit(".", 1)[0]
-    return stem  # the service-account pair sa.key/sa.pub is the item "sa"
-
-
 def worker_names(cluster: Cluster) -> list[str]:
     """The workers that are not also masters, in config order (a master joined already)."""
     masters = {host.name for host in cluster.hosts_with_role("master")}
     return [host.name for host in cluster.hosts_with_role("worker") if host.name not in masters]
 
 
-class ControlPlaneModule(Module):
+def _kubeadm_mode(cluster: Cluster) -> bool:
+    return cluster.spec.kubernetes.type == "kubeadm"  # binary mode: planning says why not
+
+
+class ControlPlaneModule(ComponentModule):
     """The ``control-plane`` phase in kubeadm mode (see the module docstring)."""
 
     name = "control-plane"
+    artifacts = tuple(name for name, _ in _MASTER_BINARIES)  # kubeadm, kubelet, kubectl
+    roles = ("master",)
 
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        """kubeadm, kubelet and kubectl (kubeadm mode)."""
-        if cluster.spec.kubernetes.type != "kubeadm":
-            return frozenset()  # planning says why
-        return frozenset(name for name, _ in _MASTER_BINARIES)
+    @classmethod
+    def installs(cls, cluster: Cluster) -> bool:
+        return _kubeadm_mode(cluster)
 
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
+    @classmethod
+    def certificates(cls, cluster: Cluster) -> Iterable[str]:
         """Every cluster PKI item a master gets."""
-        names: set[str] = set()
-        for master in cluster.hosts_with_role("master"):
-            for item in master_pki_files(cluster, master.name):
-                names.add(_pki_name(item.source_for(master.name)))
-        return frozenset(names)
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        """The masters."""
-        return frozenset({"master"})
+        masters = cluster.hosts_with_role("master")
+        return pki_items((host.name, master_pki_files(cluster, host.name)) for host in masters)
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
         """Ports, kernel modules and sysctls of the control plane and the kubelet."""
@@ -181,27 +172,21 @@ class ControlPlaneModule(Module):
         return tasks
 
 
-class WorkersModule(Module):
+class WorkersModule(ComponentModule):
     """The ``workers`` phase in kubeadm mode (see the module docstring)."""
 
     name = "workers"
+    artifacts = tuple(name for name, _ in _WORKER_BINARIES)  # kubeadm and kubelet
+    roles = ("worker",)
 
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        """kubeadm and kubelet (kubeadm mode)."""
-        if cluster.spec.kubernetes.type != "kubeadm":
-            return frozenset()  # planning says why
-        return frozenset(name for name, _ in _WORKER_BINARIES)
+    @classmethod
+    def installs(cls, cluster: Cluster) -> bool:
+        return _kubeadm_mode(cluster)
 
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
+    @classmethod
+    def certificates(cls, cluster: Cluster) -> Iterable[str]:
         """The CA (its hash pins discovery)."""
-        return frozenset({"ca"})
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        """The workers."""
-        return frozenset({"worker"})
+        return ("ca",)
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
         """The kubelet's port, kernel modules and sysctls."""

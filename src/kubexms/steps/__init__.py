@@ -11,6 +11,8 @@
   validated by the daemon (``haproxy -c -f {path}``) before it replaces the running one.
 - ``Directory`` (path, mode, owner) and ``HostsEntries`` (a named block of /etc/hosts lines,
   ``@self`` for the host's own address).
+- ``ComponentModule`` (with ``pki_items``): a component phase declares the artifacts, PKI
+  items and host roles it asks of the foundation phases (``create cluster --only``).
 - ``ArtifactsModule``: the ``artifacts`` phase (fetch into the store, place on hosts);
   ``distribute``: an explicit artifact plan into the cache of the hosts that need it, as
   Engine steps (upload slots, retries, events).
@@ -24,6 +26,7 @@ Each has a read-only precheck that says what would change, in one round trip.
 from kubexms.steps._archive_digests import ArchiveContentError
 from kubexms.steps._artifact import PlaceArtifact
 from kubexms.steps._basics import THIS_HOST, Directory, HostsEntries
+from kubexms.steps._component import ComponentModule, pki_item, pki_items
 from kubexms.steps._distribution import ArtifactsModule, distribute
 from kubexms.steps._pki import PKIFile, PKIFileError, PlacePKIFiles, default_mode, kubeadm_layout
 from kubexms.steps._rendered import SECRET_MARKER, PlacesFiles, RenderContext, RenderedFile
@@ -45,6 +48,7 @@ __all__ = [
     "THIS_HOST",
     "ArchiveContentError",
     "ArtifactsModule",
+    "ComponentModule",
     "Directory",
     "Health",
     "HostsEntries",
@@ -64,6 +68,8 @@ __all__ = [
     "distribute",
     "kubeadm_layout",
     "one_after_another",
+    "pki_item",
+    "pki_items",
     "rolling",
     "wait_healthy",
 ]

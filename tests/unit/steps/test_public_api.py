@@ -12,6 +12,7 @@ def test_steps_names() -> None:
     assert sorted(kubexms.steps.__all__) == [
         "ArchiveContentError",
         "ArtifactsModule",
+        "ComponentModule",
         "Directory",
         "Health",
         "HostsEntries",
@@ -35,6 +36,8 @@ def test_steps_names() -> None:
         "distribute",
         "kubeadm_layout",
         "one_after_another",
+        "pki_item",
+        "pki_items",
         "rolling",
         "wait_healthy",
     ]
