@@ -21,6 +21,11 @@ lower layer), the program given on stdin (:func:`host_command`)::
     python3 - status < cri_client.py                    # prints the conditions
 
 On a gRPC error it prints ``<status code>: <details>`` to stderr and exits 1.
+
+Named ``crictl`` (:func:`crictl_double`: the crictl artifact of the tests' runtime release,
+since crictl has no Debian package), it is a double of crictl that does for real the little the
+container-runtime phase asks of crictl: ``crictl --version`` (saying it is a double) and
+``crictl [--runtime-endpoint URL] info`` (the CRI's Status, as JSON); anything else is refused.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ PULL_IMAGE = "/runtime.v1.ImageService/PullImage"
 STATUS = "/runtime.v1.RuntimeService/Status"
 CLIENT = Path(__file__).resolve()
 SYSTEM_PYTHON = "/usr/bin/python3"
+CRICTL_VERSION = "v1.27.0"
+CRICTL_CONFIG = "/etc/crictl.yaml"
+DOUBLE_MARK = "(kubexms test double)"
 
 _VARINT = 0
 _LENGTH_DELIMITED = 2
@@ -175,6 +183,53 @@ def host_command(*args: str) -> tuple[str, bytes]:
     return shlex.join([SYSTEM_PYTHON, "-", *args]), CLIENT.read_bytes()
 
 
+def crictl_double() -> bytes:
+    """This client as an executable ``crictl`` double (see the module docstring)."""
+    return f"#!{SYSTEM_PYTHON}\n".encode() + CLIENT.read_bytes()
+
+
+def _crictl_endpoint(given: str | None) -> str:
+    """The socket: ``--runtime-endpoint``, else crictl.yaml's ``runtime-endpoint``."""
+    if given is None:
+        try:
+            lines = Path(CRICTL_CONFIG).read_text().splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            key, _, value = line.partition(":")
+            if key.strip() == "runtime-endpoint":
+                given = value.strip().strip("'\"")
+    if given is None:
+        raise SystemExit(f"crictl {DOUBLE_MARK}: no --runtime-endpoint and none in {CRICTL_CONFIG}")
+    if not given.startswith("unix://"):
+        raise SystemExit(f"crictl {DOUBLE_MARK}: only unix:// endpoints, not {given}")
+    return given.removeprefix("unix://")
+
+
+def crictl_main(argv: Sequence[str]) -> int:
+    """crictl's ``--version`` and ``info`` (the CRI's Status); anything else is refused."""
+    parser = argparse.ArgumentParser(prog="crictl")
+    parser.add_argument("--version", "-v", action="store_true")
+    parser.add_argument("--runtime-endpoint", "-r")
+    parser.add_argument("command", nargs="?", choices=["info"])
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"crictl version {CRICTL_VERSION} {DOUBLE_MARK}")
+        return 0
+    if args.command is None:
+        parser.error("a command is needed (this double knows only: info)")
+    import grpc
+
+    try:
+        conditions = runtime_status(socket=_crictl_endpoint(args.runtime_endpoint))
+    except grpc.RpcError as error:
+        details = error.details() if isinstance(error, grpc.Call) else str(error)
+        print(f"getting status of runtime: {details}", file=sys.stderr)
+        return 1
+    print(json.dumps({"status": {"conditions": [vars(c) for c in conditions]}}, indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--socket", default=SOCKET)
@@ -199,4 +254,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(crictl_main(sys.argv[1:]) if Path(sys.argv[0]).name == "crictl" else main())

@@ -1,8 +1,10 @@
 """The container-runtime phase on real systemd hosts: Debian's containerd 1.6.20 and runc 1.1.5
-in their upstream release layout, a busybox image built here, imported and run with ``ctr``."""
+in their upstream release layout, a busybox image built here, imported and run with ``ctr``;
+the CRI answers ``crictl info`` (the crictl double is tests/cri_client.py)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +27,7 @@ from kubexms.containerd import ContainerRuntimeModule
 from kubexms.engine import Engine, EventBus, EventKind, Pipeline, RunResult
 from kubexms.engine._events import Event
 from kubexms.runtime import new_runtime
+from tests.cri_client import DOUBLE_MARK
 from tests.fixtures.artifacts.busybox_image import BuiltImage, build_busybox_image
 from tests.fixtures.artifacts.runtime_release import (
     RuntimeReleases,
@@ -139,6 +142,12 @@ async def test_containerd_on_three_hosts_runs_an_imported_image_and_reruns_chang
             runc = await hosts.run(host, "/usr/local/sbin/runc --version")
             assert runc.startswith("runc version 1.1.5")
             assert "bridge" in (await hosts.run(host, "ls /opt/cni/bin")).split()
+            # The placed crictl (the CRI client as its double) runs, so the health check
+            # asked `crictl info`; here too the CRI answers its Status: the runtime is ready.
+            assert DOUBLE_MARK in await hosts.run(host, "crictl --version")
+            info = json.loads(await hosts.run(host, "crictl info"))
+            conditions = {c["type"]: c["status"] for c in info["status"]["conditions"]}
+            assert conditions["RuntimeReady"] is True
 
         # A real container from the imported image, on the default (overlayfs) snapshotter.
         name = f"kxms-{secrets.token_hex(3)}"

@@ -17,6 +17,7 @@ STATE_DIR = "/run/containerd"
 SOCKET = f"{STATE_DIR}/containerd.sock"
 UNIT_NAME = "containerd.service"
 CTR = f"{BIN_DIR}/ctr"
+CRICTL_BIN = f"{BIN_DIR}/crictl"
 IMAGE_NAMESPACE = "k8s.io"
 """The containerd namespace the kubelet's CRI uses: imported images go there."""
 

@@ -24,11 +24,13 @@ from kubexms.containerd._layout import (
     CONFIG_FILE,
     CONTAINERD,
     CRICTL,
+    CRICTL_BIN,
     CRICTL_CONFIG,
     CTR,
     ROLES,
     RUNC,
     RUNC_ARTIFACT,
+    SOCKET,
     UNIT_NAME,
 )
 from kubexms.containerd._needs import containerd_host_needs
@@ -46,12 +48,15 @@ from kubexms.steps import Health, PKIFile, PlaceArtifact, PlacePKIFiles, Service
 REGISTRY_CA = "registry/ca.crt"
 """The CA of the registry kubexms runs (``registry.type: registry``), in the work dir's PKI."""
 
-# The CRI plugin loaded: what the kubelet talks to. (crictl may be absent or a stand-in;
-# containerd's own ctr answers from the same daemon.)
+# The CRI plugin loaded: what the kubelet talks to. Where the placed crictl runs, `crictl
+# info` must answer too (the CRI's Status over its socket). A crictl that cannot even say its
+# version (another architecture, a stand-in) is no judge of containerd, so it is not asked.
 HEALTH = Health(
     command=(
         f'{CTR} plugins ls | awk \'$1 == "io.containerd.grpc.v1" && $2 == "cri" '
-        '{ ok = ($NF == "ok") } END { exit !ok }\''
+        '{ ok = ($NF == "ok") } END { exit !ok }\' && '
+        f"{{ ! {CRICTL_BIN} --version >/dev/null 2>&1 || "
+        f"{CRICTL_BIN} --runtime-endpoint unix://{SOCKET} info >/dev/null; }}"
     ),
     timeout=60,
 )
