@@ -107,6 +107,16 @@ def main() -> None:
             top = [(command.name, command.help) for command in COMMANDS if not command.parent]
             _root_help.print_root_help(DESCRIPTION, top)
             return
+    if argv[:1] == ["exec"]:  # a plain `kubexms exec` runs without typer (kubexms.cli._exec_argv)
+        from kubexms.cli._exec_argv import parse_exec_argv
+
+        request = parse_exec_argv(argv[1:])
+        if request is not None:
+            from kubexms._logging_setup import configure_logging
+            from kubexms.cli._exec_run import run_exec
+
+            configure_logging("warning", "console")  # the root options' defaults
+            sys.exit(run_exec(request))
     from kubexms.cli._app import app
 
     app()

@@ -3,37 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from kubexms.cli._config import report_config_error
-from kubexms.config import Cluster, ConfigError, load_config, parse_config
+from kubexms.cli._console import err_console as err_console
+from kubexms.cli._console import report_config_error
+from kubexms.cli._local import LOCAL_CLUSTER_YAML as LOCAL_CLUSTER_YAML
+from kubexms.config import ConfigError
 from kubexms.runtime import ClusterRuntime, InitializationError, new_runtime
 
-err_console = Console(stderr=True)
-
-# The embedded default: this machine alone, through the local connector (no SSH to itself).
-LOCAL_CLUSTER_YAML = """\
-apiVersion: kubexms.io/v1alpha1
-kind: Cluster
-metadata:
-  name: local
-spec:
-  hosts:
-    - name: localhost
-      address: 127.0.0.1
-      connector: local
-  roleGroups:
-    master: [localhost]
-    etcd: [localhost]
-    worker: [localhost]
-"""
+if TYPE_CHECKING:
+    from kubexms.config import Cluster
 
 
 def load_cluster(file: Path | None) -> Cluster:
     """The cluster in ``file``, or the local machine; exits 1 with the issues on bad input."""
+    from kubexms.config import load_config, parse_config
+
     try:
         if file is None:
             return parse_config(LOCAL_CLUSTER_YAML, source="<local default>")

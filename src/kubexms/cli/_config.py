@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from kubexms.cli._console import report_config_error as report_config_error
 from kubexms.config import (
     ROLES,
     ConfigError,
@@ -26,17 +27,6 @@ app = typer.Typer(
 
 def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def report_config_error(error: ConfigError) -> None:
-    """Print every issue of a `ConfigError` to stderr, one per line."""
-    console = _stderr()
-    count = len(error.issues)
-    console.print(
-        f"[bold red]{escape(error.source)}: {count} problem{'s' if count != 1 else ''}[/]"
-    )
-    for issue in error.issues:
-        console.print(f"  [red]{escape(error.format_issue(issue))}[/]")
 
 
 @app.command("validate")

@@ -13,12 +13,12 @@ from kubexms.config._base import ConfigModel
 from kubexms.config._checks import SpecParts, spec_problems
 from kubexms.config._errors import ConfigError, Loc, issues_at
 from kubexms.config._etcd import Etcd
-from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups
+from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups, resolve_host
 from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
 from kubexms.config._network import Network
 from kubexms.config._os_packages import OSPackages
 from kubexms.config._registry import Registry
-from kubexms.config._resolved import ResolvedHost, resolve_host
+from kubexms.config._resolved import ResolvedHost
 from kubexms.config._types import Name, NoneAsEmpty
 
 API_VERSION = "kubexms.io/v1alpha1"

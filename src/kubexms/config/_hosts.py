@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from types import MappingProxyType
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
 from kubexms.config._base import ConfigModel
 from kubexms.config._host_ranges import expand_host_pattern
+from kubexms.config._resolved import ResolvedBastion, ResolvedHost
+from kubexms.config._roles import ROLES as ROLES
+from kubexms.config._roles import Role as Role
+from kubexms.config._roles import unknown_roles as unknown_roles
 from kubexms.config._types import (
     Address,
     Count,
@@ -113,19 +117,6 @@ class GlobalSettings(ConfigModel):
     )
 
 
-Role = Literal["master", "worker", "etcd", "loadbalancer", "registry"]
-"""A host's role: the one vocabulary of the cluster file's role groups, the artifact BOM's
-``roles`` and the Engine's host selectors (``Roles``, ``FirstOf``)."""
-
-ROLES: tuple[Role, ...] = get_args(Role)
-"""The role groups, in the order they are documented."""
-
-
-def unknown_roles(names: Iterable[str]) -> list[str]:
-    """The names in ``names`` that are no role, in order."""
-    return [name for name in names if name not in ROLES]
-
-
 def _check_pattern(value: str) -> str:
     try:
         expand_host_pattern(value)
@@ -160,3 +151,77 @@ class RoleGroups(ConfigModel):
         for pattern in self.patterns(role):
             names.update(dict.fromkeys(expand_host_pattern(pattern)))
         return list(names)
+
+
+def _expand(path: Path | None) -> Path | None:
+    return None if path is None else path.expanduser()
+
+
+def resolve_host(host: Host, global_: GlobalSettings, roles: frozenset[str]) -> ResolvedHost:
+    """Fill a host's unset fields.
+
+    user and port come from ``global`` when unset. A host that sets any login method uses only
+    its own; otherwise it inherits global's. ``sudoPassword`` falls back to global's, then to the
+    password. The bastion is the host's own if the key is present (``null`` means none), else
+    global's; its user and credentials default to the host's. ``~`` is expanded in key paths.
+    """
+    auth = host if auth_methods(host) else global_
+    password = auth.password
+    private_key_path = _expand(auth.private_key_path)
+    private_key = auth.private_key
+    user = host.user or global_.user
+    port = host.port or global_.port
+    sudo_password = host.sudo_password or global_.sudo_password or password
+
+    bastion_entry = host.bastion if "bastion" in host.model_fields_set else global_.bastion
+    bastion = None
+    if bastion_entry is not None and host.connector == "ssh":
+        bastion = _resolve_bastion(
+            bastion_entry, global_, user, password, private_key_path, private_key
+        )
+        # A host never jumps through itself (the bastion is often one of the cluster's hosts).
+        if (bastion.address, bastion.port) == (host.address, port):
+            bastion = None
+
+    return ResolvedHost(
+        name=host.name,
+        address=host.address,
+        internal_address=host.internal_address or host.address,
+        port=port,
+        user=user,
+        password=password,
+        private_key_path=private_key_path,
+        private_key=private_key,
+        sudo_password=sudo_password,
+        arch=host.arch,
+        labels=MappingProxyType(dict(host.labels)),
+        roles=roles,
+        bastion=bastion,
+        connector=host.connector,
+    )
+
+
+def _resolve_bastion(
+    bastion: Bastion,
+    global_: GlobalSettings,
+    host_user: str,
+    host_password: SecretStr | None,
+    host_key_path: Path | None,
+    host_key: SecretStr | None,
+) -> ResolvedBastion:
+    if auth_methods(bastion):
+        password, key_path, key = (
+            bastion.password,
+            _expand(bastion.private_key_path),
+            bastion.private_key,
+        )
+    else:
+        password, key_path, key = host_password, host_key_path, host_key
+    return ResolvedBastion(
+        address=bastion.address,
+        port=bastion.port or global_.port,
+        user=bastion.user or host_user,
+        password=password,
+        private_key_path=key_path,
+        private_key=key,
+    )

@@ -11,6 +11,14 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StrictInt
 from pydantic_core import PydanticCustomError
 
+from kubexms.config._syntax import (
+    is_address,
+    is_dns_label,
+    is_hostname,
+    is_ip_address,
+    is_user_name,
+)
+
 ERROR_TYPE = "kubexms_config"
 """The pydantic error type of every check defined here; its message is shown to users as is."""
 
@@ -20,33 +28,7 @@ def invalid(message: str) -> PydanticCustomError:
     return PydanticCustomError(ERROR_TYPE, "{reason}", {"reason": message})
 
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_HOST_LABEL = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?")
 _VERSION = re.compile(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?")
-_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
-
-
-def is_dns_label(value: str) -> bool:
-    """A DNS-1123 label: lower-case letters, digits and '-', 1-63 characters, alphanumeric ends."""
-    return len(value) <= 63 and _DNS_LABEL.fullmatch(value) is not None
-
-
-def is_ip_address(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def is_hostname(value: str) -> bool:
-    """An RFC 1123 host name; an all-numeric last label would be a mistyped IPv4 address."""
-    if not value or len(value) > 253:
-        return False
-    labels = value.removesuffix(".").split(".")
-    if labels[-1].isdigit():
-        return False
-    return all(len(label) <= 63 and _HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def _check_dns_label(value: str) -> str:
@@ -59,7 +41,7 @@ def _check_dns_label(value: str) -> str:
 
 
 def _check_address(value: str) -> str:
-    if not (is_ip_address(value) or is_hostname(value)):
+    if not is_address(value):
         raise invalid(f"'{value}' is not an IP address or host name")
     return value
 
@@ -146,7 +128,7 @@ def _check_cidr(value: str) -> str:
 
 
 def _check_user(value: str) -> str:
-    if len(value) > 32 or not _USER.fullmatch(value):
+    if not is_user_name(value):
         raise invalid(f"'{value}' is not a valid user name")
     return value
 

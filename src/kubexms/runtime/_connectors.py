@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Protocol
 
 from kubexms.connector import (
     Connector,
@@ -15,10 +13,15 @@ from kubexms.connector import (
 )
 
 if TYPE_CHECKING:
-    from kubexms.config import Cluster, ResolvedBastion, ResolvedHost
+    from kubexms.config import ResolvedBastion, ResolvedHost
+    from kubexms.runtime._inventory import HostInventory
 
 
-def _reveal(secret: SecretStr | None) -> str | None:
+class _Secret(Protocol):  # pydantic's SecretStr, without importing pydantic
+    def get_secret_value(self) -> str: ...
+
+
+def _reveal(secret: _Secret | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
@@ -36,7 +39,7 @@ def _bastion_endpoint(bastion: ResolvedBastion) -> SSHEndpoint:
 class ConnectorBuilder:
     """Makes connectors for one cluster; SSH settings (known_hosts, keys) are built once."""
 
-    def __init__(self, config: Cluster) -> None:
+    def __init__(self, config: HostInventory) -> None:
         settings = config.spec.global_
         self._ssh_settings = SSHClientSettings(
             host_key_policy=settings.host_key_policy,

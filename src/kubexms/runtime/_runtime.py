@@ -23,26 +23,26 @@ if TYPE_CHECKING:
     import structlog
 
     from kubexms.config import Cluster, ResolvedHost
+    from kubexms.runtime._inventory import HostInventory
 
 ConnectorFactory = Callable[["ResolvedHost"], Connector]
 
 
-class ClusterRuntime:
-    """The whole run's read-only state: config, hosts in config order, inventory, logger.
+class HostsRuntime:
+    """Connected hosts in config order, by name, with the hosts that could not be reached.
 
-    It has no execution logic. Use it as an async context manager: every connection is
-    closed on exit.
+    What commands that only reach hosts (``exec``, ``facts``) get from `reach_hosts`; a run of
+    steps gets a `ClusterRuntime`, which also holds the cluster file. It has no execution
+    logic. Use it as an async context manager: every connection is closed on exit.
     """
 
     def __init__(
         self,
-        config: Cluster,
         hosts: Sequence[Host],
         logger: structlog.stdlib.BoundLogger,
         *,
         unreachable: Sequence[ConnectorError] = (),
     ) -> None:
-        self.config = config
         self.hosts: tuple[Host, ...] = tuple(hosts)
         # Hosts of the config that failed to connect (only with allow_unreachable), by name.
         self.unreachable: dict[str, ConnectorError] = {error.host: error for error in unreachable}
@@ -76,22 +76,6 @@ class ClusterRuntime:
             if role in host.roles:
                 return host
         raise LookupError(f"no host has the role {role!r}")
-
-    def new_context(
-        self, host: Host, *, step: str | None = None, deadline: float | None = None
-    ) -> Context:
-        """A Context for one step on one host; ``shared_data`` is that host's own store."""
-        logger = self.logger.bind(host=host.name)
-        if step is not None:
-            logger = logger.bind(step=step)
-        return Context(
-            host=host,
-            cluster=self,
-            logger=logger,
-            shared_data=self._host_data[host.name],
-            cluster_data=self.cluster_data,
-            deadline=deadline,
-        )
 
     def control_host(self, name: str) -> Host:
         """This machine as a host named ``name``, for steps that work locally (downloads,
@@ -138,6 +122,37 @@ class ClusterRuntime:
         await self.close()
 
 
+class ClusterRuntime(HostsRuntime):
+    """The whole run's read-only state: config, hosts in config order, inventory, logger."""
+
+    def __init__(
+        self,
+        config: Cluster,
+        hosts: Sequence[Host],
+        logger: structlog.stdlib.BoundLogger,
+        *,
+        unreachable: Sequence[ConnectorError] = (),
+    ) -> None:
+        super().__init__(hosts, logger, unreachable=unreachable)
+        self.config = config
+
+    def new_context(
+        self, host: Host, *, step: str | None = None, deadline: float | None = None
+    ) -> Context:
+        """A Context for one step on one host; ``shared_data`` is that host's own store."""
+        logger = self.logger.bind(host=host.name)
+        if step is not None:
+            logger = logger.bind(step=step)
+        return Context(
+            host=host,
+            cluster=self,
+            logger=logger,
+            shared_data=self._host_data[host.name],
+            cluster_data=self.cluster_data,
+            deadline=deadline,
+        )
+
+
 async def _close_all(connectors: Iterator[Connector] | Sequence[Connector]) -> None:
     # Closing is best effort: one host failing to close must not keep the others open.
     await asyncio.gather(*(connector.close() for connector in connectors), return_exceptions=True)
@@ -178,9 +193,29 @@ async def new_runtime(
     are connected to (and make up the runtime); the others are not touched.
     """
     log = logger if logger is not None else get_logger("kubexms.runtime")
-    settings = config.spec.global_
-    specs = [spec for spec in config.resolved_hosts() if only is None or spec.name in only]
-    factory = connector_factory or ConnectorBuilder(config).build
+    hosts, errors = await _connect(
+        config,
+        log,
+        connector_factory=connector_factory,
+        allow_unreachable=allow_unreachable,
+        only=only,
+    )
+    return ClusterRuntime(config, hosts, log, unreachable=errors)
+
+
+async def _connect(
+    inventory: HostInventory,
+    log: structlog.stdlib.BoundLogger,
+    *,
+    connector_factory: ConnectorFactory | None,
+    allow_unreachable: bool,
+    only: Collection[str] | None,
+) -> tuple[list[Host], list[ConnectorError]]:
+    """The connected hosts of ``inventory`` (those in ``only``), and the errors of the rest;
+    see `new_runtime`."""
+    settings = inventory.spec.global_
+    specs = [spec for spec in inventory.resolved_hosts() if only is None or spec.name in only]
+    factory = connector_factory or ConnectorBuilder(inventory).build
     connectors = [factory(spec) for spec in specs]
     handshakes = asyncio.Semaphore(settings.connect_concurrency)
     timeout = float(settings.connection_timeout)
@@ -235,27 +270,28 @@ async def new_runtime(
         if spec.name not in failed
     ]
     log.debug("runtime.ready", hosts=len(hosts))
-    return ClusterRuntime(config, hosts, log, unreachable=errors)
+    return hosts, errors
 
 
 async def reach_hosts(
-    config: Cluster,
+    inventory: HostInventory,
     names: Collection[str],
     logger: structlog.stdlib.BoundLogger | None = None,
     *,
     connector_factory: ConnectorFactory | None = None,
-) -> ClusterRuntime:
+) -> HostsRuntime:
     """A runtime of the named hosts only, for commands that report per host (exec, facts,
     certificates): each host that cannot be reached is in ``unreachable``, even when that is
     every one of them (then the runtime has no host), instead of failing the whole command."""
+    log = logger if logger is not None else get_logger("kubexms.runtime")
     try:
-        return await new_runtime(
-            config,
-            logger,
+        hosts, errors = await _connect(
+            inventory,
+            log,
             connector_factory=connector_factory,
             allow_unreachable=True,
             only=names,
         )
     except InitializationError as error:
-        log = logger if logger is not None else get_logger("kubexms.runtime")
-        return ClusterRuntime(config, [], log, unreachable=error.errors)
+        return HostsRuntime([], log, unreachable=error.errors)
+    return HostsRuntime(hosts, log, unreachable=errors)

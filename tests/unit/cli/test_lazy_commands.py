@@ -87,6 +87,29 @@ def test_a_command_loads_only_its_own_module() -> None:
     assert not commands & {"kubexms.cli._exec", "kubexms.cli._artifact", "kubexms.cli._certs"}
 
 
+def test_a_plain_exec_runs_without_typer_pydantic_nor_the_cluster_models() -> None:
+    # The embedded default cluster: this machine through the local connector (no SSH).
+    code = (
+        "import sys; sys.argv = ['kubexms', 'exec', '-o', 'json', '--', 'echo', 'hi']\n"
+        "import contextlib, io\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    from kubexms.cli import main\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code == 0, exit.code\n"
+        "assert json.loads(out.getvalue())['hosts']['localhost']['stdout'] == 'hi\\n'"
+    )
+    modules = _loaded_after("import json\n" + code)
+    assert "kubexms.cli._exec_run" in modules  # it did run
+    heavy = ("pydantic", "typer", "jinja2", "structlog")
+    assert [m for m in modules if m.split(".")[0] in heavy] == []
+    models = [m for m in modules if m.startswith("kubexms.config.")]
+    assert "kubexms.config._cluster" not in models
+    assert "kubexms.config._loader" not in models
+
+
 @pytest.mark.parametrize(("width", "colour"), [("60", False), ("160", False), ("100", True)])
 def test_the_fast_root_help_is_typers_own(width: str, colour: bool) -> None:
     env = {"COLUMNS": width, **({"FORCE_COLOR": "1"} if colour else {})}
