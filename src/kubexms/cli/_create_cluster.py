@@ -31,12 +31,12 @@ from kubexms.cli._pipeline import (
     RetriesOption,
     RunSettings,
     TimezoneOption,
-    _report_plan,
     fail,
     init_os_pipeline,
     load_cluster_for,
     plan_app,
     plan_or_exit,
+    report_plan,
     run_pipeline,
 )
 from kubexms.config import Cluster
@@ -150,7 +150,7 @@ def plan_create_cluster(
     )
     graph = plan_or_exit(pipeline, cluster)
     if not check:
-        _report_plan(graph, None, output.value)
+        report_plan(graph, None, output.value)
         return
     run_id = secrets.token_hex(6)
     engine_options = EngineOptions.from_config(cluster)
@@ -160,7 +160,7 @@ def plan_create_cluster(
             return await Engine(runtime, engine_options, run_id=run_id).dry_run(graph)
 
     result = asyncio.run(dry())
-    _report_plan(graph, result, output.value)
+    report_plan(graph, result, output.value)
     if not result.succeeded:
         raise typer.Exit(1)
 

@@ -1,33 +1,26 @@
 """Rules that span fields: duplicates, role membership, endpoints, CIDR overlap, auth conflicts.
 
 They run on whatever parts of a spec are valid, so one pass reports structural and cross-field
-problems together.
+problems together. The rules about hosts and role groups are kubexms.config._host_checks; the
+components' (endpoint, etcd, network, addons, certificates, kubelet) are here.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubexms.config._addons import Addon, helm_addon_problems, manifest_addon_problems
 from kubexms.config._errors import Loc, Problem
 from kubexms.config._etcd import Etcd, etcd_problems
-from kubexms.config._host_ranges import expand_host_pattern
-from kubexms.config._hosts import ROLES, GlobalSettings, Host, RoleGroups, auth_methods
+from kubexms.config._host_checks import API_SERVER_PORT, host_problems, role_problems
+from kubexms.config._hosts import GlobalSettings, Host, RoleGroups
 from kubexms.config._kubelet_fields import KUBELET_FIELDS
 from kubexms.config._kubernetes import ControlPlaneEndpoint, Kubernetes
 from kubexms.config._network import Network, plugin_settings_problems
 
 _SPEC: Loc = ("spec",)
-API_SERVER_PORT = 6443
-"""Where every master's API server listens; the endpoint's port is the load balancer's."""
-_YAML_NAMES = {
-    "password": "password",
-    "private_key_path": "privateKeyPath",
-    "private_key": "privateKey",
-}
 
 
 @dataclass(frozen=True)
@@ -52,8 +45,10 @@ class SpecParts:
 def spec_problems(parts: SpecParts) -> list[Problem]:
     """Every cross-field problem found in the valid parts of a spec."""
     problems: list[Problem] = []
-    problems += _host_problems(parts)
-    problems += _role_problems(parts)
+    problems += host_problems(parts.host_names, parts.hosts, parts.global_)
+    problems += role_problems(
+        parts.host_names, parts.role_groups, parts.etcd, parts.control_plane_endpoint
+    )
     problems += _endpoint_problems(parts)
     problems += _etcd_problems(parts.etcd)
     problems += _network_problems(parts.network)
@@ -62,195 +57,6 @@ def spec_problems(parts: SpecParts) -> list[Problem]:
     problems += _certificate_problems(parts.kubernetes)
     problems += _kubelet_problems(parts.kubernetes)
     return problems
-
-
-def _auth_problems(methods: list[str], loc: Loc) -> list[Problem]:
-    if len(methods) < 2:
-        return []
-    first = _YAML_NAMES[methods[0]]
-    return [
-        (
-            (*loc, _YAML_NAMES[other]),
-            f"conflicts with {first}; set only one of password, privateKeyPath, privateKey",
-        )
-        for other in methods[1:]
-    ]
-
-
-def _host_problems(parts: SpecParts) -> list[Problem]:
-    problems: list[Problem] = []
-    hosts_loc: Loc = (*_SPEC, "hosts")
-    first_by_name: dict[str, int] = {}
-    for index, name in enumerate(parts.host_names):
-        if name is None:
-            continue
-        if name in first_by_name:
-            problems.append(
-                (
-                    (*hosts_loc, index, "name"),
-                    f"duplicate host name '{name}' "
-                    f"(already used by spec.hosts[{first_by_name[name]}])",
-                )
-            )
-        else:
-            first_by_name[name] = index
-
-    global_ = parts.global_
-    first_by_endpoint: dict[tuple[str, int], int] = {}
-    first_local: int | None = None
-    for index, host in enumerate(parts.hosts):
-        if host is None:
-            continue
-        loc = (*hosts_loc, index)
-        problems += _auth_problems(auth_methods(host), loc)
-        if host.bastion is not None:
-            problems += _auth_problems(auth_methods(host.bastion), (*loc, "bastion"))
-        if host.connector == "local":
-            if first_local is not None:
-                problems.append(
-                    (
-                        (*loc, "connector"),
-                        "only one host may use the local connector "
-                        f"(spec.hosts[{first_local}] does)",
-                    )
-                )
-            else:
-                first_local = index
-        if global_ is None:
-            continue
-        port = host.port or global_.port
-        endpoint = (_normalized_address(host.address), port)
-        if endpoint in first_by_endpoint:
-            other = first_by_endpoint[endpoint]
-            problems.append(
-                (
-                    (*loc, "address"),
-                    f"address {host.address} port {port} is already used by spec.hosts[{other}]",
-                )
-            )
-        else:
-            first_by_endpoint[endpoint] = index
-
-    if global_ is not None:
-        problems += _auth_problems(auth_methods(global_), (*_SPEC, "global"))
-        if global_.bastion is not None:
-            problems += _auth_problems(auth_methods(global_.bastion), (*_SPEC, "global", "bastion"))
-    return problems
-
-
-def _normalized_address(address: str) -> str:
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return address.lower().removesuffix(".")
-
-
-def _role_problems(parts: SpecParts) -> list[Problem]:
-    groups = parts.role_groups
-    if groups is None:
-        return []
-    problems: list[Problem] = []
-    groups_loc: Loc = (*_SPEC, "roleGroups")
-    known = [name for name in parts.host_names if name is not None]
-    known_set = set(known)  # a list lookup per listed host was quadratic in the fleet's size
-    all_names_known = len(known) == len(parts.host_names)
-    roles_of: dict[str, set[str]] = {}
-    for role in ROLES:
-        listed: set[str] = set()
-        for index, pattern in enumerate(groups.patterns(role)):
-            loc = (*groups_loc, role, index)
-            names = expand_host_pattern(pattern)
-            unknown = [name for name in names if name not in known_set]
-            if unknown and all_names_known:
-                problems.append((loc, _unknown_hosts_message(pattern, names, unknown, known)))
-            repeated = [name for name in names if name in listed]
-            if repeated:
-                problems.append(
-                    (loc, f"host '{repeated[0]}' is listed more than once in role group {role}")
-                )
-            listed.update(names)
-            for name in names:
-                roles_of.setdefault(name, set()).add(role)
-
-    if all_names_known:
-        for index, name in enumerate(known):
-            if name not in roles_of:
-                problems.append(((*_SPEC, "hosts", index), f"host '{name}' is in no role group"))
-
-    if not groups.master:
-        problems.append(((*groups_loc, "master"), "at least one master is required"))
-    etcd = parts.etcd
-    if etcd is not None and etcd.type != "external" and not groups.etcd:
-        problems.append(
-            (
-                (*groups_loc, "etcd"),
-                "at least one etcd host is required unless etcd.type is external",
-            )
-        )
-    if etcd is not None and etcd.type == "kubeadm":
-        masters = set(groups.members("master"))
-        for index, pattern in enumerate(groups.etcd):
-            outside = [name for name in expand_host_pattern(pattern) if name not in masters]
-            if outside:
-                problems.append(
-                    (
-                        (*groups_loc, "etcd", index),
-                        f"host '{outside[0]}' is not a master; with etcd.type kubeadm etcd runs "
-                        "on the masters",
-                    )
-                )
-    endpoint = parts.control_plane_endpoint
-    if endpoint is not None:
-        if len(groups.members("master")) > 1 and not endpoint.is_set:
-            problems.append(
-                (
-                    (*_SPEC, "controlPlaneEndpoint"),
-                    "a domain or address is required when there is more than one master",
-                )
-            )
-        if endpoint.load_balancer.type == "external" and not groups.loadbalancer:
-            problems.append(
-                (
-                    (*groups_loc, "loadbalancer"),
-                    "at least one host is required when controlPlaneEndpoint.loadBalancer.type "
-                    "is external",
-                )
-            )
-        problems += _balancer_on_master_problems(endpoint, groups, groups_loc)
-    return problems
-
-
-def _balancer_on_master_problems(
-    endpoint: ControlPlaneEndpoint, groups: RoleGroups, groups_loc: Loc
-) -> list[Problem]:
-    """An external load balancer listens on the endpoint's port on its hosts: on a master
-    that port is the API server's own."""
-    if endpoint.load_balancer.type != "external" or endpoint.port != API_SERVER_PORT:
-        return []
-    masters = set(groups.members("master"))
-    for index, pattern in enumerate(groups.loadbalancer):
-        both = [name for name in expand_host_pattern(pattern) if name in masters]
-        if both:
-            return [
-                (
-                    (*groups_loc, "loadbalancer", index),
-                    f"host '{both[0]}' is a master, whose API server holds port "
-                    f"{API_SERVER_PORT}, the port the load balancer would listen on; use "
-                    "hosts that are not masters, or another controlPlaneEndpoint.port",
-                )
-            ]
-    return []
-
-
-def _unknown_hosts_message(
-    pattern: str, names: list[str], unknown: list[str], known: list[str]
-) -> str:
-    if names == [pattern]:
-        close = difflib.get_close_matches(pattern, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"unknown host '{pattern}'{hint}"
-    shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
-    return f"'{pattern}' includes unknown host{'s' if len(unknown) > 1 else ''} {shown}"
 
 
 def _endpoint_problems(parts: SpecParts) -> list[Problem]:
