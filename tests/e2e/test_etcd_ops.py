@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -32,6 +33,7 @@ from kubexms.etcd import (
     etcdctl_command,
     members,
 )
+from kubexms.etcd._layout import members as etcd_members
 from kubexms.sandbox import Fleet
 from tests.etcd_cluster import Etcd, etcd_cluster
 from tests.leasing import HostPool
@@ -231,6 +233,35 @@ async def test_backup_then_restore_brings_deleted_keys_back(etcd_fleet: EtcdFlee
         "/ops/after-backup"
     ]
 
+    # A dry run checks the snapshot, says per member what the restore would do, and changes
+    # nothing: etcd keeps running on its data, nothing is staged, moved or recorded.
+    code, out, err = await etcd_fleet.run(
+        "restore", "--snapshot", str(latest), "--dry-run", "-o", "json"
+    )
+    assert code == 0, out + err
+    assert "matches its recorded sha256" in err
+    summary = json.loads(out)
+    assert summary["outcome"] == "succeeded", summary
+    peers = {member.name: member.peer_url for member in etcd_members(etcd_fleet.cluster)}
+    for host in etcd_fleet.hosts:
+        changes = summary["hosts"][host]["changes"]
+        shown = {node.split("/")[-2]: detail for node, detail in changes.items()}
+        assert shown["stop-etcd"] == f"stop {UNIT_NAME} (it is running)", shown
+        assert re.fullmatch(
+            rf"move {DATA_DIR} to {DATA_DIR}\.kubexms-\d{{8}}T\d{{6}}Z", shown["move-aside"]
+        ), shown
+        assert f"as member {host} (peer URL {peers[host]})" in shown["restore"], shown
+        assert shown["start-etcd"] == f"start {UNIT_NAME}", shown
+        assert "stop-api-server" not in shown  # no API server on these hosts
+        assert (await etcd_fleet.on(host, f"systemctl is-active {UNIT_NAME}")).strip() == "active"
+        assert (await etcd_fleet.on(host, f"ls -d {DATA_DIR}.kubexms-* || true")).strip() == ""
+        staged = await etcd_fleet.on(host, "ls /var/lib/kubexms/etcd-restore 2>/dev/null || true")
+        assert staged.strip() == ""
+    assert not (etcd_fleet.work / "etcd-restore.json").exists()
+    assert (await etcd_fleet.etcdctl(first, "get --prefix /ops/ --keys-only")).split() == [
+        "/ops/after-backup"
+    ]
+
     # The cluster file with a worker nobody answers for (from the status test): a restore
     # works on the etcd hosts and masters, so it goes ahead.
     ghostly = etcd_fleet.cluster_file.with_name("with-ghost-worker.yaml")
@@ -266,6 +297,9 @@ async def test_a_damaged_snapshot_is_refused_before_anything_stops(
     code, _, err = await etcd_fleet.run("restore", "--snapshot", str(damaged), "--yes")
     assert code == 1
     assert "does not match the recorded" in err
+    code, _, err = await etcd_fleet.run("restore", "--snapshot", str(damaged), "--dry-run")
+    assert code == 1
+    assert "does not match the recorded" in err  # a dry run checks the snapshot first
     damaged.with_name("damaged.db.json").unlink()
     (backups / "garbage.db").write_bytes(b"this is not a bolt database" * 100)
     code, _, err = await etcd_fleet.run(

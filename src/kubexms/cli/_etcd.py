@@ -258,6 +258,7 @@ def restore(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted restore from its checkpoint.")
     ] = False,
+    dry_run: DryRunOption = False,
     output: OutputOption = Output.text,
     log_format: LogFormatOption = LogFormat.console,
 ) -> None:
@@ -267,6 +268,9 @@ def restore(
     Then the API server (where installed) and etcd stop on every host, each data dir is kept
     aside as <dataDir>.kubexms-<time>, every member is restored with its own name and peer
     URL, started, and waited for until healthy. Interrupted, the same command finishes it.
+    --dry-run checks the snapshot the same way, then shows per member what the restore would
+    do (stop, the name the data dir is kept under, the restore's member name and peer URLs,
+    start) and changes nothing (the copy etcd read is removed again).
     """
     cluster = load_cluster(file)
     _kubexm_etcd(cluster, "restore")
@@ -276,6 +280,8 @@ def restore(
         info = asyncio.run(_verify(cluster, snapshot, sha256))
     except BackupError as error:
         raise _fail(str(error)) from None
+    if dry_run:
+        asyncio.run(_unstage(cluster, sha256))  # a dry run leaves nothing on the hosts
     pending = PendingRestore.read(cluster.work_dir)
     members = ", ".join(host.name for host in cluster.hosts_with_role("etcd"))
     vouched = "matches its recorded sha256" if recorded else "has no recorded sha256 to check"
@@ -296,6 +302,15 @@ def restore(
                 highlight=False,
             )
         restore_id = new_restore_id()
+    # The restore works on the etcd hosts and the masters (the API server); workers may be down.
+    working = etcd_hosts_only(cluster, "master")
+    graph = plan_or_exit(RestorePipeline(snapshot, sha256, restore_id), working)
+    if dry_run:
+        settings = _settings(
+            working, "kubexms etcd restore", output, log_format, resume=False, dry_run=True
+        )
+        run_pipeline(working, graph, settings)
+        return
     if not yes:
         question = (
             f"Stop etcd on {members} and replace its data with this snapshot? "
@@ -306,9 +321,6 @@ def restore(
             err_console.print("nothing changed", highlight=False)
             raise typer.Exit(1)
     PendingRestore(restore_id, sha256, str(snapshot)).write(cluster.work_dir)
-    # The restore works on the etcd hosts and the masters (the API server); workers may be down.
-    working = etcd_hosts_only(cluster, "master")
-    graph = plan_or_exit(RestorePipeline(snapshot, sha256, restore_id), working)
     settings = _settings(working, "kubexms etcd restore", output, log_format, resume=resume)
     run_pipeline(working, graph, settings)
     PendingRestore.clear(cluster.work_dir)

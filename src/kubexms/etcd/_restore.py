@@ -195,7 +195,7 @@ class RestorePipeline(Pipeline):
             Task("stop-etcd", [StopUnit(UNIT_NAME, data_dir, self.restore_id)], etcd),
             Task("move-aside", [MoveDataDirAside(data_dir, self.restore_id)], etcd),
             Task("restore", [restore], etcd),
-            Task("start-etcd", [StartUnit(UNIT_NAME)], etcd),
+            Task("start-etcd", [StartUnit(UNIT_NAME, False, data_dir, self.restore_id)], etcd),
             Task(
                 "wait-healthy",
                 [WaitForClusterHealth(endpoints)],

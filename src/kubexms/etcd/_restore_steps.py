@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubexms.engine import Check, CheckFailedError, Step
+from kubexms.engine import CheckFailedError, Step
 from kubexms.etcd._status import etcdctl, last_error_line, snapshot_tool
 from kubexms.runner import Change
 from kubexms.runner._script import markers, quote
@@ -58,15 +58,21 @@ async def is_restored(ctx: Context, data_dir: str, restore_id: str) -> bool:
     return result.ok
 
 
-def move_aside_script(data_dir: str, restore_id: str) -> str:
-    """Shell text moving ``data_dir`` aside under a name not yet taken (never deleting)."""
+def aside_name_script(data_dir: str, restore_id: str, *, move: bool = False) -> str:
+    """Shell text printing (``@kxms:aside``) the name ``data_dir`` is kept under: the first
+    not yet taken; nothing when there is no data dir. ``move``: also move it there."""
+    moving = '\n  mv -T -- "$d" "$t"' if move else ""
     return f"""d={quote(data_dir)}; a={quote(aside_path(data_dir, restore_id))}
 if [ -e "$d" ]; then
   t="$a"; n=1
-  while [ -e "$t" ]; do n=$((n+1)); t="$a-$n"; done
-  mv -T -- "$d" "$t"
+  while [ -e "$t" ]; do n=$((n+1)); t="$a-$n"; done{moving}
   echo "@kxms:aside $t"
 fi"""
+
+
+def move_aside_script(data_dir: str, restore_id: str) -> str:
+    """Shell text moving ``data_dir`` aside under a name not yet taken (never deleting)."""
+    return aside_name_script(data_dir, restore_id, move=True)
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,10 @@ class StageSnapshot(Step):
     description = "snapshot {sha256} staged on the host"
     uploads = True
 
-    async def precheck(self, ctx: Context) -> bool:
-        return await ctx.runner.files.sha256(staged_path(self.sha256)) == self.sha256
+    async def precheck(self, ctx: Context) -> bool | Change:
+        if await ctx.runner.files.sha256(staged_path(self.sha256)) == self.sha256:
+            return True
+        return Change(True, "stage snapshot", f"copy {self.source} to {staged_path(self.sha256)}")
 
     async def run(self, ctx: Context) -> Change | None:
         await ctx.runner.files.mkdir(STAGE_DIR, mode=0o700)
@@ -97,13 +105,26 @@ class StageSnapshot(Step):
 
 
 @dataclass(frozen=True)
-class VerifyStagedSnapshot(Check):
-    """etcd reads the staged snapshot (``snapshot status``) before anything is stopped."""
+class VerifyStagedSnapshot(Step):
+    """etcd reads the staged snapshot (``snapshot status``) before anything is stopped.
+
+    Where the snapshot is staged (always, in a real run: staging comes first), the precheck
+    is the check itself; a dry run, which stages nothing, says the check would be made."""
 
     sha256: str
 
     name = "verify-snapshot"
     description = "etcd can read the staged snapshot"
+
+    async def precheck(self, ctx: Context) -> bool | Change:
+        if not await ctx.runner.files.exists(staged_path(self.sha256)):
+            return Change(True, "verify snapshot", "etcd reads the staged snapshot")
+        await self.verify(ctx)
+        return True
+
+    async def run(self, ctx: Context) -> Change | None:
+        await self.verify(ctx)
+        return Change(False, "verify snapshot")
 
     async def verify(self, ctx: Context) -> None:
         path = quote(staged_path(self.sha256))
@@ -131,10 +152,12 @@ class StopUnit(Step):
     name = "stop"
     description = "{unit} stopped"
 
-    async def precheck(self, ctx: Context) -> bool:
+    async def precheck(self, ctx: Context) -> bool | Change:
         if await is_restored(ctx, self.data_dir, self.restore_id):
             return True
-        return not await ctx.runner.services.is_active(self.unit)
+        if not await ctx.runner.services.is_active(self.unit):
+            return True
+        return Change(True, f"stop {self.unit}", f"stop {self.unit} (it is running)")
 
     async def run(self, ctx: Context) -> Change | None:
         return await ctx.runner.services.stop(self.unit)
@@ -142,18 +165,26 @@ class StopUnit(Step):
 
 @dataclass(frozen=True)
 class StartUnit(Step):
-    """A systemd unit is running again, where it is installed and enabled."""
+    """A systemd unit is running again, where it is installed and enabled.
+
+    With ``data_dir`` and ``restore_id`` (etcd's own start), a data dir that is not yet the
+    restore's means the unit will have been stopped by then: a dry run says it starts."""
 
     unit: str
     only_if_enabled: bool = False
+    data_dir: str = ""
+    restore_id: str = ""
 
     name = "start"
     description = "{unit} started"
 
-    async def precheck(self, ctx: Context) -> bool:
+    async def precheck(self, ctx: Context) -> bool | Change:
         if self.only_if_enabled and not await ctx.runner.services.is_enabled(self.unit):
             return True
-        return await ctx.runner.services.is_active(self.unit)
+        start = Change(True, f"start {self.unit}", f"start {self.unit}")
+        if self.data_dir and not await is_restored(ctx, self.data_dir, self.restore_id):
+            return start  # stopped for the restore before this step's turn
+        return True if await ctx.runner.services.is_active(self.unit) else start
 
     async def run(self, ctx: Context) -> Change | None:
         return await ctx.runner.services.start(self.unit)
@@ -170,10 +201,14 @@ class MoveDataDirAside(Step):
     name = "move-data-dir-aside"
     description = "{data_dir} moved aside to {data_dir}.kubexms-{restore_id}"
 
-    async def precheck(self, ctx: Context) -> bool:
+    async def precheck(self, ctx: Context) -> bool | Change:
         if await is_restored(ctx, self.data_dir, self.restore_id):
             return True
-        return not await ctx.runner.files.exists(self.data_dir)
+        result = await ctx.runner.script(aside_name_script(self.data_dir, self.restore_id))
+        aside = (markers(result.stdout, "aside") or [""])[0]
+        if not aside:
+            return True  # no data dir to keep
+        return Change(True, f"move {self.data_dir} aside", f"move {self.data_dir} to {aside}")
 
     async def run(self, ctx: Context) -> Change | None:
         result = await ctx.runner.script(
@@ -197,8 +232,16 @@ class RestoreDataDir(Step):
     name = "restore-data-dir"
     description = "{data_dir} restored from snapshot {sha256} into {initial_cluster}"
 
-    async def precheck(self, ctx: Context) -> bool:
-        return await is_restored(ctx, self.data_dir, self.restore_id)
+    async def precheck(self, ctx: Context) -> bool | Change:
+        if await is_restored(ctx, self.data_dir, self.restore_id):
+            return True
+        member = ctx.host.name
+        return Change(
+            True,
+            f"restore {self.data_dir}",
+            f"restore {staged_path(self.sha256)} into {self.data_dir} as member {member} "
+            f"(peer URL {self.peer_url(member)}) of {self.initial_cluster}, token {self.token}",
+        )
 
     def peer_url(self, member: str) -> str:
         """This member's peer URL, as ``initial_cluster`` names it."""
@@ -251,8 +294,9 @@ class WaitForClusterHealth(Step):
     description = "every etcd member healthy"
     timeout = HEALTH_TIMEOUT + 30
 
-    async def precheck(self, ctx: Context) -> bool:
-        return False  # a wait reads only; it always runs, and changes nothing
+    async def precheck(self, ctx: Context) -> Change:
+        # A wait reads only; it always runs, and changes nothing.
+        return Change(True, "wait", f"wait until {', '.join(self.endpoints)} are healthy")
 
     async def run(self, ctx: Context) -> Change | None:
         health = etcdctl("endpoint health", self.endpoints)

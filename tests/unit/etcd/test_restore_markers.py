@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from kubexms.etcd._restore_steps import (
+    aside_name_script,
     aside_path,
     marker_path,
     move_aside_script,
@@ -65,6 +66,24 @@ def test_moving_aside_never_overwrites_and_never_deletes(tmp_path: Path) -> None
         f"{aside.name}-2": "second",
         f"{aside.name}-3": "third",
     }
+
+
+def test_the_name_a_dry_run_shows_is_the_one_the_move_takes_and_it_moves_nothing(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "etcd"
+    probe = aside_name_script(str(data), RESTORE)
+    assert _sh(probe).stdout == ""  # no data dir: nothing would be kept
+    aside = Path(aside_path(str(data), RESTORE))
+    aside.mkdir()  # an earlier restore of the same id took the plain name
+    data.mkdir()
+    (data / "generation").write_text("current")
+    shown = _sh(probe).stdout
+    assert shown == f"@kxms:aside {aside}-2\n"
+    assert (data / "generation").read_text() == "current"  # the probe moved nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["etcd", aside.name])
+    assert _sh("set -e\n" + move_aside_script(str(data), RESTORE)).stdout == shown
+    assert (Path(f"{aside}-2") / "generation").read_text() == "current"
 
 
 def test_hostile_paths_stay_data(tmp_path: Path) -> None:
