@@ -1,11 +1,20 @@
-"""OS packages: the package directory, the control machine's download, offline installs."""
+"""OS packages: the package directory, the control machine's download, offline installs.
+
+The probes run for real on this machine through the local connector: dpkg-query against its
+own database (read only), and apt-cache, apt-get download, the repositories' reachability
+probe and apt-get install against a scratch apt and dpkg root (a file:// repository of four
+packages; `scratch_apt`). Only the host that runs another OS than this machine is scripted.
+"""
 
 # ruff: noqa: ASYNC240 - tests look at local files directly, blocking is fine here
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -176,38 +185,96 @@ def test_sources_chosen_from_the_cluster_file_and_the_flags(tmp_path: Path) -> N
     assert download == PackageSource.offline(tmp_path, download=True)
 
 
-async def test_download_resolves_dependencies_and_records_them(tmp_path: Path) -> None:
-    directory = tmp_path / "debs"
-    script = Script()
-    script.on("command -v apt-get", "")
-    levels = {
-        "socat": "socat\n  Depends: libc6\n  Depends: <debconf-2.0>\n    debconf\n",
-        "libc6 debconf": "libc6\n  Depends: libgcc-s1\ndebconf\n",
-        "libgcc-s1": "libgcc-s1\n  Depends: libc6\n",
+def _package(build: Path, repo: Path, name: str, depends: str = "", provides: str = "") -> None:
+    control = build / name / "DEBIAN" / "control"
+    control.parent.mkdir(parents=True)
+    fields = [f"Package: {name}", "Version: 1.0-1", "Architecture: all"]
+    fields += ["Maintainer: kubexms tests <t@example.com>", "Description: a test package"]
+    fields += [f"Depends: {depends}"] * bool(depends) + [f"Provides: {provides}"] * bool(provides)
+    control.write_text("\n".join(fields) + "\n")
+    subprocess.run(
+        ["dpkg-deb", "-Zgzip", "--build", str(build / name), str(repo / f"{name}_1.0-1_all.deb")],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def scratch_apt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """apt and dpkg on this machine pointed at scratch ones (APT_CONFIG, DPKG_ROOT and
+    DPKG_ADMINDIR, inherited by the local connector's shell): a file:// repository of four
+    packages, apt's own lists and cache, and a dpkg root with an empty database. apt-cache,
+    apt-get, dpkg and dpkg-query answer for real and touch nothing of the machine's own."""
+    if shutil.which("dpkg-deb") is None or shutil.which("dpkg-scanpackages") is None:
+        pytest.skip("needs dpkg-deb and dpkg-scanpackages (Debian's dpkg-dev)")
+    root = tmp_path / "apt"
+    repo = root / "repo"
+    for directory in (repo, root / "state/lists/partial", root / "cache/archives/partial"):
+        directory.mkdir(parents=True)
+    (root / "parts").mkdir()
+    (root / "log").mkdir()
+    # kxms-a needs kxms-b and a virtual package only kxms-impl provides; b and c need each other.
+    _package(root / "build", repo, "kxms-a", depends="kxms-b, kxms-virtual")
+    _package(root / "build", repo, "kxms-b", depends="kxms-c")
+    _package(root / "build", repo, "kxms-c", depends="kxms-b")
+    _package(root / "build", repo, "kxms-impl", provides="kxms-virtual")
+    index = subprocess.run(
+        ["dpkg-scanpackages", "-m", "."], cwd=repo, check=True, capture_output=True, text=True
+    )
+    packages = index.stdout.encode()
+    (repo / "Packages").write_bytes(packages)
+    # A Release naming the one (uncompressed) index, so apt asks for nothing that is not there
+    # (its Err: lines would read as an unreachable repository).
+    (repo / "Release").write_text(
+        "Suite: test\nCodename: test\nArchitectures: all amd64\nSHA256:\n"
+        f" {hashlib.sha256(packages).hexdigest()} {len(packages)} Packages\n"
+    )
+    admin = root / "root/var/lib/dpkg"
+    for directory in (admin / "info", admin / "updates", admin / "triggers"):
+        directory.mkdir(parents=True)
+    (admin / "status").write_text("")
+    (admin / "available").write_text("")
+    (root / "sources.list").write_text(f"deb [trusted=yes] file:{repo} ./\n")
+    settings = {
+        "Dir::State": root / "state",
+        "Dir::State::status": admin / "status",
+        "Dir::Cache": root / "cache",
+        "Dir::Etc::SourceList": root / "sources.list",
+        "Dir::Etc::SourceParts": root / "parts",
+        "Dir::Etc::Preferences": root / "preferences",
+        "Dir::Etc::PreferencesParts": root / "parts",
+        "Dir::Log": root / "log",  # apt's history and term logs
     }
+    config = root / "apt.conf"
+    config.write_text(
+        "".join(f'{key} "{value}";\n' for key, value in settings.items())
+        + f'DPkg::Options {{ "--log={root}/dpkg.log"; }};\n'  # not the machine's dpkg.log
+    )
+    monkeypatch.setenv("APT_CONFIG", str(config))
+    monkeypatch.setenv("DPKG_ROOT", str(root / "root"))
+    monkeypatch.setenv("DPKG_ADMINDIR", str(admin))
+    subprocess.run(["apt-get", "-q", "update"], check=True, capture_output=True)
+    return repo
 
-    def depends(command: str, stdin: bytes) -> str:
-        # One level per call, as apt-cache depends without --recurse answers.
-        return levels[" ".join(word.strip("'") for word in command.split()[8:])]
 
-    script.on("apt-cache depends", depends)
-
-    def download(command: str, stdin: bytes) -> str:
-        for name in command.split()[2:]:
-            deb(directory, name)
-        return ""
-
-    script.on("apt-get download", download)
-    script.on("mkdir", "@kxms:done created\n")
-    script.on("kx_sync", "@kxms:wrote 0\n@kxms:wrote 1\n")
-    _, ctx = await scripted_context(script)
-    step = DownloadPackages(["socat"], directory)
-    assert (await step.precheck(ctx)).changed
-    directory.mkdir()
-    change = await step.run(ctx)
-    assert change is not None
-    assert change.detail == "socat libc6 debconf libgcc-s1"
-    assert script.ran("apt-get download")[0] == "apt-get download socat libc6 debconf libgcc-s1"
+async def test_download_resolves_dependencies_and_records_them(
+    here: Context, scratch_apt: Path, tmp_path: Path
+) -> None:
+    # Real apt-cache depends and apt-get download, against the scratch repository.
+    directory = tmp_path / "debs"
+    step = DownloadPackages(["kxms-a"], directory)
+    assert (await step.precheck(here)).changed
+    change = await step.run(here)
+    assert change.detail == "kxms-a kxms-b kxms-impl kxms-c"
+    assert sorted(path.name for path in directory.glob("*.deb")) == [
+        f"kxms-{name}_1.0-1_all.deb" for name in ("a", "b", "c", "impl")
+    ]
+    recorded = json.loads((directory / "CLOSURE.json").read_text())
+    assert recorded == {"packages": ["kxms-a"], "closure": change.detail.split()}
+    assert not (await step.precheck(here)).changed
+    (directory / "kxms-c_1.0-1_all.deb").unlink()
+    again = await step.run(here)  # only what is missing is downloaded again
+    assert (again.changed, again.detail) == (True, "kxms-c")
 
 
 def unreached(problem: str) -> str:
@@ -233,11 +300,20 @@ async def test_a_host_neither_reaching_a_repository_nor_servable_gets_one_clear_
     assert not list(tmp_path.iterdir())  # nothing was downloaded
 
 
-async def test_a_host_that_reaches_its_repositories_installs_from_them(tmp_path: Path) -> None:
-    script = Script().on("apt-get -q -y", "@kxms:installed conntrack\n@kxms:installed socat\n")
-    script.on("Acquire::Retries=0", "@kxms:reached\n").on("dpkg-query", "")
-    _, ctx = await scripted_context(script)
-    change = await InstallPackages(NAMES, PackageSource.auto(tmp_path)).run(ctx)
-    assert (change.changed, change.detail) == (True, "conntrack socat")
-    (install,) = script.ran("apt-get -q -y")
-    assert " update" not in install  # the reachability probe refreshed the lists already
+async def test_a_host_that_reaches_its_repositories_installs_from_them(
+    here: Context, scratch_apt: Path, tmp_path: Path
+) -> None:
+    # The reachability probe, apt-get install and dpkg-query run for real (scratch apt/dpkg).
+    step = InstallPackages({"apt": ["kxms-a", "kxms-c"]}, PackageSource.auto(tmp_path / "debs"))
+    predicted = await step.precheck(here)
+    assert (predicted.changed, predicted.detail) == (
+        True,
+        "kxms-a kxms-c (from the host's repositories, or carried from this machine)",
+    )
+    change = await step.run(here)
+    assert (change.changed, change.detail) == (True, "kxms-a kxms-c")
+    installed = await here.runner.packages.installed(["kxms-a", "kxms-b", "kxms-c", "kxms-impl"])
+    assert all(installed.values()), installed  # with the dependencies apt chose
+    assert not (await step.precheck(here)).changed
+    assert not (tmp_path / "debs").exists()  # nothing was carried from this machine
+    assert "kxms-a" in (scratch_apt.parent / "dpkg.log").read_text()
