@@ -28,7 +28,7 @@ from tests.fixtures.artifacts.runtime_release import (
     build_runtime_releases,
 )
 from tests.fixtures.offline_debs import NODE_PACKAGES, offline_debs
-from tests.leasing import PACKAGES_INSTALLED, HostLease, HostPool
+from tests.leasing import HostLease, HostPool
 
 VERSION = "v1.32.0"
 RUN_TIMEOUT = 1800.0
@@ -116,7 +116,7 @@ async def kubeadm_cluster(
         overrides[release.component] = {
             "url": f"file://{release.path}", "sha256": {"amd64": release.sha256}
         }  # fmt: skip
-    with pool.lease(5, init="systemd", holder=holder, prefer=PACKAGES_INSTALLED) as leased:
+    with pool.lease(5, init="systemd", holder=holder) as leased:
         names = leased.names
         vip = str(ipaddress.ip_network(leased.fleet.subnet, strict=False).broadcast_address - 9)
 

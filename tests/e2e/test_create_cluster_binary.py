@@ -10,6 +10,9 @@ The Kubernetes binaries are doubles (tests/doubles), placed by kubexms from the 
 like the real release files; kubectl is the REAL one. A real kubectl with ``<workDir>/kubeconfig``
 then gets ``/readyz`` through the endpoint (from a worker: the endpoint's name resolves there to
 the local haproxy), and a second run changes nothing.
+
+The first run is killed (SIGKILL) half way through the control-plane phase and finished with
+``--resume --break-lock``, leaving nothing half-done on the hosts.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from tests.fixtures.artifacts.runtime_release import (
     build_runtime_releases,
 )
 from tests.fixtures.offline_debs import offline_debs
-from tests.leasing import PACKAGES_INSTALLED, HostPool
+from tests.killed_run import assert_nothing_half_done, kill_when_started
+from tests.leasing import HostPool
 
 pytestmark = pytest.mark.fleet
 
@@ -72,13 +76,16 @@ class Cluster:
     debs: Path
     kubectl: Path
 
-    async def run(self, *extra: str) -> tuple[int, str, str]:
-        process = await asyncio.create_subprocess_exec(
+    async def start(self, *extra: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.cluster),
             "--only", "workers", "--skip", "os",
             "--download-packages", "--packages-dir", str(self.debs), *extra,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
+
+    async def run(self, *extra: str) -> tuple[int, str, str]:
+        process = await self.start(*extra)
         out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
         assert process.returncode is not None
         return process.returncode, out.decode(), err.decode()
@@ -116,7 +123,7 @@ async def made(
         kubectl_release(VERSION, releases),
     ]  # fmt: skip
     kubectl = real_kubectl(VERSION)
-    with fleet_pool.lease(5, init="systemd", holder=__name__, prefer=PACKAGES_INSTALLED) as leased:
+    with fleet_pool.lease(5, init="systemd", holder=__name__) as leased:
         names = leased.names
 
         def shape(document: dict[str, Any]) -> None:
@@ -162,10 +169,16 @@ async def made(
                 await leased.fleet.host_exec(name, CLEAN_UP)
 
 
-async def test_create_cluster_through_workers(made: Cluster) -> None:
-    code, out, err = await made.run("-o", "json")
+async def test_a_run_killed_in_the_control_plane_finishes_with_resume(made: Cluster) -> None:
+    # Killed (SIGKILL) while the masters' kube-apiserver services are being set up: its lock
+    # and remote commands stay; --resume --break-lock stops those and finishes the run.
+    process = await made.start("-o", "json")
+    apiservers = "create-cluster/control-plane/apiserver-"
+    await kill_when_started(process, made.work, apiservers, RUN_TIMEOUT, after=1)
+    code, out, err = await made.run("-o", "json", "--resume", "--break-lock")
     assert code == 0, err + out
     assert json.loads(out)["outcome"] == "succeeded"
+    await assert_nothing_half_done(made.masters + made.workers, made.on)
     for role, hosts in (("master", made.masters), ("worker", made.workers)):
         for host in hosts:
             for service in SERVICES[role]:

@@ -242,8 +242,7 @@ def join_etcd(cluster: dict[str, Any], node: str, advertise: str) -> None:
     members = listed.get("members", [])
     mine = f"https://{advertise}:2380"
     if not any(mine in m.get("peerURLs", []) for m in members):
-        added = etcd.request("POST", "/v3/cluster/member/add", {"peerURLs": [mine]})
-        members = added.get("members", members)
+        members = add_member(etcd, mine).get("members", members)
     initial = ",".join(
         f"{m.get('name') or node}={m['peerURLs'][0]}" for m in members if m.get("peerURLs")
     )
@@ -271,3 +270,30 @@ def join_etcd(cluster: dict[str, Any], node: str, advertise: str) -> None:
         if time.monotonic() > deadline:
             raise KubeadmError("[etcd] the new etcd member did not join within 120s")
         time.sleep(2)
+
+
+def add_member(etcd: Client, peer_url: str) -> dict[str, Any]:
+    """``member add`` retried as kubeadm's etcd client retries it (exponential backoff from
+    100 ms, factor 1.5, 18 steps: about 200 s): etcd refuses a new member with "unhealthy
+    cluster" until every voting member has been connected for 5 s, as right after the
+    previous control-plane join."""
+    delay, steps = 0.1, 18
+    for step in range(steps):
+        try:
+            added: dict[str, Any] = etcd.request(
+                "POST", "/v3/cluster/member/add", {"peerURLs": [peer_url]}
+            )
+            return added
+        except ApiError as error:
+            try:  # an add that timed out here may have been made there
+                listed: dict[str, Any] = etcd.request("POST", "/v3/cluster/member/list", {})
+            except ApiError:
+                listed = {}
+            if any(peer_url in m.get("peerURLs", []) for m in listed.get("members", [])):
+                return listed
+            if step == steps - 1:
+                raise KubeadmError(f"[etcd] adding the etcd member {peer_url}: {error}") from None
+            print(f"[etcd] member add failed, retrying: {error}")
+        time.sleep(delay)
+        delay *= 1.5
+    raise AssertionError("unreachable")
