@@ -12,7 +12,8 @@ then gets ``/readyz`` through the endpoint (from a worker: the endpoint's name r
 the local haproxy), and a second run changes nothing.
 
 The first run is killed (SIGKILL) half way through the control-plane phase and finished with
-``--resume --break-lock``, leaving nothing half-done on the hosts.
+``--resume --break-lock``, leaving nothing half-done on the hosts. Last, a renewed API server
+certificate (made again by the pki phase) restarts kube-apiserver on every master, and only it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from kubexms.config import load_config
 from kubexms.engine import Engine, Module, Named, Pipeline, Task
@@ -230,3 +233,33 @@ async def test_a_rerun_changes_nothing(made: Cluster) -> None:
     assert code == 0, err + out
     document = json.loads(out)
     assert set(changed_counts(document).values()) == {0}, document["hosts"]
+
+
+async def _main_pids(made: Cluster, unit: str) -> dict[str, str]:
+    return {
+        host: (await made.on(host, f"systemctl show -p MainPID --value {unit}")).strip()
+        for host in made.masters
+    }
+
+
+async def test_a_renewed_certificate_restarts_the_service_that_reads_it(made: Cluster) -> None:
+    apiservers = await _main_pids(made, "kube-apiserver")
+    schedulers = await _main_pids(made, "kube-scheduler")
+    # Renewed: the pki phase makes the missing pair again; the run places it on the masters.
+    for name in ("apiserver.crt", "apiserver.key"):
+        (made.work / "pki" / name).unlink()
+    code, out, err = await made.run("-o", "json")
+    assert code == 0, err + out
+    renewed = x509.load_pem_x509_certificate((made.work / "pki" / "apiserver.crt").read_bytes())
+    wanted = renewed.fingerprint(hashes.SHA256()).hex(":").upper()
+    for host in made.masters:
+        served = await made.on(
+            host,
+            "openssl s_client -connect 127.0.0.1:6443 </dev/null 2>/dev/null"
+            " | openssl x509 -noout -fingerprint -sha256",
+        )
+        assert served.strip().split("=", 1)[1] == wanted, host
+    after = await _main_pids(made, "kube-apiserver")
+    assert all(after[host] != apiservers[host] for host in made.masters), (apiservers, after)
+    assert await _main_pids(made, "kube-scheduler") == schedulers  # it reads none of them
+    await assert_nothing_half_done(made.masters, made.on)

@@ -13,6 +13,7 @@ from kubexms.runner import Change, FileSpec, RunnerError
 from kubexms.runtime import Context
 from kubexms.steps._probe import WantedFile, check_absolute, describe_paths, differing
 from kubexms.steps._rendered import RenderContext, RenderedFile
+from kubexms.steps._unit_state import restart_marker
 
 CERT_MODE = 0o644
 SECRET_MODE = 0o600
@@ -41,12 +42,15 @@ class PKIFile:
 
     ``{host}`` in ``source`` stands for the host's name (``etcd/server-{host}.crt`` becomes
     kubeadm's ``/etc/kubernetes/pki/etcd/server.crt`` on each etcd host). ``mode`` None: 0600
-    for ``.key`` files and kubeconfigs, 0644 for certificates.
+    for ``.key`` files and kubeconfigs, 0644 for certificates. ``readers``: the systemd units
+    that read the file only when they start; when it changes (a renewal), each one's restart is
+    recorded before the file is replaced, and its :class:`SystemdService` step restarts it.
     """
 
     source: str
     dest: str
     mode: int | None = None
+    readers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         parts = self.source.split("/")
@@ -97,6 +101,9 @@ class PlacePKIFiles(Step):
             )
         missing = await differing(ctx.runner, wanted)
         detail = f"would write {describe_paths(missing)}" if missing else ""
+        readers = self._readers({spec.path for spec in missing})
+        if readers:
+            detail += f"; would restart {', '.join(readers)}"
         return Change(bool(missing), self._action(), detail)
 
     async def run(self, ctx: Context) -> Change:
@@ -107,10 +114,22 @@ class PlacePKIFiles(Step):
             for wanted, content in loaded
             if wanted.path in stale
         ]
-        changes = await ctx.runner.files.write_many(specs)
-        written = [change.action.removeprefix("write ") for change in changes if change.changed]
+        readers = self._readers(stale)
+        # The restart markers first, in the same round trip: an interrupted run still restarts.
+        markers = [restart_marker(unit) for unit in readers]
+        changes = await ctx.runner.files.write_many([*markers, *specs])
+        written = [
+            change.action.removeprefix("write ") for change in changes[len(markers) :]
+            if change.changed
+        ]  # fmt: skip
         detail = f"wrote {', '.join(written)}" if written else ""
+        if written and readers:
+            detail += f"; {', '.join(readers)} to restart"
         return Change(bool(written), self._action(), detail)
+
+    def _readers(self, paths: set[str]) -> list[str]:
+        """The units that read any of ``paths`` (sorted, once each)."""
+        return sorted({unit for item in self.files if item.dest in paths for unit in item.readers})
 
     def _action(self) -> str:
         return f"place {len(self.files)} PKI file(s)"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from shlex import quote
 
 from kubexms.connector import CommandFailedError
-from kubexms.runner import RunnerError, ServiceNotActiveError
+from kubexms.runner import FileSpec, RunnerError, ServiceNotActiveError
 from kubexms.runtime import Context
 from kubexms.steps._probe import marker, probe_script, probe_values
 from kubexms.steps._service_files import ServiceFile
@@ -89,6 +89,14 @@ class Health:
 
 def pending_path(unit: str) -> str:
     return posixpath.join(PENDING_DIRECTORY, unit)
+
+
+def restart_marker(unit: str) -> FileSpec:
+    """The marker that makes ``unit``'s SystemdService (or RestartService) restart it:
+    written by another step in the same round trip as a file the service reads (a renewed
+    certificate), before that file is replaced."""
+    full = full_unit_name(unit)
+    return FileSpec(pending_path(full), f"{full}\n".encode(), 0o644)
 
 
 def reload_pending_path(unit: str) -> str:

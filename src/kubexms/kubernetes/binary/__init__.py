@@ -5,8 +5,9 @@ each naming its upstream source) and checks ``extraArgs`` against it; ``_args`` 
 component's command line (kubexms's defaults, the user's ``extraArgs`` over them); ``_configs``
 the kubelet, kube-proxy and scheduler configuration files; ``_units`` the systemd units;
 ``_encryption`` the encryption-at-rest configuration (key made and kept on this machine);
-``_objects`` what kubeadm would create in the cluster, applied by ``_apply``; ``_module`` the
-phases ``control-plane`` and ``workers`` of this mode.
+``_objects`` what kubeadm would create in the cluster, applied by ``_apply``; ``_services`` the
+service steps (and who reads which PKI file); ``_module`` the phases ``control-plane`` and
+``workers`` of this mode.
 """
 
 from kubexms.kubernetes.binary._apply import (

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from kubexms.config import Cluster, ResolvedHost
+from kubexms.config import Cluster
 from kubexms.engine import (
     ControlMachine,
     FirstOf,
@@ -32,60 +32,37 @@ from kubexms.engine import (
     branches,
 )
 from kubexms.etcd import _layout as etcd_layout
-from kubexms.kubernetes._kubeadm_config import to_yaml
 from kubexms.kubernetes._kubeconfig import WriteUserKubeconfig
-from kubexms.kubernetes._layout import CONTROL_PLANE_TAINT, PKI_DIR
+from kubexms.kubernetes._layout import PKI_DIR
 from kubexms.kubernetes._wait import WaitForApiServer, WaitForNodes
 from kubexms.kubernetes.binary._apply import ApplyClusterObjects
-from kubexms.kubernetes.binary._args import (
-    apiserver_args,
-    controller_manager_args,
-    extra_args_problems,
-    kube_proxy_args,
-    kubelet_args,
-    scheduler_args,
-)
-from kubexms.kubernetes.binary._configs import (
-    binary_kube_proxy_configuration,
-    binary_kubelet_configuration,
-    scheduler_configuration,
-)
+from kubexms.kubernetes.binary._args import extra_args_problems
 from kubexms.kubernetes.binary._encryption import STORED_NAME, EncryptionKey, encryption_directory
 from kubexms.kubernetes.binary._layout import (
     ADMIN_CONF,
-    API_SERVER_PORT,
     BIN_DIR,
     CA_CERT,
     CONTROLLER_MANAGER_CONF,
-    CONTROLLER_MANAGER_PORT,
     ENCRYPTION_CONFIG,
     KUBE_PROXY_CONF,
-    KUBE_PROXY_CONFIG,
-    KUBE_PROXY_HEALTH_PORT,
     KUBELET_CONF,
-    KUBELET_CONFIG,
-    KUBELET_PORT,
     KUBELET_SERVING_CERT,
     KUBELET_SERVING_KEY,
     SCHEDULER_CONF,
-    SCHEDULER_CONFIG,
-    SCHEDULER_PORT,
     SUPER_ADMIN_CONF,
     unit,
 )
 from kubexms.kubernetes.binary._needs import control_plane_host_needs, node_host_needs
-from kubexms.kubernetes.binary._units import render_unit
-from kubexms.steps import (
-    Health,
-    PKIFile,
-    PlaceArtifact,
-    PlacePKIFiles,
-    ServiceFile,
-    SystemdService,
-    kubeadm_layout,
+from kubexms.kubernetes.binary._services import (
+    apiserver_service,
+    controller_manager_service,
+    kube_proxy_service,
+    kubelet_service,
+    scheduler_service,
+    with_readers,
 )
+from kubexms.steps import PKIFile, PlaceArtifact, PlacePKIFiles, kubeadm_layout
 
-RELEASE_DIR = "/etc/kubernetes/kubexms"
 CONTROL_PLANE_ARTIFACTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 NODE_ARTIFACTS = ("kubelet", "kube-proxy")
 API_JOURNAL = ("kube-apiserver.service",)  # whose journal a /readyz timeout shows
@@ -161,88 +138,6 @@ def _artifacts(cluster: Cluster, names: Sequence[str]) -> list[PlaceArtifact]:
     ]
 
 
-def _release(cluster: Cluster, component: str) -> ServiceFile:
-    # The binary is replaced under a running service: naming the release in one of its files
-    # makes a new version restart it, like a changed setting (as etcd's release file does).
-    path = f"{RELEASE_DIR}/{component}.release"
-    return ServiceFile(path, f"{cluster.spec.kubernetes.version}\n")
-
-
-def apiserver_service(cluster: Cluster, host: str) -> SystemdService:
-    """kube-apiserver on the master ``host`` (it advertises the host's internal address)."""
-    address = _address(cluster, host)
-    return SystemdService(
-        unit=unit("kube-apiserver"),
-        unit_file=render_unit("kube-apiserver", apiserver_args(cluster, address)),
-        files=(_release(cluster, "kube-apiserver"),),
-        health=Health(port=API_SERVER_PORT, timeout=120),
-    )
-
-
-def controller_manager_service(cluster: Cluster) -> SystemdService:
-    return SystemdService(
-        unit=unit("kube-controller-manager"),
-        unit_file=render_unit("kube-controller-manager", controller_manager_args(cluster)),
-        files=(_release(cluster, "kube-controller-manager"),),
-        health=Health(port=CONTROLLER_MANAGER_PORT, timeout=120),
-    )
-
-
-def scheduler_service(cluster: Cluster) -> SystemdService:
-    return SystemdService(
-        unit=unit("kube-scheduler"),
-        unit_file=render_unit("kube-scheduler", scheduler_args(cluster)),
-        files=(
-            ServiceFile(SCHEDULER_CONFIG, to_yaml([scheduler_configuration(cluster)])),
-            _release(cluster, "kube-scheduler"),
-        ),
-        health=Health(port=SCHEDULER_PORT, timeout=120),
-    )
-
-
-def kubelet_service(cluster: Cluster, host: str) -> SystemdService:
-    """The kubelet on ``host``; a master that is not also a worker registers tainted."""
-    roles = _roles(cluster, host)
-    config = binary_kubelet_configuration(cluster)
-    if "master" in roles and "worker" not in roles:
-        config["registerWithTaints"] = [{"key": CONTROL_PLANE_TAINT, "effect": "NoSchedule"}]
-    return SystemdService(
-        unit=unit("kubelet"),
-        unit_file=render_unit("kubelet", kubelet_args(cluster, host, _address(cluster, host))),
-        files=(ServiceFile(KUBELET_CONFIG, to_yaml([config])), _release(cluster, "kubelet")),
-        health=Health(port=KUBELET_PORT, timeout=120),
-    )
-
-
-def kube_proxy_service(cluster: Cluster, host: str) -> SystemdService:
-    return SystemdService(
-        unit=unit("kube-proxy"),
-        unit_file=render_unit("kube-proxy", kube_proxy_args(cluster)),
-        files=(
-            ServiceFile(
-                KUBE_PROXY_CONFIG, to_yaml([binary_kube_proxy_configuration(cluster, host)])
-            ),
-            _release(cluster, "kube-proxy"),
-        ),
-        health=Health(port=KUBE_PROXY_HEALTH_PORT, timeout=120),
-    )
-
-
-def _host(cluster: Cluster, name: str) -> ResolvedHost:
-    for host in cluster.resolved_hosts():
-        if host.name == name:
-            return host
-    raise KeyError(name)
-
-
-def _address(cluster: Cluster, name: str) -> str:
-    return str(_host(cluster, name).internal_address)
-
-
-def _roles(cluster: Cluster, name: str) -> set[str]:
-    return set(_host(cluster, name).roles)
-
-
 def _check_mode(cluster: Cluster) -> None:
     if cluster.spec.kubernetes.type != "kubexm":
         raise PlanError("binary mode planned for a cluster whose kubernetes.type is not kubexm")
@@ -260,14 +155,15 @@ def _node_tasks(cluster: Cluster, names: Sequence[str], *, with_ca: bool) -> lis
     tasks: list[Task] = []
     for name in names:
         hosts = Named([name])
+        services = [kubelet_service(cluster, name), kube_proxy_service(cluster, name)]
+        files = with_readers(node_pki_files(with_ca=with_ca), services)
         tasks.append(
             Task(
                 f"node-{name}",
                 [
                     *_artifacts(cluster, NODE_ARTIFACTS),
-                    PlacePKIFiles(node_pki_files(with_ca=with_ca), name="node-certificates"),
-                    kubelet_service(cluster, name),
-                    kube_proxy_service(cluster, name),
+                    PlacePKIFiles(files, name="node-certificates"),
+                    *services,
                 ],
                 hosts,
             )
@@ -299,8 +195,14 @@ class BinaryControlPlaneModule(Module):
         cluster = ctx.config
         _check_mode(cluster)
         masters = [host.name for host in cluster.hosts_with_role("master")]
+        # The paths are the same on every master: the first one's services tell who reads what.
+        readers = [
+            apiserver_service(cluster, masters[0]),
+            controller_manager_service(cluster),
+            scheduler_service(cluster),
+        ]
         placed = PlacePKIFiles(
-            (PKIFile(STORED_NAME, ENCRYPTION_CONFIG, 0o600),),
+            with_readers((PKIFile(STORED_NAME, ENCRYPTION_CONFIG, 0o600),), readers),
             pki_dir=str(encryption_directory(cluster)),
             name="encryption-config",
         )
@@ -310,7 +212,9 @@ class BinaryControlPlaneModule(Module):
                 "prepare",
                 [
                     *_artifacts(cluster, CONTROL_PLANE_ARTIFACTS),
-                    PlacePKIFiles(master_pki_files(cluster), name="certificates"),
+                    PlacePKIFiles(
+                        with_readers(master_pki_files(cluster), readers), name="certificates"
+                    ),
                     placed,
                 ],
                 Roles("master"),

@@ -13,7 +13,11 @@ from kubexms.kubernetes.binary import (
     binary_kubelet_configuration,
     scheduler_configuration,
 )
-from kubexms.kubernetes.binary._module import kube_proxy_service, kubelet_service, scheduler_service
+from kubexms.kubernetes.binary._services import (
+    kube_proxy_service,
+    kubelet_service,
+    scheduler_service,
+)
 from tests.unit.kubernetes.k8s_schemas import assert_valid_yaml, problems
 from tests.unit.kubernetes.sample import make_cluster
 

@@ -69,7 +69,7 @@ def test_stacked_etcd_and_kubeadm_mode_are_refused() -> None:
 
 
 def test_a_new_kubernetes_version_restarts_each_service() -> None:
-    from kubexms.kubernetes.binary._module import apiserver_service, kubelet_service
+    from kubexms.kubernetes.binary._services import apiserver_service, kubelet_service
 
     old = make_cluster(kubernetes={"type": "kubexm"}, version="v1.31.4")
     new = make_cluster(kubernetes={"type": "kubexm"}, version="v1.32.1")
