@@ -1,7 +1,8 @@
 """A kubeadm-mode cluster made by `kubexms create cluster` on 5 leased systemd hosts (3 masters,
-2 workers that also run the load balancer for a virtual IP), for the e2e tier: the cluster file
-(the kubeadm and kubelet doubles, a real kubectl, Debian's etcd and containerd in their release
-layouts, all pinned by sha256), a runner of the command and a real kubectl on this machine."""
+2 workers that also run the load balancer for a virtual IP), plus a registry host on request,
+for the e2e tier: the cluster file (the kubeadm and kubelet doubles, a real kubectl, Debian's
+etcd and containerd in their release layouts, all pinned by sha256), a runner of the command and
+a real kubectl on this machine. The kubeadm e2es and the full twelve-phase run share it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 import ipaddress
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.fixtures.artifacts.etcd_release import (
     build_etcd_release,
 )
 from tests.fixtures.artifacts.runtime_release import (
+    ReleaseFile,
     RuntimeReleaseUnavailableError,
     build_runtime_releases,
 )
@@ -32,15 +34,19 @@ from tests.leasing import HostLease, HostPool
 
 VERSION = "v1.32.0"
 RUN_TIMEOUT = 1800.0
+REGISTRY_PORT = 5443
+REGISTRY_USER = "kubexms"
+REGISTRY_PASSWORD = "full-run-registry-9"
 CLEAN_UP = r"""
 # Stopping the kubelet stops its static pods (they live in its cgroup). No pkill -f here: it
 # would match this very script and stop it.
 systemctl disable --now kubelet etcd containerd kubexms-lb kubexms-keepalived 2>/dev/null
+systemctl disable --now kubexms-registry 2>/dev/null
 rm -rf /etc/kubernetes /var/lib/kubelet /var/lib/etcd /etc/etcd /etc/containerd /etc/cni
 rm -f /etc/systemd/system/kubelet.service /etc/systemd/system/etcd.service
 rm -rf /etc/systemd/system/kubelet.service.d /usr/local/bin/kube* /var/lib/kubexms
 rm -f /etc/systemd/system/containerd.service /etc/systemd/system/kubexms-*.service
-rm -rf /etc/kubexms
+rm -rf /etc/kubexms /etc/kubexms-registry /var/lib/kubexms-registry /usr/local/bin/registry
 systemctl daemon-reload
 true
 """
@@ -53,6 +59,10 @@ class Cluster:
     file: Path
     vip: str
     debs: Path
+    only: str | None = "workers"
+    """The phases a run is limited to (``--only``); None: all twelve."""
+    private: str | None = None
+    """The private registry (``address:port`` of the registry host) when there is one."""
 
     @property
     def work(self) -> Path:
@@ -61,7 +71,8 @@ class Cluster:
     def args(self, *extra: str) -> list[str]:
         return [
             sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.file),
-            "--only", "workers", "--packages-dir", str(self.debs), *extra,
+            *(("--only", self.only) if self.only else ()),
+            "--packages-dir", str(self.debs), *extra,
         ]  # fmt: skip
 
     async def start(self, *extra: str) -> asyncio.subprocess.Process:
@@ -95,9 +106,22 @@ def changed_counts(document: dict[str, Any]) -> dict[str, int]:
 
 @asynccontextmanager
 async def kubeadm_cluster(
-    pool: HostPool, directory: Path, holder: str, etcd_type: str = "kubexm"
+    pool: HostPool,
+    directory: Path,
+    holder: str,
+    etcd_type: str = "kubexm",
+    *,
+    registry_host: bool = False,
+    only: str | None = "workers",
+    releases: Sequence[ReleaseFile] = (),
+    edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> AsyncIterator[Cluster]:
-    """The hosts leased and the files made; the hosts cleaned when the block ends."""
+    """The hosts leased and the files made; the hosts cleaned when the block ends.
+
+    ``registry_host``: a sixth host runs the private registry (``type: registry``, TLS and a
+    login); otherwise the cluster names a registry that nothing pulls from (importing images is
+    then skipped). ``releases`` join the artifact overrides (by their own version and file
+    name); ``edit`` changes the cluster document last."""
     releases_dir = directory / "releases"
     try:
         etcd = build_etcd_release(directory)
@@ -116,16 +140,27 @@ async def kubeadm_cluster(
         overrides[release.component] = {
             "url": f"file://{release.path}", "sha256": {"amd64": release.sha256}
         }  # fmt: skip
-    with pool.lease(5, init="systemd", holder=holder) as leased:
+    for release in releases:
+        arch = "noarch" if release.component == "calico-manifests" else "amd64"
+        overrides[release.component] = {
+            "version": release.version, "file": release.path.name, "url": release.url,
+            "sha256": {arch: release.sha256},
+        }  # fmt: skip
+    with pool.lease(6 if registry_host else 5, init="systemd", holder=holder) as leased:
         names = leased.names
         vip = str(ipaddress.ip_network(leased.fleet.subnet, strict=False).broadcast_address - 9)
+        private = None
+        if registry_host:
+            registry = next(h for h in leased.cluster_document()["spec"]["hosts"]
+                            if h["name"] == names[5])  # fmt: skip
+            private = f"{registry.get('internalAddress', registry['address'])}:{REGISTRY_PORT}"
 
         def shape(document: dict[str, Any]) -> None:
             spec = document["spec"]
             document["metadata"]["name"] = "kubeadm-test"
             spec["roleGroups"] = {
-                "master": names[:3], "etcd": names[:3], "worker": names[3:],
-                "loadbalancer": names[3:],
+                "master": names[:3], "etcd": names[:3], "worker": names[3:5],
+                "loadbalancer": names[3:5],
             }  # fmt: skip
             spec["global"]["workDir"] = str(directory / "work")
             spec["controlPlaneEndpoint"] = {
@@ -138,13 +173,23 @@ async def kubeadm_cluster(
             spec["etcd"] = (
                 {"version": etcd.version} if etcd_type == "kubexm" else {"type": etcd_type}
             )
-            # Nothing pulls images here: naming a registry skips importing them.
-            spec["registry"] = {"privateRegistry": "registry.kubexms.test"}
+            if private is None:
+                # Nothing pulls images here: naming a registry skips importing them.
+                spec["registry"] = {"privateRegistry": "registry.kubexms.test"}
+            else:
+                spec["roleGroups"]["registry"] = names[5:]
+                spec["registry"] = {
+                    "type": "registry",
+                    "privateRegistry": private,
+                    "auths": {private: {"username": REGISTRY_USER, "password": REGISTRY_PASSWORD}},
+                }
             spec["artifacts"] = {"overrides": overrides}
+            if edit is not None:
+                edit(document)
 
         file = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
         try:
-            yield Cluster(leased, directory, file, vip, directory / "debs")
+            yield Cluster(leased, directory, file, vip, directory / "debs", only, private)
         finally:
             for name in names:
                 await leased.fleet.host_exec(name, CLEAN_UP)

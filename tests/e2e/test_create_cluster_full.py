@@ -13,19 +13,17 @@ OCI image built from Debian's busybox-static, tests/fixtures/artifacts/busybox_i
 into the store under the image list's name, so the registry phase pushes them for real and a
 node pulls one through containerd from the private registry. One run, one rerun that changes
 nothing, and a real kubectl with ``<workDir>/kubeconfig`` sees five Ready nodes through the
-endpoint.
+endpoint. The hosts and the cluster file come from tests/kubeadm_cluster.py (the kubeadm e2es'
+fixture, here with a registry host).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.client
-import ipaddress
 import json
 import ssl
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,66 +35,57 @@ import pytest_asyncio
 from kubexms.artifacts import ArtifactStore, ImageRef, ImageStore, cluster_images
 from kubexms.config import load_config
 from kubexms.pipelines import PHASES
-from tests.doubles import double_script, kubectl_release, real_kubectl
-from tests.doubles.kubeadm_double import build
-from tests.etcd_cluster import changed_counts
+from tests.doubles import double_script, real_kubectl
 from tests.fixtures.artifacts.busybox_image import build_busybox_image
-from tests.fixtures.artifacts.etcd_release import EtcdReleaseUnavailableError, build_etcd_release
-from tests.fixtures.artifacts.runtime_release import (
-    ReleaseFile,
-    RuntimeReleaseUnavailableError,
-    build_runtime_releases,
-)
-from tests.fixtures.offline_debs import NODE_PACKAGES, offline_debs
+from tests.fixtures.artifacts.runtime_release import ReleaseFile
 from tests.integration.test_cni_addons_fleet import CALICO, DEMO_MANIFEST, HELM, sha256, tar_gz
+from tests.kubeadm_cluster import (
+    REGISTRY_PASSWORD,
+    REGISTRY_USER,
+    VERSION,
+    Cluster,
+    changed_counts,
+    kubeadm_cluster,
+)
 from tests.leasing import HostLease, HostPool
 from tests.unit.cni.upstream import FIXTURES
 
 pytestmark = pytest.mark.fleet
 
-VERSION = "v1.32.0"
-RUN_TIMEOUT = 1800.0
-REGISTRY_PORT = 5443
-PASSWORD = "full-run-registry-9"
-CLEAN_UP = r"""
-systemctl disable --now kubelet etcd containerd kubexms-lb kubexms-keepalived 2>/dev/null
-systemctl disable --now kubexms-registry 2>/dev/null
-rm -rf /etc/kubernetes /var/lib/kubelet /var/lib/etcd /etc/etcd /etc/containerd /etc/cni
-rm -f /etc/systemd/system/kubelet.service /etc/systemd/system/etcd.service
-rm -rf /etc/systemd/system/kubelet.service.d /usr/local/bin/kube* /var/lib/kubexms
-rm -f /etc/systemd/system/containerd.service /etc/systemd/system/kubexms-*.service
-rm -rf /etc/kubexms /etc/kubexms-registry /var/lib/kubexms-registry /usr/local/bin/registry
-systemctl daemon-reload
-true
-"""
-
 
 @dataclass
 class Full:
-    hosts: HostLease
-    directory: Path
-    file: Path
-    vip: str
+    cluster: Cluster
     private: str
     stand_ins: dict[ImageRef, str]
 
     @property
+    def hosts(self) -> HostLease:
+        return self.cluster.hosts
+
+    @property
+    def directory(self) -> Path:
+        return self.cluster.directory
+
+    @property
+    def file(self) -> Path:
+        return self.cluster.file
+
+    @property
+    def vip(self) -> str:
+        return self.cluster.vip
+
+    @property
     def work(self) -> Path:
-        return self.directory / "work"
+        return self.cluster.work
 
     async def run(self, *extra: str) -> tuple[int, dict[str, Any], str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.file),
-            "--packages-dir", str(self.directory / "debs"), "-o", "json", *extra,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
-        assert process.returncode is not None
+        code, out, err = await self.cluster.run("-o", "json", *extra)
         try:
             document = json.loads(out)
         except ValueError:
-            document = {"raw": out.decode()}
-        return process.returncode, document, err.decode()
+            document = {"raw": out}
+        return code, document, err
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The REAL kubectl on this machine with the user's kubeconfig (its server: the
@@ -112,7 +101,7 @@ class Full:
         """The manifest digest the private registry serves for ``ref`` (under it), asked over
         TLS trusting the registry CA kubexms made, with the login."""
         context = ssl.create_default_context(cafile=str(self.work / "pki" / "registry" / "ca.crt"))
-        login = base64.b64encode(f"kubexms:{PASSWORD}".encode()).decode()
+        login = base64.b64encode(f"{REGISTRY_USER}:{REGISTRY_PASSWORD}".encode()).decode()
         host, _, port = self.private.rpartition(":")
         connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=30)
         try:
@@ -196,70 +185,23 @@ async def full(
     fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Full]:
     directory = tmp_path_factory.mktemp("create-full")
-    releases = directory / "releases"
-    try:
-        etcd = build_etcd_release(directory)
-        (directory / "runtime").mkdir()
-        runtime = build_runtime_releases(directory / "runtime")
-    except (EtcdReleaseUnavailableError, RuntimeReleaseUnavailableError) as error:
-        pytest.fail(f"cannot build the release artifacts: {error}", pytrace=False)
-    offline_debs(directory / "debs", [*NODE_PACKAGES, "haproxy", "keepalived"])
-    overrides: dict[str, Any] = dict(runtime.overrides())
-    overrides["etcd"] = {"url": f"file://{etcd.path}", "sha256": {"amd64": etcd.sha256}}
-    for release in (
-        *(build(name, VERSION, releases) for name in ("kubeadm", "kubelet")),
-        kubectl_release(VERSION, releases),
-    ):
-        overrides[release.component] = {
-            "url": f"file://{release.path}", "sha256": {"amd64": release.sha256}
-        }  # fmt: skip
-    for tool in tool_releases(releases):
-        arch = "noarch" if tool.component == "calico-manifests" else "amd64"
-        overrides[tool.component] = {
-            "version": tool.version, "file": tool.path.name, "url": tool.url,
-            "sha256": {arch: tool.sha256},
-        }  # fmt: skip
     manifest = directory / "demo.yaml"
     manifest.write_text(DEMO_MANIFEST)
-    with fleet_pool.lease(6, init="systemd", holder=__name__) as leased:
-        names = leased.names
-        vip = str(ipaddress.ip_network(leased.fleet.subnet, strict=False).broadcast_address - 9)
-        registry = next(h for h in leased.cluster_document()["spec"]["hosts"]
-                        if h["name"] == names[5])  # fmt: skip
-        private = f"{registry.get('internalAddress', registry['address'])}:{REGISTRY_PORT}"
+    (directory / "releases").mkdir()
 
-        def shape(document: dict[str, Any]) -> None:
-            spec = document["spec"]
-            document["metadata"]["name"] = "full-test"
-            spec["roleGroups"] = {
-                "master": names[:3], "etcd": names[:3], "worker": names[3:5],
-                "loadbalancer": names[3:5], "registry": names[5:],
-            }  # fmt: skip
-            spec["global"]["workDir"] = str(directory / "work")
-            spec["controlPlaneEndpoint"] = {
-                "address": vip, "loadBalancer": {"type": "external", "kind": "haproxy"}
-            }  # fmt: skip
-            spec["kubernetes"] = {
-                "version": VERSION,
-                "containerRuntime": {"version": runtime.containerd.version},
-            }
-            spec["etcd"] = {"version": etcd.version}
-            spec["registry"] = {
-                "type": "registry",
-                "privateRegistry": private,
-                "auths": {private: {"username": "kubexms", "password": PASSWORD}},
-            }
-            spec["network"] = {"plugin": "calico"}
-            spec["addons"] = [{"name": "demo", "type": "manifest", "manifests": [str(manifest)]}]
-            spec["artifacts"] = {"overrides": overrides}
+    def shape(document: dict[str, Any]) -> None:
+        spec = document["spec"]
+        document["metadata"]["name"] = "full-test"
+        spec["network"] = {"plugin": "calico"}
+        spec["addons"] = [{"name": "demo", "type": "manifest", "manifests": [str(manifest)]}]
 
-        file = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
-        stand_ins = stand_in_images(file, directory / "images")
-        try:
-            yield Full(leased, directory, file, vip, private, stand_ins)
-        finally:
-            for name in names:
-                await leased.fleet.host_exec(name, CLEAN_UP)
+    async with kubeadm_cluster(
+        fleet_pool, directory, __name__, registry_host=True, only=None,
+        releases=tool_releases(directory / "releases"), edit=shape,
+    ) as made:  # fmt: skip
+        assert made.private is not None
+        stand_ins = stand_in_images(made.file, directory / "images")
+        yield Full(made, made.private, stand_ins)
 
 
 async def test_all_twelve_phases_run_in_one_run(full: Full) -> None:
@@ -302,7 +244,7 @@ async def test_all_twelve_phases_run_in_one_run(full: Full) -> None:
     await full.hosts.run(
         worker,
         "ctr -n k8s.io images pull --hosts-dir /etc/containerd/certs.d "
-        f"--user kubexms:{PASSWORD} {pause.name}",
+        f"--user {REGISTRY_USER}:{REGISTRY_PASSWORD} {pause.name}",
     )
     assert pause.name in await full.hosts.run(worker, "ctr -n k8s.io images ls -q")
 
