@@ -1,9 +1,9 @@
 """`kubexms create cluster` in kubeadm mode with stacked etcd (``etcd.type: kubeadm``) on 3
 masters + 2 workers (fleet tier): kubeadm's etcd static pods (Debian's etcd run by the kubelet
 double with the manifest's flags), the second and third masters added as etcd members by their
-``kubeadm join``. A run killed (SIGKILL) after the first master's init, as the second master's
-join starts, is refused on ``--resume`` alone (its lock stayed: the message says so) and
-finishes with ``--resume --break-lock``, leaving nothing half-done; a rerun changes nothing.
+``kubeadm join``. A run killed (SIGKILL) after the first master's init, before the joins, is
+refused on ``--resume`` alone (its lock stayed: the message says so) and finishes with
+``--resume --break-lock``, leaving nothing half-done; a rerun changes nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ async def cluster(
 
 
 async def test_a_run_killed_half_way_finishes_with_resume(cluster: Cluster) -> None:
-    # Killed (SIGKILL: no clean-up of its own) once the first master is initialised, while
-    # the second one's kubeadm join runs: its lock and its remote commands stay behind.
-    second = cluster.hosts.names[1]
+    # Killed (SIGKILL: no clean-up of its own) once the first master is initialised, while it
+    # waits for the API server through the endpoint, before any join: its lock and its remote
+    # commands stay behind. (A join cut off after its kubelet started is refused with the way
+    # out, `kubeadm reset -f` there: kubeadm cannot continue it; a unit test shows that.)
     process = await cluster.start("-o", "json")
-    joining = f"create-cluster/control-plane/join-{second}/"
-    await kill_when_started(process, cluster.work, joining, RUN_TIMEOUT, after=3)
+    waiting = "create-cluster/control-plane/api-ready/"
+    await kill_when_started(process, cluster.work, waiting, RUN_TIMEOUT)
     code, out, err = await cluster.run("-o", "json", "--resume")
     assert code != 0, out
     refused = json.loads(out)["error"]

@@ -49,6 +49,8 @@ from kubexms.steps import SECRET_MARKER, RenderContext, RenderedFile
 
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 API_SERVER_MANIFEST = f"{MANIFESTS_DIR}/kube-apiserver.yaml"
+ETCD_MANIFEST = f"{MANIFESTS_DIR}/etcd.yaml"
+BOOTSTRAP_KUBELET_CONF = "/etc/kubernetes/bootstrap-kubelet.conf"
 CONFIG_MODE = 0o600
 TOKEN_TTL = "2h0m0s"  # noqa: S105  (a duration)
 TOKEN_MARGIN = dt.timedelta(minutes=15)
@@ -241,8 +243,13 @@ class KubeadmJoin(Step):
     """``kubeadm join --config`` on this host (as a control-plane node when ``control_plane``).
 
     Done when ``/etc/kubernetes/kubelet.conf`` exists (and, for a master, the API server's
-    manifest): the host is a member (KubeadmMembership ran first and found it is this
-    cluster's). The JoinConfiguration pins the CA by the hash of the cluster CA on this machine.
+    manifest, and with stacked etcd its etcd member's): the host is a member (KubeadmMembership
+    ran first and found it is this cluster's). The JoinConfiguration pins the CA by the hash of
+    the cluster CA on this machine.
+
+    A join cut off after its kubelet started (a killed run, a lost host) cannot be finished by
+    running ``kubeadm join`` again (kubeadm's preflight refuses the files and ports it left):
+    that host is refused with what was found and the way out, never reset silently.
     """
 
     path: str
@@ -254,11 +261,31 @@ class KubeadmJoin(Step):
     description = "kubeadm join --config {path} (control plane: {control_plane}; once)"
     timeout = 900.0
 
-    def _markers(self) -> tuple[str, ...]:
-        return (KUBELET_CONF, API_SERVER_MANIFEST) if self.control_plane else (KUBELET_CONF,)
+    def _markers(self, ctx: Context) -> tuple[str, ...]:
+        if not self.control_plane:
+            return (KUBELET_CONF,)
+        if ctx.cluster.config.spec.etcd.type == "kubeadm":
+            return (KUBELET_CONF, API_SERVER_MANIFEST, ETCD_MANIFEST)
+        return (KUBELET_CONF, API_SERVER_MANIFEST)
 
     async def _done(self, ctx: Context) -> bool:
-        return await _exist(ctx, self._markers()) == set(self._markers())
+        """Whether the host joined; a KubeadmError when an earlier join stopped half way."""
+        markers = self._markers(ctx)
+        found = await _exist(ctx, (*markers, BOOTSTRAP_KUBELET_CONF))
+        if found >= set(markers):
+            return True
+        started = found & {KUBELET_CONF, BOOTSTRAP_KUBELET_CONF}
+        if started:
+            missing = [path for path in markers if path not in found]
+            raise KubeadmError(
+                ctx.host.name,
+                f"an earlier kubeadm join stopped half way here: {', '.join(sorted(started))} "
+                f"exist(s) but {', '.join(missing)} do(es) not, and kubeadm cannot continue it. "
+                f"Run `kubeadm reset -f` on {ctx.host.name}"
+                + (" (it also removes its etcd member)" if ETCD_MANIFEST in markers else "")
+                + ", then rerun with --resume",
+            )
+        return False
 
     async def precheck(self, ctx: Context) -> Change:
         if await self._done(ctx):
