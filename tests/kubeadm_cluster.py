@@ -29,7 +29,6 @@ from tests.fixtures.artifacts.runtime_release import (
     RuntimeReleaseUnavailableError,
     build_runtime_releases,
 )
-from tests.fixtures.offline_debs import NODE_PACKAGES, offline_debs
 from tests.leasing import HostLease, HostPool
 
 VERSION = "v1.32.0"
@@ -72,7 +71,8 @@ class Cluster:
         return [
             sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.file),
             *(("--only", self.only) if self.only else ()),
-            "--packages-dir", str(self.debs), *extra,
+            # The OS packages: downloaded here on the first run, each host given what it lacks.
+            "--download-packages", "--packages-dir", str(self.debs), *extra,
         ]  # fmt: skip
 
     async def start(self, *extra: str) -> asyncio.subprocess.Process:
@@ -130,9 +130,6 @@ async def kubeadm_cluster(
     except (EtcdReleaseUnavailableError, RuntimeReleaseUnavailableError) as error:
         pytest.fail(f"cannot build the release artifacts: {error}", pytrace=False)
     doubles = [build(name, VERSION, releases_dir) for name in ("kubeadm", "kubelet")]
-    # Resolved here like apt on a host would (--download-packages would fetch usrmerge too,
-    # which cannot install on a host whose /usr is its own file system).
-    offline_debs(directory / "debs", [*NODE_PACKAGES, "haproxy", "keepalived"])
     kubectl = kubectl_release(VERSION, releases_dir)
     overrides: dict[str, Any] = dict(runtime.overrides())
     overrides["etcd"] = {"url": f"file://{etcd.path}", "sha256": {"amd64": etcd.sha256}}

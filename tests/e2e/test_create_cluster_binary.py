@@ -1,10 +1,10 @@
 """``kubexms create cluster`` in binary mode (``kubernetes.type: kubexm``) through the workers
 phase on five systemd hosts: 3 masters (also the kubexm-run etcd members) and 2 workers, with the
 real etcd (Debian's, in etcd's release layout), the real containerd and runc (Debian's), and the
-internal load balancer (Debian's haproxy on each worker, installed offline by its phase). The
-``os`` phase is skipped: on these sandbox hosts its offline package set pulls in ``usrmerge``,
-whose installer refuses a /usr that is a separate mount; haproxy, which it would install on the
-workers, is installed beforehand the same offline way (as the loadbalancer fleet test does).
+internal load balancer (Debian's haproxy on each worker). The OS packages of the ``os`` and
+``loadbalancer`` phases are downloaded on this machine (``--download-packages``) and installed
+offline: each host gets only what it lacks (not ``usrmerge``, whose installer refuses the
+sandbox hosts' separately mounted /usr).
 
 The Kubernetes binaries are doubles (tests/doubles), placed by kubexms from the artifact store
 like the real release files; kubectl is the REAL one. A real kubectl with ``<workDir>/kubeconfig``
@@ -31,10 +31,6 @@ import pytest_asyncio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from kubexms.config import load_config
-from kubexms.engine import Engine, Module, Named, Pipeline, Task
-from kubexms.hostprep import InstallPackages, PackageSource
-from kubexms.runtime import new_runtime
 from kubexms.sandbox import Fleet
 from tests.doubles import artifact_overrides, build_double, kubectl_release, real_kubectl
 from tests.doubles.control_plane.build import build_control_plane_double
@@ -44,7 +40,6 @@ from tests.fixtures.artifacts.runtime_release import (
     RuntimeReleaseUnavailableError,
     build_runtime_releases,
 )
-from tests.fixtures.offline_debs import offline_debs
 from tests.killed_run import assert_nothing_half_done, kill_when_started
 from tests.leasing import HostPool
 
@@ -82,8 +77,7 @@ class Cluster:
     async def start(self, *extra: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.cluster),
-            "--only", "workers", "--skip", "os",
-            "--download-packages", "--packages-dir", str(self.debs), *extra,
+            "--only", "workers", "--download-packages", "--packages-dir", str(self.debs), *extra,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
 
@@ -154,14 +148,6 @@ async def made(
             }
 
         cluster = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
-        debs = directory / "debs"
-        await asyncio.to_thread(offline_debs, debs, ["haproxy"])
-        install = InstallPackages({"apt": ("haproxy",)}, PackageSource.offline(debs))
-        setup = Module("packages", [Task("packages", [install], Named(names[3:]))])
-        config = load_config(cluster)
-        async with await new_runtime(config) as session:
-            result = await Engine(session).run(Pipeline("setup", [setup]).plan(config))
-        assert result.succeeded, result.failures
         try:
             yield Cluster(
                 leased.fleet, names[:3], names[3:], cluster, directory / "work",

@@ -20,8 +20,10 @@ from kubexms.hostprep._package_source import (
     PackageSource,
     Platform,
     debs_for,
+    dependency_groups,
     first_choice_dependencies,
     missing_from,
+    needed_packages,
     rpms_in,
 )
 from kubexms.runner import Change, FileSpec, Runner, RunnerError
@@ -52,22 +54,42 @@ def recorded_closure(directory: Path, names: Sequence[str]) -> list[str] | None:
     return [str(name) for name in closure] if isinstance(closure, list) else None
 
 
-async def dependency_closure(runner: Runner, names: Sequence[str]) -> list[str]:
-    """``names`` and everything they need, level by level, as apt would choose (see
-    :func:`first_choice_dependencies`; ``apt-cache depends --recurse`` follows every provider
-    of every alternative instead, pulling in packages that conflict with the host's)."""
+def recorded_dependencies(directory: Path) -> dict[str, list[list[str]]] | None:
+    """Each downloaded package's dependency groups, as the last download into ``directory``
+    recorded them (None: a directory filled by hand, or by an older download)."""
+    try:
+        data = json.loads((directory / CLOSURE_FILE).read_text())
+        groups = data["depends"]
+        return {
+            str(name): [[str(option) for option in group] for group in found]
+            for name, found in groups.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+async def dependency_closure(
+    runner: Runner, names: Sequence[str]
+) -> tuple[list[str], dict[str, list[list[str]]]]:
+    """``names`` and everything they need, level by level, as apt would choose on a host that
+    has none of it (see :func:`first_choice_dependencies`; ``apt-cache depends --recurse``
+    follows every provider of every alternative instead, pulling in packages that conflict
+    with the host's); and each one's dependency groups, so that a host is given only what it
+    lacks (:func:`needed_packages`)."""
     closure: dict[str, None] = {}
+    groups: dict[str, list[list[str]]] = {}
     pending = list(dict.fromkeys(names))
     while pending:
         closure.update(dict.fromkeys(pending))
         result = await runner.must_run(f"{APT_DEPENDS} {' '.join(map(quote, pending))}")
         needed = first_choice_dependencies(result.stdout)
+        groups.update(dependency_groups(result.stdout))
         pending = list(
             dict.fromkeys(
                 name for found in needed.values() for name in found if name not in closure
             )
         )
-    return list(closure)
+    return list(closure), groups
 
 
 async def download_packages(
@@ -95,7 +117,7 @@ async def download_packages(
             "downloading packages needs apt-get on this machine; put the .deb files in a "
             "directory yourself and pass it with --packages-dir"
         )
-    closure = await dependency_closure(runner, names)
+    closure, groups = await dependency_closure(runner, names)
     await runner.files.mkdir(str(directory))
     missing = missing_from(closure, debs_for(directory, platform.arch))
     if missing:
@@ -111,7 +133,9 @@ async def download_packages(
                 "'apt-get update' refreshes them)"
             )
     data = {"os_id": platform.os_id, "os_version": platform.os_version, "arch": platform.arch}
-    record = {"packages": sorted(names), "closure": closure}
+    # Another package list downloaded into the same directory keeps its groups too.
+    depends = (recorded_dependencies(directory) or {}) | groups
+    record = {"packages": sorted(names), "closure": closure, "depends": depends}
     wrote = await runner.files.write_many(
         [
             FileSpec(str(directory / PLATFORM_FILE), (json.dumps(data) + "\n").encode()),
@@ -253,14 +277,19 @@ class InstallPackages(OperationStep):
                     "with packages for this host"
                 )
         debs = self._debs(directory, host.arch)
-        installed = await packages.installed(sorted({*names, *debs}))
+        groups = recorded_dependencies(directory)
+        options = {o for found in (groups or {}).values() for group in found for o in group}
+        installed = await packages.installed(sorted({*names, *debs, *options}))
         absent = [name for name in names if not installed[name] and name not in debs]
         if absent:
             raise PackageDirectoryError(
                 f"{ctx.host.name} lacks {', '.join(absent)} and {directory} has no "
                 f"{host.arch} .deb file for it"
             )
-        wanted = sorted(name for name in debs if not installed[name])
+        if groups is None:  # filled by hand: every package there that the host lacks
+            wanted = sorted(name for name in debs if not installed[name])
+        else:  # downloaded here: only what this host lacks for the names
+            wanted = needed_packages(names, groups, installed, debs)
         if check or not wanted:
             return Change(bool(wanted), action, " ".join(wanted))
         # An install cut off earlier (a dropped connection, a kill) leaves dpkg needing this

@@ -11,7 +11,7 @@ downloaded on this machine (the cluster file's ``spec.osPackages``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -191,6 +191,64 @@ def first_choice_dependencies(apt_cache_output: str) -> dict[str, list[str]]:
             if taken and not wants_provider and target:
                 current.append(_plain(target))
     return found
+
+
+def dependency_groups(apt_cache_output: str) -> dict[str, list[list[str]]]:
+    """Package -> its dependencies from ``apt-cache depends`` (not recursive), each one a
+    group of what satisfies it: the alternatives (``A | B``) in order, with the packages apt
+    lists as providing each. A host where any of a group is installed needs none of it
+    (``init-system-helpers`` wants ``usrmerge | usr-is-merged``; a host with ``usr-is-merged``
+    must not get ``usrmerge``, which refuses a /usr that is its own file system)."""
+    found: dict[str, list[list[str]]] = {}
+    current: list[list[str]] | None = None
+    group: list[str] | None = None
+    continued = False  # the dependency before was "A |": this line adds to its group
+    for line in apt_cache_output.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            current = found.setdefault(line.strip(), [])
+            group, continued = None, False
+        elif current is None:
+            continue
+        elif line.startswith("    "):  # a package providing the dependency above
+            if group is not None:
+                group.append(_plain(line.strip()))
+        else:  # "  Depends: x" or " |Depends: x" (an alternative follows)
+            kind, _, target = line.strip().partition(": ")
+            if group is None or not continued:
+                group = []
+                current.append(group)
+            continued = kind.startswith("|")
+            if target and not target.startswith("<"):  # <virtual>: its providers follow
+                group.append(_plain(target))
+    return {name: [g for g in groups if g] for name, groups in found.items()}
+
+
+def needed_packages(
+    names: Iterable[str],
+    groups: Mapping[str, Sequence[Sequence[str]]],
+    installed: Mapping[str, bool],
+    available: Iterable[str],
+) -> list[str]:
+    """The packages of ``available`` a host must install to have ``names``, as apt would
+    choose there: a package not installed, and for each of its dependency groups that nothing
+    installed or chosen satisfies, the first alternative ``available`` holds (and so on)."""
+    have = set(available)
+    chosen: set[str] = set()
+    pending = [name for name in names if not installed.get(name)]
+    while pending:
+        name = pending.pop()
+        if name in chosen:
+            continue
+        chosen.add(name)
+        for group in groups.get(name, ()):
+            if any(installed.get(option) or option in chosen for option in group):
+                continue
+            pick = next((option for option in group if option in have), None)
+            if pick is not None:
+                pending.append(pick)
+    return sorted(chosen & have)
 
 
 def _plain(name: str) -> str:
