@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 # Where kubexms writes on a host: a file replaced atomically goes through a temporary name in
-# its directory (``.<name>.kubexms-<token>``, ``.kubexms-link-<pid>``); a run's own temporary
-# files live in /var/tmp/kubexms/run-<id>; its lock and process-group log in /run/lock; a
-# restart recorded but not yet made in /var/lib/kubexms/*-pending.
+# its directory (``.<name>.kubexms-<token>``, ``.kubexms-link-<pid>``); a run's lock and
+# process-group log are in /run/lock; a restart recorded but not yet made in
+# /var/lib/kubexms/*-pending; its own temporary files in /var/tmp/kubexms/run-<run id> (only
+# this test's runs are looked for: a host's /var shows this machine's through its overlay).
 LEFTOVERS = r"""
 find /etc /usr/local/bin /var/lib/kubelet /var/lib/kubexms -xdev \
   \( -name '.*.kubexms-*' -o -name '.kubexms-link-*' \) 2>/dev/null
-ls -d /var/tmp/kubexms/run-* /run/lock/kubexms.lock* /var/lib/kubexms/*-pending/* 2>/dev/null
+ls -d /run/lock/kubexms.lock* /var/lib/kubexms/*-pending/* {run_dirs} 2>/dev/null
 true
 """
 
@@ -66,10 +67,18 @@ async def kill_when_started(
     await process.communicate()
 
 
+def run_ids(work: Path) -> list[str]:
+    """The ids of the runs whose event logs are in ``<workDir>/runs``
+    (``<time>-<pipeline>-<run id>.jsonl``)."""
+    return sorted(log.stem.rsplit("-", 1)[1] for log in (work / "runs").glob("*.jsonl"))
+
+
 async def assert_nothing_half_done(
-    hosts: Sequence[str], run: Callable[[str, str], Awaitable[str]]
+    hosts: Sequence[str], run: Callable[[str, str], Awaitable[str]], work: Path
 ) -> None:
-    """No temporary file beside a placed one, no run directory and no lock left on any host
-    (``run(host, command)`` returns the command's stdout)."""
-    left = {name: (await run(name, LEFTOVERS)).split() for name in hosts}
+    """No temporary file beside a placed one, no lock, no pending restart and no directory of
+    the runs logged in ``work`` left on any host (``run(host, command)``: its stdout)."""
+    run_dirs = " ".join(f"/var/tmp/kubexms/run-{run_id}" for run_id in run_ids(work))
+    script = LEFTOVERS.format(run_dirs=run_dirs)
+    left = {name: (await run(name, script)).split() for name in hosts}
     assert not any(left.values()), left

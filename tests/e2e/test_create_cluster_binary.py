@@ -167,7 +167,7 @@ async def test_a_run_killed_in_the_control_plane_finishes_with_resume(made: Clus
     code, out, err = await made.run("-o", "json", "--resume", "--break-lock")
     assert code == 0, err + out
     assert json.loads(out)["outcome"] == "succeeded"
-    await assert_nothing_half_done(made.masters + made.workers, made.on)
+    await assert_nothing_half_done(made.masters + made.workers, made.on, made.work)
     for role, hosts in (("master", made.masters), ("worker", made.workers)):
         for host in hosts:
             for service in SERVICES[role]:
@@ -248,4 +248,4 @@ async def test_a_renewed_certificate_restarts_the_service_that_reads_it(made: Cl
     after = await _main_pids(made, "kube-apiserver")
     assert all(after[host] != apiservers[host] for host in made.masters), (apiservers, after)
     assert await _main_pids(made, "kube-scheduler") == schedulers  # it reads none of them
-    await assert_nothing_half_done(made.masters, made.on)
+    await assert_nothing_half_done(made.masters, made.on, made.work)

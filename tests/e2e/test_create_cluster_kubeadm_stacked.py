@@ -47,7 +47,7 @@ async def test_a_run_killed_half_way_finishes_with_resume(cluster: Cluster) -> N
 
     code, out, err = await cluster.run("-o", "json", "--resume", "--break-lock")
     assert code == 0, err + out
-    await assert_nothing_half_done(cluster.hosts.names, cluster.hosts.run)
+    await assert_nothing_half_done(cluster.hosts.names, cluster.hosts.run, cluster.work)
     readyz = cluster.kubectl("get", "--raw", "/readyz")
     assert (readyz.returncode, readyz.stdout.strip()) == (0, "ok"), readyz.stderr
     nodes = json.loads(cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
