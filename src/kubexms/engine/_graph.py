@@ -62,6 +62,16 @@ class Fragment:
             fragment.exits = [nodes[-1].id]
         return fragment
 
+    @classmethod
+    def together(cls, nodes: Sequence[Node]) -> Fragment:
+        """Nodes side by side: each is an entry and an exit (what follows waits for all)."""
+        fragment = cls()
+        for node in nodes:
+            fragment.add(node, set())
+        fragment.entries = [node.id for node in nodes]
+        fragment.exits = [node.id for node in nodes]
+        return fragment
+
     def add(self, node: Node, deps: set[str]) -> None:
         if node.id in self.nodes:
             raise PlanError(f"duplicate node id {node.id!r}: two steps share a name in one task")

@@ -52,7 +52,8 @@ class Task:
     ``after`` is the one way tasks are ordered: the names of the tasks of the same module this
     one waits for. None (the default) waits for the task listed just before it, so a module's
     tasks run in sequence unless they say otherwise; ``()`` waits for nothing (a parallel
-    branch).
+    branch). ``together``: the steps do not depend on each other and run at once (read-only
+    checks); what follows the task waits for all of them.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class Task:
         hosts: HostSelector,
         *,
         after: Sequence[str] | None = None,
+        together: bool = False,
     ) -> None:
         if isinstance(after, str):
             raise TypeError("after: pass a list of task names, not one string")
@@ -69,12 +71,14 @@ class Task:
         self.steps = list(steps)
         self.hosts = hosts
         self.after: tuple[str, ...] | None = None if after is None else tuple(after)
+        self.together = together
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, {len(self.steps)} steps on {self.hosts.describe()})"
 
     def plan(self, ctx: PlanContext, prefix: str) -> Fragment:
-        """A chain of one node per step; empty when the selector picks no host."""
+        """One node per step, chained (or side by side: ``together``); empty when the
+        selector picks no host."""
         _check_name("task", self.name)
         hosts = tuple(self.hosts.select(ctx.inventory))
         if not hosts:
@@ -87,7 +91,7 @@ class Task:
             nodes.append(
                 Node(f"{prefix}/{self.name}/{step.name}", step, hosts, self.hosts.describe())
             )
-        return Fragment.chain(nodes)
+        return Fragment.together(nodes) if self.together else Fragment.chain(nodes)
 
 
 def task_order(tasks: Sequence[Task]) -> dict[str, list[str]]:

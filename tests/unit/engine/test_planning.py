@@ -63,6 +63,22 @@ def test_tasks_run_in_order_and_modules_in_order() -> None:
     assert graph.order.index("p/first/x/a") < graph.order.index("p/second/z/c")
 
 
+def test_the_steps_of_a_task_declared_together_run_at_once_and_what_follows_waits_for_all() -> None:
+    steps = [ProbeStep(name) for name in ("a", "b", "c")]
+    graph = plan(
+        Module("checks", [Task("t", steps, AllHosts(), together=True), task("u", "d")]),
+        Module("next", [task("v", "e")]),
+    )
+    assert all(deps(graph, f"p/checks/t/{name}") == set() for name in "abc")
+    assert deps(graph, "p/checks/u/d") == {"p/checks/t/a", "p/checks/t/b", "p/checks/t/c"}
+    assert deps(graph, "p/next/v/e") == {"p/checks/u/d"}
+    alone = plan(
+        Module("checks", [Task("t", steps, AllHosts(), together=True)]),
+        Module("n", [task("v", "e")]),
+    )
+    assert deps(alone, "p/n/v/e") == {"p/checks/t/a", "p/checks/t/b", "p/checks/t/c"}
+
+
 def test_parallel_branches_with_explicit_after() -> None:
     graph = plan(
         Module("pre", [task("check", "ok")]),

@@ -30,14 +30,15 @@ def test_plan_shape_with_every_option(tmp_path: Path) -> None:
     ids = list(graph.nodes)
     assert ids[:6] == [f"init-os/preflight/checks/{name}" for name in PREFLIGHT]
     deps = graph.dependencies
-    last_check = "init-os/preflight/checks/clock"
+    checks = {f"init-os/preflight/checks/{name}" for name in PREFLIGHT}
+    assert all(not deps[check] for check in checks)  # the checks run at once
     for branch in (
         "init-os/os/identity/hostname",
         "init-os/os/kernel/swap-off",
         "init-os/os/download/download-packages",
         "init-os/os/timezone/timezone",
     ):
-        assert deps[branch] == {last_check}
+        assert deps[branch] == checks
     assert deps["init-os/os/kernel/sysctl"] == {"init-os/os/kernel/kernel-modules"}
     assert deps["init-os/os/packages/packages"] == {"init-os/os/download/download-packages"}
     assert graph.nodes["init-os/os/download/download-packages"].hosts == ("@control",)
@@ -48,7 +49,8 @@ def test_plan_without_download_or_timezone() -> None:
     graph = InitOSPipeline().plan(cluster_of(2))
     assert "init-os/os/timezone/timezone" not in graph.nodes
     assert "init-os/os/download/download-packages" not in graph.nodes
-    assert graph.dependencies["init-os/os/packages/packages"] == {"init-os/preflight/checks/clock"}
+    checks = {f"init-os/preflight/checks/{name}" for name in PREFLIGHT}
+    assert graph.dependencies["init-os/os/packages/packages"] == checks
     params = graph.nodes["init-os/os/packages/packages"].step.params()
     assert params["source"] == {"kind": "repositories", "directory": None, "download": False}
 
