@@ -25,7 +25,7 @@ from tests.fixtures.artifacts.etcd_release import (
     EtcdReleaseUnavailableError,
     build_etcd_release,
 )
-from tests.leasing import HostPool
+from tests.leasing import PACKAGES_INSTALLED, HostPool
 
 RUN_TIMEOUT = 1200.0
 CLEAN_UP = (
@@ -128,7 +128,7 @@ async def etcd_cluster(pool: HostPool, directory: Path, holder: str) -> AsyncIte
         etcdctl = directory / "etcdctl"
         etcdctl.write_bytes(handle.read())
         etcdctl.chmod(0o755)
-    with pool.lease(3, init="systemd", holder=holder) as leased:
+    with pool.lease(3, init="systemd", holder=holder, prefer=PACKAGES_INSTALLED) as leased:
         names = leased.names
 
         def shape(document: dict[str, Any]) -> None:

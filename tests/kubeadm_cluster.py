@@ -29,7 +29,7 @@ from tests.fixtures.artifacts.runtime_release import (
     RuntimeReleaseUnavailableError,
     build_runtime_releases,
 )
-from tests.leasing import HostLease, HostPool
+from tests.leasing import PACKAGES_INSTALLED, HostLease, HostPool
 
 VERSION = "v1.32.0"
 RUN_TIMEOUT = 1800.0
@@ -143,7 +143,8 @@ async def kubeadm_cluster(
             "version": release.version, "file": release.path.name, "url": release.url,
             "sha256": {arch: release.sha256},
         }  # fmt: skip
-    with pool.lease(6 if registry_host else 5, init="systemd", holder=holder) as leased:
+    count = 6 if registry_host else 5
+    with pool.lease(count, init="systemd", holder=holder, prefer=PACKAGES_INSTALLED) as leased:
         names = leased.names
         vip = str(ipaddress.ip_network(leased.fleet.subnet, strict=False).broadcast_address - 9)
         private = None

@@ -13,6 +13,11 @@ given first, so a big fleet spreads tests over many hosts and a small one
 (``KUBEXMS_TEST_FLEET_SIZE=3``) still runs every test that needs no more than three. A test
 that needs more hosts than the fleet has skips with a reason that says how many it needs.
 Never pick hosts by index from ``fleet.hosts``: another test may hold them.
+
+A module that prepares its hosts the same way as others (``init os``'s packages: minutes of
+dpkg on a loaded machine) leases with ``prefer=PACKAGES_INSTALLED``: it gets hosts an earlier such
+lease had first, so the packages are installed once per host, not once per module. It is a
+preference only: a host without them gets them from the run, as any host would.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from kubexms.sandbox._cluster_file import role_groups
 __all__ = [
     "FLEET_INIT_ENV",
     "FLEET_SIZE_ENV",
+    "LOAD_BALANCER_PACKAGES_INSTALLED",
+    "PACKAGES_INSTALLED",
     "HostLease",
     "HostPool",
     "LeaseHosts",
@@ -52,6 +59,11 @@ DEFAULT_FLEET_SIZE = 20
 NOT_ROOT_REASON = "the simulated fleet needs root (network namespaces, mounts, bridges)"
 
 Init = Literal["systemd", "minimal"]
+
+PACKAGES_INSTALLED = "node-packages"
+"""A preparation hosts keep between leases: the OS packages ``init os`` installs."""
+LOAD_BALANCER_PACKAGES_INSTALLED = "loadbalancer-packages"
+"""haproxy, nginx and keepalived, as tests/loadbalancer_bench.py installs them."""
 
 
 def fleet_size() -> int:
@@ -192,6 +204,8 @@ class HostPool:
         self._packages_dir = packages_dir
         self._holders: dict[str, str] = {}
         self._uses: dict[str, int] = {host.name: 0 for host in fleet.hosts}
+        self._prepared: dict[str, set[str]] = {host.name: set() for host in fleet.hosts}
+        self._preparing: dict[str, str] = {}  # host -> what its holder prepares on it
 
     @property
     def init(self) -> Init:
@@ -204,8 +218,21 @@ class HostPool:
             self._packages_dir = Path(tempfile.mkdtemp(prefix="kxms-test-packages-"))
         return self._packages_dir
 
-    def acquire(self, count: int, *, init: Init | None, holder: str) -> HostLease:
-        """``count`` free hosts for ``holder``, least used first; skip the caller if impossible."""
+    def acquire(
+        self,
+        count: int,
+        *,
+        init: Init | None,
+        holder: str,
+        prefer: str | None = None,
+        prepares: str | None = None,
+    ) -> HostLease:
+        """``count`` free hosts for ``holder``, least used first; skip the caller if impossible.
+
+        With ``prefer``, hosts prepared that way come first, and the chosen hosts count as
+        prepared so once released. ``prepares`` only marks them: a module that must prepare
+        fresh hosts itself (its test is the preparing) still hands them on to later modules.
+        """
         size = len(self.fleet.hosts)
         if init is not None and init != self.init:
             pytest.skip(
@@ -222,21 +249,45 @@ class HostPool:
                 f"by {', '.join(held)} (raise {FLEET_SIZE_ENV})"
             )
         order = {host.name: index for index, host in enumerate(self.fleet.hosts)}
-        free.sort(key=lambda host: (self._uses[host.name], order[host.name]))
+        if prefer is None:
+            free.sort(key=lambda host: (self._uses[host.name], order[host.name]))
+        else:
+            free.sort(
+                key=lambda host: (
+                    prefer not in self._prepared[host.name],
+                    self._uses[host.name],
+                    order[host.name],
+                )
+            )
         chosen = sorted(free[:count], key=lambda host: order[host.name])
+        mark = prepares or prefer
         for host in chosen:
             self._holders[host.name] = holder
             self._uses[host.name] += 1
+            if mark is not None:
+                self._preparing[host.name] = mark
         return HostLease(self.fleet, chosen)
 
     def release(self, lease: HostLease) -> None:
         for host in lease:
             self._holders.pop(host.name, None)
+            preparation = self._preparing.pop(host.name, None)
+            if preparation is not None:
+                self._prepared[host.name].add(preparation)
 
     @contextmanager
-    def lease(self, count: int, *, init: Init | None = None, holder: str) -> Iterator[HostLease]:
-        """Hold ``count`` hosts for a block (e.g. a module-scoped fixture); released after it."""
-        leased = self.acquire(count, init=init, holder=holder)
+    def lease(
+        self,
+        count: int,
+        *,
+        init: Init | None = None,
+        holder: str,
+        prefer: str | None = None,
+        prepares: str | None = None,
+    ) -> Iterator[HostLease]:
+        """Hold ``count`` hosts for a block (e.g. a module-scoped fixture); released after it.
+        ``prefer``, ``prepares``: see :meth:`acquire`."""
+        leased = self.acquire(count, init=init, holder=holder, prefer=prefer, prepares=prepares)
         try:
             yield leased
         finally:

@@ -22,7 +22,7 @@ from kubexms.hostprep import InstallPackages, PackageSource
 from kubexms.loadbalancer import LoadBalancerModule
 from kubexms.runtime import new_runtime
 from tests.fixtures.offline_debs import LOAD_BALANCER_PACKAGES, offline_debs
-from tests.leasing import HostLease, HostPool
+from tests.leasing import LOAD_BALANCER_PACKAGES_INSTALLED, HostLease, HostPool
 
 PACKAGES = list(LOAD_BALANCER_PACKAGES)
 DOMAIN = "lb.kubexms.test"
@@ -99,8 +99,11 @@ class Bench:
 async def loadbalancer_bench(
     fleet_pool: HostPool, directory: Path, holder: str
 ) -> AsyncIterator[Bench]:
-    """Lease five systemd hosts and prepare them (see the module docstring)."""
-    with fleet_pool.lease(5, init="systemd", holder=holder) as hosts:
+    """Lease five systemd hosts and prepare them (see the module docstring). The fault tier's
+    bench and the integration tier's get the same hosts: the second installs nothing."""
+    with fleet_pool.lease(
+        5, init="systemd", holder=holder, prefer=LOAD_BALANCER_PACKAGES_INSTALLED
+    ) as hosts:
         debs = directory / "debs"
         await asyncio.to_thread(offline_debs, debs, PACKAGES)
         bench = Bench(hosts, directory)

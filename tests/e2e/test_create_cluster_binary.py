@@ -41,7 +41,7 @@ from tests.fixtures.artifacts.runtime_release import (
     build_runtime_releases,
 )
 from tests.killed_run import assert_nothing_half_done, kill_when_started
-from tests.leasing import HostPool
+from tests.leasing import PACKAGES_INSTALLED, HostPool
 
 pytestmark = pytest.mark.fleet
 
@@ -120,7 +120,7 @@ async def made(
         kubectl_release(VERSION, releases),
     ]  # fmt: skip
     kubectl = real_kubectl(VERSION)
-    with fleet_pool.lease(5, init="systemd", holder=__name__) as leased:
+    with fleet_pool.lease(5, init="systemd", holder=__name__, prefer=PACKAGES_INSTALLED) as leased:
         names = leased.names
 
         def shape(document: dict[str, Any]) -> None:

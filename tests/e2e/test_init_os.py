@@ -24,7 +24,7 @@ import pytest_asyncio
 import yaml
 
 from kubexms.sandbox import Fleet
-from tests.leasing import HostPool
+from tests.leasing import PACKAGES_INSTALLED, HostPool
 
 pytestmark = pytest.mark.fleet
 
@@ -102,7 +102,11 @@ def summary(stdout: str) -> dict[str, Any]:
 async def init_os(
     fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[InitOS]:
-    with fleet_pool.lease(5, init="systemd", holder=__name__) as leased:
+    # Fresh hosts (the first run must install the packages), handed on to later modules that
+    # want them installed.
+    with fleet_pool.lease(
+        5, init="systemd", holder=__name__, prepares=PACKAGES_INSTALLED
+    ) as leased:
         directory = tmp_path_factory.mktemp("init-os")
         names = leased.names
 
@@ -211,9 +215,11 @@ async def test_second_run_changes_nothing(init_os: InitOS) -> None:
 
 async def test_lost_host_fails_the_run_and_resume_finishes_it(init_os: InitOS) -> None:
     victim = init_os.hosts[2]
-    # Give the run real work, so it is still going when the host goes away.
+    # Give the run real work, so it is still going when the host goes away (the package step
+    # on the victim alone: dpkg on all five would only make the run longer).
+    await init_os.on(victim, "dpkg -r socat >/dev/null")
     for host in init_os.hosts:
-        await init_os.on(host, "dpkg -r socat >/dev/null && rm -f /etc/sysctl.d/99-kubexms.conf")
+        await init_os.on(host, "rm -f /etc/sysctl.d/99-kubexms.conf")
     before = init_os.logs()
     first = await init_os.start("-o", "json")
 

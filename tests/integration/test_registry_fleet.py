@@ -2,7 +2,8 @@
 the registry CA kubexms makes, htpasswd logins; images pushed by kubexms; another node pulls
 through containerd's CRI (tests/cri_client.py, as the kubelet asks: no login in the request)
 with the login and the CA kubexms configured; a wrong password or a missing CA is refused by
-name."""
+name. Without a private registry, an image `artifact images pull` copied from it into the store
+is imported by the container-runtime phase."""
 
 from __future__ import annotations
 
@@ -191,10 +192,90 @@ async def test_registry_serves_pushed_images_to_nodes_over_tls_with_login(
         untrusted = await _cri_error(hosts, node, "pull", mirrored)
         assert private in untrusted
         assert "certificate signed by unknown authority" in untrusted
+
+        await _import_without_a_private_registry(hosts, tmp_path / "offline", releases, built)
     finally:
         for host in hosts:
             await hosts.exec(host, CLEANUP)
         await hosts.exec(registry_host, REGISTRY_CLEANUP)
+
+
+def _offline_cluster_file(
+    hosts: HostLease, directory: Path, releases: RuntimeReleases, source: str
+) -> Path:
+    """The same nodes in a cluster without a private registry, whose images come from the
+    store; ``source`` (this fleet's registry) is where `artifact images pull` finds them, with
+    the login and without TLS verification (its CA is not one this machine trusts)."""
+
+    def edit(document: dict[str, Any]) -> None:
+        names = hosts.names
+        spec = document["spec"]
+        spec["roleGroups"] = {"master": names[:1], "etcd": names[:1], "worker": names[1:]}
+        spec.setdefault("global", {})["workDir"] = str(directory / "work")
+        spec.setdefault("kubernetes", {})["containerRuntime"] = {
+            "version": releases.containerd.version
+        }
+        spec["artifacts"] = {"overrides": releases.overrides()}
+        spec["registry"] = {
+            "insecureRegistries": [source],
+            "auths": {source: {"username": "kubexms", "password": PASSWORD}},
+        }
+
+    directory.mkdir()
+    return hosts.cluster_file(directory, edit=edit)
+
+
+def _imports(events: list[Event], host: str) -> list[str]:
+    return [
+        e.detail
+        for e in events
+        if e.kind == EventKind.CHANGED and e.host == host and (e.node or "").endswith("/images")
+    ]
+
+
+async def _import_without_a_private_registry(
+    hosts: HostLease, directory: Path, releases: RuntimeReleases, built: BuiltImage
+) -> None:
+    """`artifact images pull` (real skopeo) copies the image from the fleet's registry into
+    the store of a cluster without a private registry; the container-runtime phase imports
+    it into containerd's k8s.io namespace, skips it when present, and refuses an archive that
+    differs from what was pulled."""
+    node = hosts[1]
+    private = f"{hosts[0].address}:{PORT}"
+    image = f"{private}/tools/busybox:1.35"
+    path = _offline_cluster_file(hosts, directory, releases, private)
+    pull = ["artifact", "images", "pull", "-f", str(path), "--only-extra", "--image", image]
+    pulled = await asyncio.to_thread(CliRunner().invoke, app, pull)
+    assert pulled.exit_code == 0, pulled.output
+    assert f"pulled  {image}  {built.digest}" in pulled.output
+
+    cluster = load_config(path)
+    store = ArtifactStore.for_cluster(cluster)
+    plan = plan_artifacts(cluster, await host_architectures(cluster))
+    wanted = ["containerd", "runc", "cni-plugins", "crictl"]
+    await download_artifacts(plan.select(wanted), store, artifact_settings(cluster))
+    await hosts.exec(node, f"ctr -n k8s.io images rm {image}")
+    imported, events = await _run(cluster, registry=False)
+    assert imported.succeeded, imported.failures
+    assert _imports(events, node.name) == [f"imported {image}"]
+    listed = await hosts.run(node, "ctr -n k8s.io images ls")
+    assert any(line.split()[:3:2] == [image, built.digest] for line in listed.splitlines())
+
+    again, events = await _run(cluster, registry=False)
+    assert again.succeeded, again.failures
+    assert [e for e in events if e.kind == EventKind.CHANGED] == []
+
+    # The archive changed in the store after its pull: refused before anything is imported.
+    entry = ImageStore(store).entry(ImageRef.parse(image))
+    assert entry is not None
+    with ImageStore(store).path_of(entry).open("ab") as archive:
+        archive.write(b"\0" * 512)
+    await hosts.run(node, f"ctr -n k8s.io images rm {image}")
+    tampered, _ = await _run(cluster, registry=False)
+    assert not tampered.succeeded
+    (failure,) = [f for f in tampered.failures if f.host == node.name]
+    assert "differs from what was pulled" in failure.error
+    assert image not in await hosts.run(node, "ctr -n k8s.io images ls -q")
 
 
 async def test_nodes_reach_the_registry_by_name_through_the_managed_hosts_block(

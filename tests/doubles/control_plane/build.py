@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.doubles import SYSTEM_PYTHON, artifact_overrides
 from tests.doubles.control_plane.main import DOUBLES
 from tests.doubles.doubles_core.bundle import add_core
+from tests.doubles.kubelet_double import build as build_kubelet
 from tests.fixtures.artifacts.runtime_release import ReleaseFile
 
 PACKAGE = Path(__file__).resolve().parent
@@ -22,9 +23,12 @@ __all__ = ["artifact_overrides", "build_control_plane_double"]
 
 
 def build_control_plane_double(binary: str, version: str, directory: Path) -> ReleaseFile:
-    """``directory/<binary>``: the double of ``binary`` playing ``version``, as one executable."""
+    """``directory/<binary>``: the double of ``binary`` playing ``version``, as one executable.
+    The kubelet is the one kubelet double of both modes (``kubelet_double.build``)."""
     import hashlib
 
+    if binary == "kubelet":
+        return build_kubelet(version, directory)
     if binary not in DOUBLES:
         raise ValueError(f"no control-plane double of {binary!r}")
     directory.mkdir(parents=True, exist_ok=True)

@@ -6,13 +6,11 @@ from collections.abc import Callable, Sequence
 
 from .common import checked_version, fail
 from .components import kube_controller_manager, kube_proxy, kube_scheduler
-from .kubelet import kubelet
 
 DOUBLES: dict[str, Callable[[str, Sequence[str]], None]] = {
     "kube-controller-manager": kube_controller_manager,
     "kube-scheduler": kube_scheduler,
     "kube-proxy": kube_proxy,
-    "kubelet": kubelet,
 }
 
 

@@ -348,8 +348,6 @@ def test_the_kubelet_registers_its_node_and_serves_only_clients_of_the_ca(
     document = binary_kubelet_configuration(cluster)
     document.update(
         {
-            "tlsCertFile": str(api.pki / "kubelet-serving-node1.crt"),
-            "tlsPrivateKeyFile": str(api.pki / "kubelet-serving-node1.key"),
             "address": "127.0.0.1",
             "port": port,
             "healthzPort": health,
@@ -359,12 +357,19 @@ def test_the_kubelet_registers_its_node_and_serves_only_clients_of_the_ca(
             ],
         }
     )
-    document["authentication"]["x509"]["clientCAFile"] = str(api.pki / "ca.crt")
-    config = tmp_path / "kubelet.yaml"
-    config.write_text(to_yaml([document]))
     args = kubelet_args(cluster, "node1", "127.0.0.1")
-    args.update({"config": str(config), "kubeconfig": str(api.kubeconfig("kubelet-node1.conf"))})
+    # The node's files where binary mode places them, under the double's root directory.
     root = tmp_path / "root"
+    placed = {
+        document["tlsCertFile"]: api.pki / "kubelet-serving-node1.crt",
+        document["tlsPrivateKeyFile"]: api.pki / "kubelet-serving-node1.key",
+        document["authentication"]["x509"]["clientCAFile"]: api.pki / "ca.crt",
+        args["kubeconfig"]: api.kubeconfig("kubelet-node1.conf"),
+    }
+    for path, source in placed.items():
+        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, root / path.lstrip("/"))
+    (root / args["config"].lstrip("/")).write_text(to_yaml([document]))
     process = _run("kubelet", *(f"--{k}={v}" for k, v in args.items()), root=root)
     try:
         assert _get(f"http://127.0.0.1:{health}/healthz", process, None) == "ok"

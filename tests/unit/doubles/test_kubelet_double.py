@@ -17,10 +17,11 @@ import yaml
 from kubexms.kubernetes import BootstrapToken, kubelet_configuration
 from tests.doubles import SYSTEM_PYTHON
 from tests.doubles.doubles_core.api import from_kubeconfig
-from tests.doubles.kubeadm_double import DOUBLES, build
+from tests.doubles.kubeadm_double import DOUBLES
 from tests.doubles.kubeadm_double.pki import kubeconfig
 from tests.doubles.kubeadm_double.tokens import token_secret_object
-from tests.doubles.local_api import LocalApi, local_api, local_cluster
+from tests.doubles.kubelet_double import build
+from tests.doubles.local_api import LocalApi, free_port, local_api, local_cluster
 
 TOKEN = BootstrapToken("kxmsab", "0123456789abcdef")
 
@@ -36,13 +37,16 @@ def _root(tmp_path: Path, api: LocalApi) -> Path:
     root = tmp_path / "root"
     config = kubelet_configuration(local_cluster())
     config["staticPodPath"] = "/etc/kubernetes/manifests"
+    # Its listeners on loopback ports of their own (the defaults 10250/10248 are the machine's).
+    config.update({"address": "127.0.0.1", "port": free_port(), "healthzPort": free_port()})
     lib = root / "var/lib/kubelet"
     lib.mkdir(parents=True)
     (lib / "config.yaml").write_text(yaml.safe_dump(config))
     ca = (api.pki / "ca.crt").read_bytes()
     bootstrap = kubeconfig(api.url, ca, "kubernetes", "tls-bootstrap-token-user", token=TOKEN.value)
-    (root / "etc/kubernetes").mkdir(parents=True)
+    (root / "etc/kubernetes/pki").mkdir(parents=True)
     (root / "etc/kubernetes/bootstrap-kubelet.conf").write_bytes(bootstrap)
+    (root / "etc/kubernetes/pki/ca.crt").write_bytes(ca)  # kubeadm's clientCAFile
     return root
 
 
@@ -58,7 +62,7 @@ def _flags(name: str) -> list[str]:
 
 
 def _kubelet(root: Path, tmp_path: Path, *argv: str) -> subprocess.Popen[bytes]:
-    release = build("kubelet", "v1.32.0", tmp_path / "release")
+    release = build("v1.32.0", tmp_path / "release")
     env = {"PATH": "/usr/bin:/bin", "KUBEXMS_DOUBLE_ROOT": str(root)}
     log = (tmp_path / "kubelet.log").open("wb")
     return subprocess.Popen([str(release.path), *argv], env=env, stdout=log, stderr=log)
