@@ -44,6 +44,16 @@ CLUSTER: dict[str, Any] = {
     },
 }
 START_TIMEOUT = 30.0
+CLUSTER_ADMINS_BINDING: dict[str, Any] = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "ClusterRoleBinding",
+    "metadata": {"name": "kubeadm:cluster-admins"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                "name": "cluster-admin"},
+    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                  "name": "kubeadm:cluster-admins"}],
+}  # fmt: skip
+"""What kubeadm init binds (with super-admin.conf) so that admin.conf's group may act."""
 
 
 def free_port() -> int:
@@ -187,6 +197,15 @@ class LocalApi:
         )
         assert code == 200, answer
 
+    def bind_cluster_admins(self) -> None:
+        """The ``kubeadm:cluster-admins`` ClusterRoleBinding (to cluster-admin) made with
+        super-admin.conf (``system:masters``), as kubeadm init makes it: until it exists,
+        admin.conf (group ``kubeadm:cluster-admins``) may do nothing."""
+        binding = CLUSTER_ADMINS_BINDING
+        path = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+        code, answer = self.request("POST", path, binding, client="super-admin.conf")
+        assert code in (201, 409), answer
+
     def start_apiserver(self, *extra: str, env: dict[str, str] | None = None) -> int:
         """Another double on the same etcd; its port once it answers /readyz."""
         port = free_port()
@@ -253,8 +272,11 @@ def start_etcd(pki: Path, directory: Path, stack: ExitStack) -> tuple[str, subpr
 
 
 @contextmanager
-def local_api(directory: Path, kubernetes: str = "1.32") -> Iterator[LocalApi]:
-    """A PKI for ``CLUSTER`` (ECDSA keys: cheap), an etcd and one apiserver double."""
+def local_api(
+    directory: Path, kubernetes: str = "1.32", *, admins: bool = True
+) -> Iterator[LocalApi]:
+    """A PKI for ``CLUSTER`` (ECDSA keys: cheap), an etcd and one apiserver double (with the
+    ``kubeadm:cluster-admins`` binding unless ``admins`` is false)."""
     if not Path("/usr/bin/etcd").exists():
         pytest.fail("etcd is not installed (Debian package etcd-server)", pytrace=False)
     pki = directory / "pki"
@@ -265,6 +287,8 @@ def local_api(directory: Path, kubernetes: str = "1.32") -> Iterator[LocalApi]:
         api = LocalApi(directory, pki, etcd_url, real_kubectl(kubernetes), etcd)
         stack.enter_context(api._stack)
         api.start_apiserver()
+        if admins:
+            api.bind_cluster_admins()
         yield api
 
 

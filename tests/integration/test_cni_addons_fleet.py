@@ -43,7 +43,7 @@ from tests.doubles import (
     kubectl_release,
     real_kubectl,
 )
-from tests.doubles.local_api import apiserver_flags
+from tests.doubles.local_api import CLUSTER_ADMINS_BINDING, apiserver_flags
 from tests.fixtures.artifacts.runtime_release import ReleaseFile
 from tests.leasing import HostPool
 from tests.unit.cni.upstream import FIXTURES
@@ -271,10 +271,26 @@ async def start_control_plane(made: Cluster, local_pki: Path) -> None:
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         if done.returncode == 0:
-            return
+            break
         await asyncio.sleep(0.5)
-    log = await made.on(master, f"cat {STATE}/apiserver.log {STATE}/etcd.log")
-    pytest.fail(f"the API-server double did not get ready: {log}")
+    else:
+        log = await made.on(master, f"cat {STATE}/apiserver.log {STATE}/etcd.log")
+        pytest.fail(f"the API-server double did not get ready: {log}")
+    # As kubeadm init: admin.conf's group kubeadm:cluster-admins is bound to cluster-admin with
+    # super-admin.conf (the double enforces RBAC: without the binding admin.conf may nothing).
+    super_admin = yaml.safe_load((local_pki / "kubeconfig" / "super-admin.conf").read_text())
+    super_admin["clusters"][0]["cluster"]["server"] = f"https://{address}:6443"
+    super_admin_path = made.directory / "super-admin.conf"
+    super_admin_path.write_text(yaml.safe_dump(super_admin))
+    super_admin_path.chmod(0o600)
+    binding = made.directory / "cluster-admins.yaml"
+    binding.write_text(yaml.safe_dump(CLUSTER_ADMINS_BINDING))
+    await asyncio.to_thread(
+        subprocess.run,
+        [str(made.kubectl_path), f"--kubeconfig={super_admin_path}", "apply", "--server-side",
+         "-f", str(binding)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
 
 
 def node_status(address: str, name: str) -> dict[str, Any]:

@@ -48,10 +48,12 @@ CALICO_KUBECONFIG = "/etc/cni/net.d/calico-kubeconfig"
 
 
 def _get(client: Client, path: str) -> Any:
+    """The object, or None when it does not exist or is not this node's to see (the Node
+    authorizer refuses what no pod on the node refers to: 403)."""
     try:
         return client.get(path)
     except ApiError as error:
-        if error.status == 404:
+        if error.status in (403, 404):
             return None
         raise
 

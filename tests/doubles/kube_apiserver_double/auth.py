@@ -1,11 +1,5 @@
-"""Who is asking (client certificate from --client-ca-file, bootstrap token, or anonymous) and
-what they may do.
-
-Authorization is simplified (tests/doubles/README.md): an authenticated user with a client
-certificate may do everything; a bootstrap token (``system:bootstrappers``) may only what
-kubeadm's TLS bootstrap needs; anonymous requests reach only the public health and version paths
-(and ``kube-public/cluster-info``), as the default ``system:public-info-viewer`` binding allows.
-"""
+"""Who is asking: a client certificate from --client-ca-file, a bootstrap token, or anonymous.
+What they may do is ``rbac``'s (``--authorization-mode``)."""
 
 from __future__ import annotations
 
@@ -19,7 +13,6 @@ from typing import Any
 from .etcd import EtcdClient
 
 TOKEN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
-PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 
 
 @dataclass(frozen=True)
@@ -74,32 +67,3 @@ def from_bootstrap_token(etcd: EtcdClient, header: str) -> User | None:
     return User(
         f"system:bootstrap:{token_id}", ("system:bootstrappers", *extra, "system:authenticated")
     )
-
-
-def is_public(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS)
-
-
-def allowed(user: User, verb: str, path: str, request: dict[str, str]) -> bool:
-    """``request``: group, plural, namespace, name, subresource of a resource request."""
-    if is_public(path):
-        return True
-    resource = (request.get("group", ""), request.get("plural", ""))
-    if user.anonymous:
-        return (
-            verb == "get"
-            and resource == ("", "configmaps")
-            and request.get("namespace") == "kube-public"
-            and request.get("name") == "cluster-info"
-        )
-    if "system:bootstrappers" in user.groups:
-        if path in ("/api", "/apis") or path.startswith(("/api/v1?", "/apis/certificates")):
-            return True
-        if resource == ("certificates.k8s.io", "certificatesigningrequests"):
-            return verb in ("create", "get", "list", "watch")
-        if resource == ("", "configmaps"):
-            return verb == "get" and request.get("namespace") in ("kube-public", "kube-system")
-        if resource == ("", "nodes"):
-            return verb == "get"
-        return not request.get("plural") and path.startswith("/api")
-    return True

@@ -1,12 +1,16 @@
-"""RBAC (and the Node authorizer) evaluated the way the real apiserver does, on the Roles and
-bindings stored in etcd plus the bootstrap policy a real apiserver creates at start.
+"""``--authorization-mode`` enforced the way the real apiserver does: ``Node`` and ``RBAC`` on
+the Roles and bindings stored in etcd plus the bootstrap policy a real apiserver creates at
+start, ``AlwaysAllow``, ``AlwaysDeny``; a request none allows is 403 Forbidden with upstream's
+message (``forbidden_message``). So kubexms's own bindings (and kubeadm's, made by the kubeadm
+double as kubeadm makes them) must be enough, as on a real cluster.
 
-The double reports a denial instead of enforcing it (tests/doubles/README.md): the request goes
-on, and the response carries a ``Warning`` header (kubectl prints it to stderr) and the log a
-line, so a flow that a real cluster would forbid shows up without stopping tests of other
-phases. Simplifications: aggregated ClusterRoles are not aggregated; the Node authorizer lets a
-node read every ConfigMap/Secret (the real one only those its pods use); the controller-manager,
-scheduler and kube-proxy users may do everything (their real roles are long lists).
+Simplifications (tests/doubles/README.md): aggregated ClusterRoles are not aggregated; the
+controller-manager and scheduler users may do everything (they stand for the controllers'
+service-account roles of ``--use-service-account-credentials``, and their real roles are long
+lists); the Node authorizer's graph knows no Pods (the doubles run none): a node may read a
+ConfigMap or Secret that the pod template of a DaemonSet scheduled onto it refers to, and that
+DaemonSet itself (the pod the DaemonSet controller would bind to it); the NodeRestriction
+admission plugin (a node changes only its own Node) is not modelled.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 from typing import Any
 
 from .auth import User
+from .controllers import DAEMONSET_TOLERATIONS, fits
 from .etcd import EtcdClient
 
 Json = dict[str, Any]
@@ -31,6 +36,46 @@ BASIC_USER = [{"apiGroups": ["authorization.k8s.io"],
 NODE_BOOTSTRAPPER = [{"apiGroups": ["certificates.k8s.io"],
                       "resources": ["certificatesigningrequests"],
                       "verbs": ["create", "get", "list", "watch"]}]  # fmt: skip
+READ = ["get", "list", "watch"]
+EVENTS = {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
+          "verbs": ["create", "patch", "update"]}  # fmt: skip
+NODE_PROXIER = [
+    {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["list", "watch"]},
+    {
+        "apiGroups": ["discovery.k8s.io"],
+        "resources": ["endpointslices"],
+        "verbs": ["list", "watch"],
+    },
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": READ},
+    EVENTS,
+]
+# bootstrappolicy.NodeRules (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go): what
+# the Node authorizer allows a node without looking at its graph.
+NODE_RULES: list[Json] = [
+    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+    {"apiGroups": ["authorization.k8s.io"],
+     "resources": ["subjectaccessreviews", "localsubjectaccessreviews"], "verbs": ["create"]},
+    {"apiGroups": [""], "resources": ["services"], "verbs": READ},
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["create", *READ]},
+    {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["update", "patch"]},
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["update", "patch"]},
+    EVENTS,
+    {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "delete"]},
+    {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["update", "patch"]},
+    {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
+    {"apiGroups": [""], "resources": ["endpoints"], "verbs": ["get"]},
+    {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"],
+     "verbs": ["create", *READ]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+     "verbs": ["get", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["storage.k8s.io"], "resources": ["csidrivers"], "verbs": READ},
+    {"apiGroups": ["storage.k8s.io"], "resources": ["csinodes"],
+     "verbs": ["get", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["node.k8s.io"], "resources": ["runtimeclasses"], "verbs": READ},
+]  # fmt: skip
+GRAPH_RESOURCES = {("", "configmaps"), ("", "secrets"), ("apps", "daemonsets")}
+"""What a node may read only through its graph (its pods' references)."""
 # The bootstrap policy: ClusterRole name -> rules, and who it is bound to.
 BOOTSTRAP_ROLES: dict[str, list[Json]] = {
     "cluster-admin": EVERYTHING,
@@ -38,10 +83,17 @@ BOOTSTRAP_ROLES: dict[str, list[Json]] = {
     "system:discovery": DISCOVERY,
     "system:basic-user": BASIC_USER,
     "system:node-bootstrapper": NODE_BOOTSTRAPPER,
+    "system:certificates.k8s.io:certificatesigningrequests:nodeclient": [
+        {"apiGroups": ["certificates.k8s.io"],
+         "resources": ["certificatesigningrequests/nodeclient"], "verbs": ["create"]}],
+    "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient": [
+        {"apiGroups": ["certificates.k8s.io"],
+         "resources": ["certificatesigningrequests/selfnodeclient"], "verbs": ["create"]}],
+    "system:node": NODE_RULES,
     "system:kube-controller-manager": EVERYTHING,
     "system:kube-scheduler": EVERYTHING,
-    "system:node-proxier": EVERYTHING,
-}
+    "system:node-proxier": NODE_PROXIER,
+}  # fmt: skip
 BOOTSTRAP_BINDINGS: list[tuple[str, str, str]] = [  # (role, subject kind, subject name)
     ("cluster-admin", "Group", "system:masters"),
     ("system:public-info-viewer", "Group", "system:authenticated"),
@@ -52,14 +104,6 @@ BOOTSTRAP_BINDINGS: list[tuple[str, str, str]] = [  # (role, subject kind, subje
     ("system:kube-scheduler", "User", "system:kube-scheduler"),
     ("system:node-proxier", "User", "system:kube-proxy"),
 ]
-NODE_RESOURCES = {
-    ("", "nodes"), ("", "nodes/status"), ("", "pods"), ("", "pods/status"), ("", "events"),
-    ("", "configmaps"), ("", "secrets"), ("", "services"), ("", "endpoints"),
-    ("", "persistentvolumeclaims"), ("", "persistentvolumes"), ("coordination.k8s.io", "leases"),
-    ("certificates.k8s.io", "certificatesigningrequests"), ("events.k8s.io", "events"),
-    ("discovery.k8s.io", "endpointslices"), ("storage.k8s.io", "csidrivers"),
-    ("node.k8s.io", "runtimeclasses"),
-}  # fmt: skip
 
 
 def _matches(values: list[str], wanted: str) -> bool:
@@ -109,16 +153,32 @@ def _subject_matches(subject: Json, user: User, binding_namespace: str) -> bool:
     return False
 
 
-def _node_allows(user: User, verb: str, request: dict[str, str]) -> bool:
-    if "system:nodes" not in user.groups or not user.name.startswith("system:node:"):
-        return False
-    resource = (request.get("group", ""),
-                request["plural"] + (f"/{request['subresource']}" if request.get("subresource")
-                                     else ""))  # fmt: skip
-    return resource in NODE_RESOURCES or (request.get("group", ""), request["plural"]) in {
-        ("authentication.k8s.io", "tokenreviews"),
-        ("authorization.k8s.io", "subjectaccessreviews"),
-    }
+def forbidden_message(user: User, verb: str, path: str, request: dict[str, str]) -> str:
+    """Upstream's ``forbiddenMessage`` (apiserver/pkg/endpoints/handlers/responsewriters)."""
+    if not request.get("plural"):
+        return f'User "{user.name}" cannot {verb} path "{path}"'
+    resource = request["plural"] + (f"/{request['subresource']}" if request.get("subresource")
+                                    else "")  # fmt: skip
+    where = (f' in the namespace "{request["namespace"]}"' if request.get("namespace")
+             else " at the cluster scope")  # fmt: skip
+    return (f'User "{user.name}" cannot {verb} resource "{resource}" in API group '
+            f'"{request.get("group", "")}"{where}')  # fmt: skip
+
+
+def forbidden_status(user: User, verb: str, path: str, request: dict[str, str]) -> Json:
+    """The 403 Status of a denied request, as ``errors.NewForbidden`` words it."""
+    message = forbidden_message(user, verb, path, request)
+    plural, group, name = request.get("plural"), request.get("group"), request.get("name")
+    if plural:
+        qualified = f"{plural}.{group}" if group else plural
+        subject = f'{qualified} "{name}"' if name else qualified
+        text = f"{subject} is forbidden: {message}"
+        details: Json = {"kind": plural, **({"name": name} if name else {}),
+                         **({"group": group} if group else {})}  # fmt: skip
+    else:
+        text, details = f"forbidden: {message}", {}
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": text, "reason": "Forbidden", "details": details, "code": 403}  # fmt: skip
 
 
 class Authorizer:
@@ -137,11 +197,42 @@ class Authorizer:
         rules: list[Json] = json.loads(kv.value).get("rules") or [] if kv else []
         return rules
 
+    def _node_allows(self, user: User, verb: str, path: str, request: dict[str, str]) -> bool:
+        """The Node authorizer: a ``system:node:<name>`` of ``system:nodes`` may what
+        NODE_RULES allow, and read what its (DaemonSet) pods refer to."""
+        if "system:nodes" not in user.groups or not user.name.startswith("system:node:"):
+            return False
+        if not request.get("plural"):
+            return False
+        if (request.get("group", ""), request["plural"]) in GRAPH_RESOURCES:
+            return verb == "get" and bool(request.get("name")) and self._in_graph(
+                user.name.removeprefix("system:node:"), request)  # fmt: skip
+        return any(rule_allows(rule, verb, request, path) for rule in NODE_RULES)
+
+    def _in_graph(self, node_name: str, request: dict[str, str]) -> bool:
+        """``request``'s object is a DaemonSet scheduled onto the node or a ConfigMap/Secret
+        its pod template refers to (see the module docstring)."""
+        kv = self.etcd.get(f"/registry/nodes/{node_name}")
+        if kv is None:
+            return False
+        node = json.loads(kv.value)
+        namespace, name = request.get("namespace", ""), request.get("name", "")
+        for daemonset in self._stored(f"/registry/apps/daemonsets/{namespace}/"):
+            pod = daemonset.get("spec", {}).get("template", {}).get("spec", {}) or {}
+            if not fits(pod, node, list(DAEMONSET_TOLERATIONS)):
+                continue
+            if request["plural"] == "daemonsets":
+                if daemonset["metadata"]["name"] == name:
+                    return True
+            elif name in _references(pod, request["plural"]):
+                return True
+        return False
+
     def decide(self, user: User, verb: str, path: str, request: dict[str, str]) -> str | None:
-        """None when allowed, else the real apiserver's reason for refusing."""
+        """None when allowed, else the real apiserver's message for refusing."""
         if "system:masters" in user.groups or "AlwaysAllow" in self.modes:
             return None
-        if "Node" in self.modes and request.get("plural") and _node_allows(user, verb, request):
+        if "Node" in self.modes and self._node_allows(user, verb, path, request):
             return None
         if "RBAC" in self.modes:
             for role, kind, name in BOOTSTRAP_BINDINGS:
@@ -164,10 +255,29 @@ class Authorizer:
                 rules = self._role_rules(str(ref.get("kind")), str(ref.get("name")), namespace)
                 if any(rule_allows(rule, verb, request, path) for rule in rules):
                     return None
-        if request.get("plural"):
-            what = f'resource "{request["plural"]}" in API group "{request.get("group", "")}"'
-            where = (f' in the namespace "{request["namespace"]}"' if request.get("namespace")
-                     else " at the cluster scope")  # fmt: skip
-        else:
-            what, where = f'path "{path}"', ""
-        return f'User "{user.name}" cannot {verb} {what}{where}'
+        return forbidden_message(user, verb, path, request)
+
+
+def _references(pod: Json, plural: str) -> set[str]:
+    """The ConfigMaps (or Secrets) a pod spec refers to: volumes, env and envFrom."""
+    key, volume_key, name_key = (
+        ("configMapKeyRef", "configMap", "name") if plural == "configmaps"
+        else ("secretKeyRef", "secret", "secretName")
+    )  # fmt: skip
+    env_from = "configMapRef" if plural == "configmaps" else "secretRef"
+    found: set[str] = set()
+    for volume in pod.get("volumes") or []:
+        if isinstance(volume.get(volume_key), dict):
+            found.add(str(volume[volume_key].get(name_key, "")))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if isinstance(source.get(volume_key), dict):
+                found.add(str(source[volume_key].get("name", "")))
+    for container in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+        for item in container.get("env") or []:
+            ref = (item.get("valueFrom") or {}).get(key)
+            if isinstance(ref, dict):
+                found.add(str(ref.get("name", "")))
+        for item in container.get("envFrom") or []:
+            if isinstance(item.get(env_from), dict):
+                found.add(str(item[env_from].get("name", "")))
+    return found

@@ -18,7 +18,7 @@ from . import auth, openapi
 from .errors import ApiError, bad_request
 from .etcd import EtcdClient, EtcdError
 from .health import health_report, version_document
-from .rbac import Authorizer
+from .rbac import Authorizer, forbidden_status
 from .resources import Resource, api_versions, group_document, group_list, resource_list
 from .selectors import Matcher, field_matcher, label_matcher
 from .store import Json, Store
@@ -79,7 +79,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ApiServer
     user: auth.User
-    rbac_warnings: list[str] = []  # noqa: RUF012 - replaced per request, never mutated
 
     def setup(self) -> None:
         self.request.settimeout(30)
@@ -112,7 +111,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Audit-Id", str(uuid.uuid4()))
         self.send_header("Cache-Control", "no-cache, private")
-        for warning in [*(warnings or []), *self.rbac_warnings]:
+        for warning in warnings or []:
             quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
             self.send_header("Warning", f'299 - "{quoted}"')
         self.end_headers()
@@ -200,18 +199,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._json(401, ApiError(401, "Unauthorized", "Unauthorized").status())
             return
         self.user = user
-        self.rbac_warnings = []
         parts = path.strip("/").split("/")
         is_resource = (parts[0] == "api" and len(parts) >= 3) or (
             parts[0] == "apis" and len(parts) >= 4
         )
         try:
             if not is_resource:
-                if not auth.is_public(path) and user.anonymous:
-                    self._forbidden("get", path, {})
-                    return
-                self._report_rbac("get", path, {})
-                self._non_resource(method, path, query)
+                if self._authorized(
+                    "get" if method in ("GET", "HEAD") else method.lower(), path, {}
+                ):
+                    self._non_resource(method, path, query)
                 return
             self._resource(method, path, query)
         except ApiError as error:
@@ -219,29 +216,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except EtcdError as error:
             self._error(ApiError(500, "InternalError", f"etcd: {error}"))
 
-    def _report_rbac(self, verb: str, path: str, request: dict[str, str]) -> None:
-        """Report (never enforce) what RBAC and the Node authorizer would refuse (rbac.py)."""
-        reason = self.server.authorizer.decide(self.user, verb, path, request)
-        if reason is not None:
-            said = f"kubexms apiserver double: a real apiserver would forbid this: {reason}"
-            log.warning("%s", said)
-            self.rbac_warnings = [said]
-
-    def _forbidden(self, verb: str, path: str, request: dict[str, str]) -> None:
-        if request.get("plural"):
-            what = f'resource "{request["plural"]}" in API group "{request.get("group", "")}"'
-            where = (
-                f' in the namespace "{request["namespace"]}"'
-                if request.get("namespace")
-                else " at the cluster scope"
-            )
-        else:
-            what, where = f'path "{path}"', ""
-        message = (
-            f'{request.get("plural") or path} is forbidden: User "{self.user.name}" '
-            f"cannot {verb} {what}{where}"
-        )
-        self._json(403, ApiError(403, "Forbidden", message).status())
+    def _authorized(self, verb: str, path: str, request: dict[str, str]) -> bool:
+        """Whether ``--authorization-mode`` allows the request (rbac.py); else the 403 sent."""
+        if self.server.authorizer.decide(self.user, verb, path, request) is None:
+            return True
+        status = forbidden_status(self.user, verb, path, request)
+        log.warning("%s", status["message"])
+        self._json(403, status)
+        return False
 
     # -- non-resource paths -------------------------------------------------------------------
     def _non_resource(self, method: str, path: str, query: dict[str, str]) -> None:
@@ -334,10 +316,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "name": name,
             "subresource": subresource,
         }
-        if not auth.allowed(self.user, verb, path, request):
-            self._forbidden(verb, path, request)
+        if not self._authorized(verb, path, request):
             return
-        self._report_rbac(verb, path, request)
         store = self.server.store
         manager = query.get("fieldManager") or self._default_manager()
         validation = query.get("fieldValidation", "Warn")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from . import manifests, pki
+from . import manifests, pki, rbac
 from ._core import Client, host, root, write
 from .common import (
     CONF,
@@ -140,11 +140,16 @@ def cmd_init(argv: list[str], version: str) -> None:
         Client(local, ca_pem, **client_credentials(f"{CONF}/admin.conf")),
         parse_duration(timeouts.get("controlPlaneComponentHealthCheck", "4m0s")),
     )
+    rbac.ensure_cluster_admins(client, admin_client(f"{CONF}/super-admin.conf"))
     upload(client, cluster, documents, ca_pem)
+    rbac.upload_config_roles(client)
     mark_control_plane(client, node, registration.get("taints") or [])
     for token in init.get("bootstrapTokens") or []:
         client.put_object("/api/v1/namespaces/kube-system/secrets", token_secret_object(token))
         print("[bootstrap-token] Creating the bootstrap token")
+    rbac.bootstrap_token_rbac(client)
+    if "KubeProxyConfiguration" in documents:
+        rbac.kube_proxy_rbac(client)
     sign_cluster_info(client, init.get("bootstrapTokens") or [])
     print("\nYour Kubernetes control-plane has initialized successfully! (kubexms test double)")
     if "skip-token-print" not in flags:

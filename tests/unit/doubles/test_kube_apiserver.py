@@ -78,16 +78,22 @@ def write(api: LocalApi, name: str, text: str) -> Path:
     return path
 
 
-def request(
+def answer(
     api: LocalApi,
     method: str,
     path: str,
+    status: int,
     body: Any = None,
     *,
     client: str | None = "admin.conf",
     headers: dict[str, str] | None = None,
-) -> tuple[int, bytes]:
-    return api.request(method, path, body, client=client, headers=headers)
+    port: int | None = None,
+) -> bytes:
+    """The body of one request as the client of the PKI kubeconfig ``client`` (None: no
+    certificate), which must answer ``status`` (the body shows when it does not)."""
+    code, got = api.request(method, path, body, client=client, headers=headers, port=port)
+    assert code == status, (method, path, got)
+    return got
 
 
 def run_double(*args: str) -> subprocess.CompletedProcess[str]:
@@ -165,20 +171,18 @@ def test_the_artifact_is_one_executable_reporting_its_version(tmp_path: Path) ->
 
 def test_health_is_public_and_ready_with_etcd(api: LocalApi) -> None:
     for path in ("/healthz", "/livez", "/readyz", "/version"):
-        code, body = request(api, "GET", path, client=None)
-        assert code == 200, (path, body)
-    assert request(api, "GET", "/readyz", client=None)[1] == b"ok"
-    code, body = request(api, "GET", "/readyz?verbose", client=None)
+        answer(api, "GET", path, 200, client=None)
+    assert answer(api, "GET", "/readyz", 200, client=None) == b"ok"
+    body = answer(api, "GET", "/readyz?verbose", 200, client=None)
     assert b"[+]etcd ok" in body
     assert b"readyz check passed" in body
     assert api.kubectl("get", "--raw", "/readyz").stdout == "ok"
 
 
 def test_anything_else_needs_a_client_certificate_of_the_ca(api: LocalApi) -> None:
-    code, body = request(api, "GET", "/api/v1/namespaces", client=None)
-    assert code == 403
+    body = answer(api, "GET", "/api/v1/namespaces", 403, client=None)
     assert b'User \\"system:anonymous\\" cannot list resource \\"namespaces\\"' in body
-    assert request(api, "GET", "/api", client=None)[0] == 403
+    answer(api, "GET", "/api", 403, client=None)
     context = ssl.create_default_context(cafile=str(api.pki / "ca.crt"))
     context.load_cert_chain(api.pki / "front-proxy-client.crt", api.pki / "front-proxy-client.key")
     with (
@@ -187,7 +191,7 @@ def test_anything_else_needs_a_client_certificate_of_the_ca(api: LocalApi) -> No
         pytest.raises((ssl.SSLError, ConnectionError)),
     ):
         _exchange(tls)  # TLS 1.3 reports the refused certificate after the handshake
-    assert request(api, "GET", "/api/v1/namespaces")[0] == 200
+    answer(api, "GET", "/api/v1/namespaces", 200)
 
 
 def _exchange(tls: ssl.SSLSocket) -> bytes:
@@ -208,13 +212,12 @@ def test_not_ready_while_etcd_is_down(tmp_path: Path) -> None:
     with local_api(tmp_path) as api:
         api.etcd_process.send_signal(signal.SIGSTOP)  # etcd hangs: no answer, no refusal
         try:
-            code, body = request(api, "GET", "/readyz?verbose", client=None)
-            assert code == 500
+            body = answer(api, "GET", "/readyz?verbose", 500, client=None)
             assert b"[-]etcd failed: reason withheld" in body
-            assert request(api, "GET", "/healthz", client=None)[0] == 500
+            answer(api, "GET", "/healthz", 500, client=None)
         finally:
             api.etcd_process.send_signal(signal.SIGCONT)
-        assert request(api, "GET", "/readyz", client=None)[0] == 200
+        answer(api, "GET", "/readyz", 200, client=None)
 
 
 # -- objects through the real kubectl --------------------------------------------------------
@@ -402,6 +405,15 @@ stringData:
   usage-bootstrap-authentication: "true"
   usage-bootstrap-signing: "true"
   auth-extra-groups: system:bootstrappers:kubeadm:default-node-token
+---
+# What kubeadm init binds for its tokens (kubeadm:kubelet-bootstrap): without it, 403.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "kubeadm:kubelet-bootstrap"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:node-bootstrapper"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group,
+   name: "system:bootstrappers:kubeadm:default-node-token"}
 """,
     )
     api.kubectl("apply", "--server-side", "--field-manager=kubeadm", "-f", str(secret))
@@ -416,21 +428,12 @@ stringData:
             "usages": ["client auth"],
         },
     }
-    code, body = request(
-        api,
-        "POST",
-        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
-        csr,
-        client=None,
-        headers=bearer,
-    )
-    assert code == 201, body
-    code, _ = request(
-        api, "GET", "/api/v1/namespaces/kube-system/secrets", client=None, headers=bearer
-    )
-    assert code == 403
+    csrs = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    answer(api, "POST", csrs, 201, csr, client=None, headers=bearer)
+    secrets = "/api/v1/namespaces/kube-system/secrets"
+    answer(api, "GET", secrets, 403, client=None, headers=bearer)
     wrong = {"Authorization": "Bearer abcdef.ffffffffffffffff"}
-    assert request(api, "GET", "/api", client=None, headers=wrong)[0] == 401
+    answer(api, "GET", "/api", 401, client=None, headers=wrong)
 
 
 def test_csr_approval_only_through_its_subresource(api: LocalApi) -> None:
@@ -445,19 +448,16 @@ def test_csr_approval_only_through_its_subresource(api: LocalApi) -> None:
             "usages": ["client auth"],
         },
     }
-    code, body = request(api, "POST", csrs, csr)
-    assert code == 201, body
+    body = answer(api, "POST", csrs, 201, csr)
     approved = {"type": "Approved", "status": "True", "reason": "Test", "message": "ok"}
     sneaky = {**json.loads(body), "status": {"conditions": [approved], "certificate": "Y2VydA=="}}
-    code, body = request(api, "PUT", f"{csrs}/approval-test/status", sneaky)
-    assert code == 200, body
+    body = answer(api, "PUT", f"{csrs}/approval-test/status", 200, sneaky)
     assert json.loads(body)["status"] == {"certificate": "Y2VydA=="}  # approval is not status's
     current = json.loads(body)
     current["status"]["conditions"] = [approved]
-    code, body = request(api, "PUT", f"{csrs}/approval-test/approval", current)
-    assert code == 200, body
+    body = answer(api, "PUT", f"{csrs}/approval-test/approval", 200, current)
     assert json.loads(body)["status"]["conditions"][0]["type"] == "Approved"
-    listed = json.loads(request(api, "GET", "/apis/certificates.k8s.io/v1")[1])
+    listed = json.loads(answer(api, "GET", "/apis/certificates.k8s.io/v1", 200))
     assert "certificatesigningrequests/approval" in [r["name"] for r in listed["resources"]]
 
 
@@ -560,26 +560,35 @@ metadata: {name: "kubeadm:cluster-admins"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "kubeadm:cluster-admins"}]
 """
-WOULD_FORBID = "a real apiserver would forbid this"
 
 
-def test_rbac_denials_are_reported_until_the_binding_exists(tmp_path: Path) -> None:
-    with local_api(tmp_path) as api:
+def test_rbac_is_enforced_until_the_binding_exists(tmp_path: Path) -> None:
+    with local_api(tmp_path, admins=False) as api:
         config = write(api, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\n"
                        "metadata: {name: rbac, namespace: default}\ndata: {}\n")  # fmt: skip
         apply = ("apply", "--server-side", "--field-manager=kubexms", "-f", str(config))
-        early = api.kubectl(*apply)  # admin.conf: group kubeadm:cluster-admins, not yet bound
-        assert WOULD_FORBID in early.stderr
-        assert 'User "kubernetes-admin" cannot patch resource "configmaps"' in early.stderr
+        early = api.kubectl(*apply, check=False)  # admin.conf: kubeadm:cluster-admins, unbound
+        assert early.returncode != 0
+        assert (
+            'configmaps "rbac" is forbidden: User "kubernetes-admin" cannot patch resource '
+            '"configmaps" in API group "" in the namespace "default"'
+        ) in early.stderr
         super_admin = api.kubeconfig("super-admin.conf")  # system:masters: always allowed
         binding = write(api, "crb.yaml", CLUSTER_ADMINS_BINDING)
-        bound = api.kubectl("apply", "--server-side", "--field-manager=kubeadm", "-f",
-                            str(binding), kubeconfig=super_admin)  # fmt: skip
-        assert WOULD_FORBID not in bound.stderr
-        later = api.kubectl(*apply)
-        assert WOULD_FORBID not in later.stderr
-        code, _ = api.request("GET", "/api/v1/nodes", client="kubelet-node1.conf")
-        assert code == 200
+        api.kubectl("apply", "--server-side", "--field-manager=kubeadm", "-f", str(binding),
+                    kubeconfig=super_admin)  # fmt: skip
+        api.kubectl(*apply)
+        # The Node authorizer: a node reads nodes, not secrets, and patches its status.
+        answer(api, "GET", "/api/v1/nodes", 200, client="kubelet-node1.conf")
+        body = answer(api, "GET", "/api/v1/namespaces/default/secrets", 403,
+                      client="kubelet-node1.conf")  # fmt: skip
+        assert json.loads(body)["message"] == (
+            'secrets is forbidden: User "system:node:node1" cannot list resource "secrets" in '
+            'API group "" in the namespace "default"'
+        )
+        body = answer(api, "GET", "/metrics", 403, client=None)
+        assert json.loads(body)["message"] == (
+            'forbidden: User "system:anonymous" cannot get path "/metrics"')  # fmt: skip
 
 
 def test_rbac_rules_match_like_upstream() -> None:

@@ -17,7 +17,7 @@ import yaml
 from kubexms.kubernetes import BootstrapToken, kubelet_configuration
 from tests.doubles import SYSTEM_PYTHON
 from tests.doubles.doubles_core.api import from_kubeconfig
-from tests.doubles.kubeadm_double import DOUBLES
+from tests.doubles.kubeadm_double import DOUBLES, rbac
 from tests.doubles.kubeadm_double.pki import kubeconfig
 from tests.doubles.kubeadm_double.tokens import token_secret_object
 from tests.doubles.kubelet_double import build
@@ -93,6 +93,7 @@ def test_tls_bootstrap_then_the_node_registers(tmp_path: Path, api: LocalApi) ->
     admin = from_kubeconfig(api.kubeconfig())
     admin.put_object("/api/v1/namespaces/kube-system/secrets",
                      token_secret_object({"token": TOKEN.value, "ttl": "1h"}))  # fmt: skip
+    rbac.bootstrap_token_rbac(admin)  # what kubeadm init binds for its tokens
     signer = subprocess.Popen(
         [str(SYSTEM_PYTHON), "-m", "kubeadm_double.standins", "kube-controller-manager",
          f"--kubeconfig={api.kubeconfig('controller-manager.conf')}",
