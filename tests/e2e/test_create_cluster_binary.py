@@ -1,15 +1,20 @@
-"""``kubexms create cluster`` in binary mode (``kubernetes.type: kubexm``) through the workers
-phase on five systemd hosts: 3 masters (also the kubexm-run etcd members) and 2 workers, with the
-real etcd (Debian's, in etcd's release layout), the real containerd and runc (Debian's), and the
-internal load balancer (Debian's haproxy on each worker). The OS packages of the ``os`` and
-``loadbalancer`` phases are downloaded on this machine (``--download-packages``) and installed
-offline: each host gets only what it lacks (not ``usrmerge``, whose installer refuses the
-sandbox hosts' separately mounted /usr).
+"""``kubexms create cluster`` in binary mode (``kubernetes.type: kubexm``), all twelve phases
+(no ``--only``), on five systemd hosts: 3 masters (also the kubexm-run etcd members) and 2
+workers, with the real etcd (Debian's, in etcd's release layout), the real containerd and runc
+(Debian's), and the internal load balancer (Debian's haproxy on each worker). The OS packages
+of the ``os`` and ``loadbalancer`` phases are downloaded on this machine
+(``--download-packages``) and installed offline: each host gets only what it lacks (not
+``usrmerge``, whose installer refuses the sandbox hosts' separately mounted /usr).
 
 The Kubernetes binaries are doubles (tests/doubles), placed by kubexms from the artifact store
 like the real release files; kubectl is the REAL one. A real kubectl with ``<workDir>/kubeconfig``
 then gets ``/readyz`` through the endpoint (from a worker: the endpoint's name resolves there to
 the local haproxy), and a second run changes nothing.
+
+The pod network is calico (its upstream manifest from the store; the kubelet double writes its
+conflist once calico-node's DaemonSet exists, as install-cni would), the ``addons`` phase applies
+binary mode's CoreDNS Deployment and a helm add-on (a local stand-in chart, through the helm
+double), whose release status the summary reports.
 
 The first run is killed (SIGKILL) half way through the control-plane phase and finished with
 ``--resume --break-lock``, leaving nothing half-done on the hosts. Last, a renewed API server
@@ -31,15 +36,18 @@ import pytest_asyncio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from kubexms.pipelines import PHASES
 from kubexms.sandbox import Fleet
 from tests.doubles import artifact_overrides, build_double, kubectl_release, real_kubectl
 from tests.doubles.control_plane.build import build_control_plane_double
+from tests.e2e.test_create_cluster_full import tool_releases
 from tests.etcd_cluster import changed_counts
 from tests.fixtures.artifacts.etcd_release import EtcdReleaseUnavailableError, build_etcd_release
 from tests.fixtures.artifacts.runtime_release import (
     RuntimeReleaseUnavailableError,
     build_runtime_releases,
 )
+from tests.integration.test_cni_addons_fleet import chart, overrides
 from tests.killed_run import assert_nothing_half_done, kill_when_started
 from tests.leasing import PACKAGES_INSTALLED, HostPool
 
@@ -60,7 +68,8 @@ CLEAN_UP = (
     "/etc/systemd/system/etcd.service /etc/systemd/system/containerd.service "
     "/etc/systemd/system/kubexms-lb.service /etc/kubernetes /etc/etcd /var/lib/etcd "
     "/var/lib/kubelet /var/lib/kube-proxy /usr/local/bin/kube* /usr/local/bin/etcd* "
-    "/etc/containerd /var/lib/kubexms/restart-pending; systemctl daemon-reload"
+    "/etc/containerd /var/lib/kubexms/restart-pending /etc/cni /etc/kubexms /var/lib/helm-double "
+    "/usr/local/bin/helm /usr/local/bin/calicoctl; systemctl daemon-reload"
 )
 
 
@@ -77,7 +86,7 @@ class Cluster:
     async def start(self, *extra: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "kubexms", "create", "cluster", "-f", str(self.cluster),
-            "--only", "workers", "--download-packages", "--packages-dir", str(self.debs), *extra,
+            "--download-packages", "--packages-dir", str(self.debs), *extra,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
 
@@ -119,6 +128,8 @@ async def made(
           for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")),
         kubectl_release(VERSION, releases),
     ]  # fmt: skip
+    tools = tool_releases(releases)  # calico's manifest, the helm double, calicoctl's stand-in
+    demo_chart = chart(directory, "demo", "0.1.0")
     kubectl = real_kubectl(VERSION)
     with fleet_pool.lease(5, init="systemd", holder=__name__, prefer=PACKAGES_INSTALLED) as leased:
         names = leased.names
@@ -144,8 +155,13 @@ async def made(
                     "etcd": {"url": f"file://{etcd.path}", "sha256": {"amd64": etcd.sha256}},
                     **runtime.overrides(),
                     **artifact_overrides(*files),
+                    **overrides(tools),
                 }
             }
+            spec["network"] = {"plugin": "calico"}
+            spec["addons"] = [
+                {"name": "demo", "type": "helm", "chart": str(demo_chart), "namespace": "demo"}
+            ]
 
         cluster = leased.cluster_file(directory, edit=shape, name="cluster.yaml")
         try:
@@ -214,11 +230,42 @@ async def test_a_real_kubectl_gets_readyz_through_the_endpoint(made: Cluster) ->
     assert f"server: https://{DOMAIN}:6443" in info["data"]["kubeconfig"]
 
 
+async def test_the_pod_network_dns_and_addons(made: Cluster) -> None:
+    # Each node's conflist, written by its kubelet from calico's ConfigMap, so nodes are Ready.
+    for host in made.masters + made.workers:
+        conflist = json.loads(await made.on(host, "cat /etc/cni/net.d/10-calico.conflist"))
+        assert conflist["plugins"][0]["nodename"] == host
+    worker = made.workers[0]
+    await made.put(worker, "/root/kubectl", made.kubectl.read_bytes(), 0o755)
+    await made.put(worker, "/root/kubeconfig", (made.work / "kubeconfig").read_bytes(), 0o600)
+    kubectl = "/root/kubectl --kubeconfig=/root/kubeconfig"
+    for node in json.loads(await made.on(worker, f"{kubectl} get nodes -o json"))["items"]:
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", (node["metadata"]["name"], ready)
+    for kind, name in (("daemonset", "calico-node"), ("deployment", "coredns")):
+        found = json.loads(
+            await made.on(worker, f"{kubectl} -n kube-system get {kind} {name} -o json")
+        )
+        assert found["metadata"]["annotations"]["kubexms.io/applied-sha256"], (kind, name)
+    secrets = await made.on(worker, f"{kubectl} -n demo get secrets -l owner=helm -o name")
+    assert secrets.split() == ["secret/sh.helm.release.v1.demo.v1"]
+
+
 async def test_a_rerun_changes_nothing(made: Cluster) -> None:
     code, out, err = await made.run("-o", "json")
     assert code == 0, err + out
     document = json.loads(out)
     assert set(changed_counts(document).values()) == {0}, document["hosts"]
+    # every phase's steps were visited (and found done), the add-on's release reported (its
+    # status read back by the precheck)
+    path = max((made.work / "runs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    log = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    ran = {e["node"].split("/")[1] for e in log if e["event"] == "node-finished"}
+    assert ran == set(PHASES) - {"registry"}, sorted(ran)  # no registry host: nothing to do
+    notes = document["hosts"][made.masters[0]]["notes"]
+    assert notes == {
+        "create-cluster/addons/addon-demo/helm": "demo deployed, revision 1, chart demo-0.1.0"
+    }
 
 
 async def _main_pids(made: Cluster, unit: str) -> dict[str, str]:
