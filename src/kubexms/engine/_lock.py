@@ -27,7 +27,7 @@ import os
 import posixpath
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,16 +243,34 @@ class HostLockError(KubexmsError):
 
     label = "locked"
 
-    def __init__(self, refusals: dict[str, str], *, breakable: bool) -> None:
-        lines = "\n".join(f"  - {host}: {why}" for host, why in refusals.items())
-        advice = (
-            "If that run is gone, rerun with --break-lock to take its lock over (add --resume "
-            "to continue where it stopped); its remote commands are stopped first."
-            if breakable
-            else "Wait for that run to finish, or stop it first."
-        )
-        super().__init__(f"{len(refusals)} host(s) are locked by another run:\n{lines}\n{advice}")
+    def __init__(
+        self, refusals: dict[str, str], *, breakable: bool, unreached: Collection[str] = ()
+    ) -> None:
+        """``unreached``: the refused hosts that could not be asked at all (a lost connection,
+        not a holder): they are not said to be locked by anyone."""
+        held = {h: why for h, why in refusals.items() if h not in unreached}
+        lost = {h: why for h, why in refusals.items() if h in unreached}
+        parts: list[str] = []
+        if held:
+            lines = "\n".join(f"  - {host}: {why}" for host, why in held.items())
+            advice = (
+                "If that run is gone, rerun with --break-lock to take its lock over (add "
+                "--resume to continue where it stopped); its remote commands are stopped first."
+                if breakable
+                else "Wait for that run to finish, or stop it first."
+            )
+            parts.append(f"{len(held)} host(s) are locked by another run:\n{lines}\n{advice}")
+        if lost:
+            lines = "\n".join(f"  - {host}: {why}" for host, why in lost.items())
+            parts.append(
+                f"{len(lost)} host(s) could not be locked because they could not be reached:"
+                f"\n{lines}\nNo host was locked by this run; rerun when they answer."
+            )
+        super().__init__("\n".join(parts))
         self.refusals = refusals
+        self.unreached = frozenset(lost)
+        if not held:
+            self.label = "unreachable"
 
 
 class HostLocks:
@@ -284,6 +302,7 @@ class HostLocks:
         self._held: list[Host] = []
         self.broken: dict[str, str] = {}  # host -> the holder whose stale lock was broken
         self._breakable = False  # some refusal is a lock whose holder may be gone
+        self._unreached: set[str] = set()  # hosts whose lock could not even be asked for
         self.release_errors: dict[str, str] = {}
 
     async def acquire(self) -> None:
@@ -302,7 +321,11 @@ class HostLocks:
                 refusals = {h.name: w for h, w in zip(rest, results, strict=True) if w}
         if refusals:
             await self.release()
-            raise HostLockError(refusals, breakable=self._breakable and not self.break_stale)
+            raise HostLockError(
+                refusals,
+                breakable=self._breakable and not self.break_stale,
+                unreached=self._unreached,
+            )
 
     async def _acquire(self, host: Host) -> str | None:
         async with self._limit:
@@ -311,6 +334,7 @@ class HostLocks:
                     _acquire_script(self.path, self.run_dir), stdin=self.holder.to_json()
                 )
             except (ConnectorError, RunnerError) as error:
+                self._unreached.add(host.name)
                 return f"could not take the lock: {error}"
             lines = result.stdout.splitlines()
             if lines and lines[0] == "@kxms:acquired":

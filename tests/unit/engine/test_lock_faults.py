@@ -11,6 +11,7 @@ import asyncio
 import json
 import socket
 
+from kubexms.connector import HostConnectionError
 from kubexms.engine import HostLockError, HostLocks, LockHolder
 from kubexms.runtime import ClusterRuntime
 from kubexms.testing import Answer, MemoryConnector, cluster_of, memory_runtime
@@ -108,4 +109,34 @@ async def test_a_lock_whose_remote_commands_still_run_says_so_and_break_lock_sto
     assert len(stopped) == 1
     assert "4242:777" in stopped[0]
     assert "stopped (TERM, then KILL)" in breaking.broken["node1"]
+    await runtime.close()
+
+
+async def test_a_host_lost_while_locking_is_called_unreachable_not_locked() -> None:
+    # A connection that drops while the lock is asked for says nothing about another run:
+    # the refusal names the lost host as unreached and advises no --break-lock.
+    files = LockFiles()
+
+    def answer(host: str, command: str, stdin: bytes) -> Answer:
+        if host == "node2" and "set -C" in command:
+            raise HostConnectionError(host, "the connection to 10.0.0.2:22 was lost")
+        return files.answer(host, command, stdin)
+
+    runtime = await memory_runtime(cluster_of(3), answer)
+    holder = LockHolder.this_process("runa", "init os", "test")
+    hosts = [runtime.inventory[host] for host in HOSTS]
+    try:
+        await HostLocks(hosts, holder, run_dir="/var/tmp/kubexms/run-runa").acquire()
+    except HostLockError as error:
+        refusal = error
+    else:
+        raise AssertionError("node2's lost connection was not a refusal")
+    message = str(refusal)
+    assert "locked by another run" not in message
+    assert "1 host(s) could not be locked because they could not be reached" in message
+    assert "node2: could not take the lock: node2: the connection" in message
+    assert "--break-lock" not in message
+    assert refusal.unreached == {"node2"}
+    assert refusal.label == "unreachable"
+    assert files.content == {}  # all or nothing: node1's and node3's locks were given back
     await runtime.close()
