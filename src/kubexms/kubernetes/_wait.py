@@ -113,6 +113,7 @@ class WaitForApiServer(Step):
 errors=$(mktemp)
 trap 'rm -f "$errors"' EXIT
 until out=$({self._probe()} 2>"$errors") && [ "$out" = ok ]; do
+  echo "@kxms:waited"
   if [ $(( $(date +%s) - start )) -ge {int(self.timeout_seconds)} ]; then
     echo "@kxms:err $({{ printf '%s\n' "$out"; cat "$errors"; }} | tail -n 5 | base64 -w0)"
     echo "@kxms:checks $({verbose} 2>&1 | grep -v '^\\[+\\]' | tail -n 20 | base64 -w0)"
@@ -128,7 +129,10 @@ echo "@kxms:ready"
             self.script(), timeout=self.timeout_seconds + 30, check=False
         )
         if result.ok and has_marker(result.stdout, "ready"):
-            return Change(True, "API server ready", "/readyz ok through the endpoint")
+            # Ready at the first look (the precheck's one probe missed, e.g. on a loaded
+            # host) is no change: a rerun of a done cluster stays "nothing changed".
+            waited = has_marker(result.stdout, "waited")
+            return Change(waited, "API server ready", "/readyz ok through the endpoint")
         said = _decoded(result.stdout, "err") or result.stderr.strip() or "no answer"
         checks = _decoded(result.stdout, "checks")
         message = (
@@ -207,7 +211,12 @@ done
             self.script(), timeout=self.timeout_seconds + 30, check=False
         )
         if result.ok and has_marker(result.stdout, "ready"):
-            return Change(True, "nodes registered", f"{len(self.nodes)} node(s)")
+            # Registered at the first look is no change (see WaitForApiServer.run).
+            waited = any(
+                line.startswith(("@kxms:missing", "@kxms:err"))
+                for line in result.stdout.splitlines()
+            )
+            return Change(waited, "nodes registered", f"{len(self.nodes)} node(s)")
         # The last poll's answer: the nodes still missing, or why the list could not be read.
         lines = [line for line in result.stdout.splitlines() if line.startswith("@kxms:")]
         last = lines[-1] if lines else ""

@@ -3,6 +3,7 @@ with the real kubectl against the API-server double on a real etcd."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -49,6 +50,7 @@ async def test_api_ready_through_the_endpoint(api: LocalApi, runtime: ClusterRun
     assert await step.precheck(ctx) is True  # nothing to wait for: the run is skipped
     change = await step.run(ctx)
     assert change.detail == "/readyz ok through the endpoint"
+    assert not change.changed  # ready at the first look: waiting changed nothing
 
 
 async def test_api_timeout_says_why_and_shows_the_journal(
@@ -113,7 +115,19 @@ async def test_nodes_registered_or_named_with_their_journal(
     assert "last journal lines on wait-b:" in message  # not a host of this cluster: said so
     api.register_node("wait-b", "True")
     assert await step.precheck(ctx) is True
-    assert (await step.run(ctx)).detail == "2 node(s)"
+    done = await step.run(ctx)
+    assert (done.detail, done.changed) == ("2 node(s)", False)  # registered at the first look
+
+    later = WaitForNodes(
+        nodes=("wait-a", "wait-c"),
+        kubeconfig=str(api.kubeconfig()),
+        kubectl=str(api.kubectl_path),
+        timeout_seconds=30,
+    )
+    waiting = asyncio.create_task(later.run(ctx))
+    await asyncio.sleep(1.0)
+    api.register_node("wait-c", "True")
+    assert (await waiting).changed  # it had to wait for wait-c
 
 
 def test_steps_carry_no_secret_and_name_the_endpoint_file() -> None:
