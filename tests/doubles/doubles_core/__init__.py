@@ -9,4 +9,35 @@ DaemonSet's install-cni container writes on a node).
 In the checkout this is ``tests.doubles.doubles_core``; in a double's release file (a zipapp)
 and when a double runs as a script it is the top-level package ``doubles_core`` beside the
 double's own package, which imports it through its ``_core`` module.
+
+The names below are what the doubles' packages use of it (their ``_core`` re-exports them).
 """
+
+from __future__ import annotations
+
+from . import api, cni, files, flags, schema
+
+ApiError = api.ApiError
+Client = api.Client
+KubeconfigError = api.KubeconfigError
+from_kubeconfig = api.from_kubeconfig
+peer_chain = api.peer_chain
+host = files.host
+root = files.root
+write = files.write
+
+__all__ = [
+    "ApiError",
+    "Client",
+    "KubeconfigError",
+    "api",
+    "cni",
+    "files",
+    "flags",
+    "from_kubeconfig",
+    "host",
+    "peer_chain",
+    "root",
+    "schema",
+    "write",
+]
