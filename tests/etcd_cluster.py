@@ -6,7 +6,6 @@ certificate."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import tarfile
@@ -162,16 +161,6 @@ async def etcd_cluster(pool: HostPool, directory: Path, holder: str) -> AsyncIte
         finally:
             for name in names:  # leave the hosts as the next lease expects them
                 await leased.fleet.host_exec(name, CLEAN_UP)
-
-
-def events(path: Path) -> list[dict[str, Any]]:
-    found = []
-    for line in path.read_text().splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:  # the last line may still be being written
-            break
-    return found
 
 
 def changed_counts(document: dict[str, Any]) -> dict[str, int]:

@@ -24,6 +24,7 @@ import pytest_asyncio
 import yaml
 
 from kubexms.sandbox import Fleet
+from tests.event_log import events
 from tests.leasing import PACKAGES_INSTALLED, HostPool
 
 pytestmark = pytest.mark.fleet
@@ -81,16 +82,6 @@ async def finish(process: asyncio.subprocess.Process) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
-
-
-def events(path: Path) -> list[dict[str, Any]]:
-    found = []
-    for line in path.read_text().splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:  # the last line may still be being written
-            break
-    return found
 
 
 def summary(stdout: str) -> dict[str, Any]:

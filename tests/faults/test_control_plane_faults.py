@@ -23,12 +23,11 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from tests.event_log import events
 from tests.killed_run import assert_nothing_half_done
 from tests.kubeadm_cluster import Cluster, changed_counts, kubeadm_cluster
 from tests.leasing import HostPool
@@ -49,16 +48,6 @@ async def cluster(
     directory = tmp_path_factory.mktemp("control-plane-faults")
     async with kubeadm_cluster(fleet_pool, directory, __name__) as made:
         yield made
-
-
-def events(path: Path) -> list[dict[str, Any]]:
-    found = []
-    for line in path.read_text().splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:  # the last line may still be being written
-            break
-    return found
 
 
 async def test_a_master_lost_mid_join_fails_alone_and_resume_finishes(cluster: Cluster) -> None:

@@ -19,7 +19,8 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from tests.etcd_cluster import Etcd, changed_counts, etcd_cluster, events, finish
+from tests.etcd_cluster import Etcd, changed_counts, etcd_cluster, finish
+from tests.event_log import events
 from tests.leasing import HostPool
 
 pytestmark = pytest.mark.fleet

@@ -35,6 +35,7 @@ import pytest_asyncio
 import yaml
 
 from kubexms.sandbox import Fleet
+from tests.event_log import events
 from tests.leasing import PACKAGES_INSTALLED, HostPool
 
 pytestmark = pytest.mark.fleet
@@ -117,16 +118,6 @@ async def finish(
         raise AssertionError(f"the run did not end within {bound:g} s") from None
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
-
-
-def events(path: Path) -> list[dict[str, Any]]:
-    found = []
-    for line in path.read_text().splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:  # the last line may still be being written
-            break
-    return found
 
 
 def missing_on_this_machine() -> list[str]:
