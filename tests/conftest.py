@@ -25,6 +25,7 @@ import atexit
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -55,6 +56,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if FLEET_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.fleet)
+
+
+SHARED_BY_MODULES: dict[str, str] = {}
+"""Test files that share a session-scoped fixture (a cluster built once), by the name of what
+they share: under pytest-xdist they run on the same worker, so it is built once."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n N`` (pytest-xdist): whole test files go to a worker, never single tests, so a
+    module-scoped cluster is built once; the files of one ``SHARED_BY_MODULES`` entry go
+    together. Each worker is a test session of its own, with its own fleet."""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist keeps pytest-xdist's own scheduler
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class WholeFiles(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return SHARED_BY_MODULES.get(path, path)
+
+    return WholeFiles(config, log)
 
 
 def _remove_at_exit(directory: Path) -> None:
