@@ -7,9 +7,11 @@ which cluster PKI files each master gets before kubeadm runs; ``_kubelet_unit`` 
 unit and kubeadm's drop-in; ``_kubeadm_config`` renders kubeadm's
 ``v1beta4`` documents with the kubelet and kube-proxy configurations. ``_module`` is the
 ``control-plane`` and ``workers`` phases (kubeadm mode), built from the blocks and the kubeadm
-steps of ``_kubeadm_steps``; ``_needs`` what they need of hosts. ``_kubeconfig`` is the
-user's admin kubeconfig (``<workDir>/kubeconfig``, ``kubexms kubeconfig``); ``_wait`` the
-waits for the API server (``/readyz`` through the endpoint) and the nodes' registration.
+steps of ``_kubeadm_steps`` (init, the bootstrap token), ``_kubeadm_membership`` (whose
+cluster a host already belongs to) and ``_kubeadm_join``; ``_needs`` what they need of hosts.
+``_kubeconfig`` is the user's admin kubeconfig (``<workDir>/kubeconfig``, ``kubexms
+kubeconfig``); ``_wait`` the waits for the API server (``/readyz`` through the endpoint) and
+the nodes' registration.
 """
 
 from kubexms.kubernetes._bootstrap import (
@@ -30,13 +32,13 @@ from kubexms.kubernetes._kubeadm_config import (
     kubelet_configuration,
     to_yaml,
 )
+from kubexms.kubernetes._kubeadm_join import KubeadmJoin
+from kubexms.kubernetes._kubeadm_membership import KubeadmMembership
 from kubexms.kubernetes._kubeadm_steps import (
     BootstrapTokenValid,
     ForeignClusterError,
     KubeadmError,
     KubeadmInit,
-    KubeadmJoin,
-    KubeadmMembership,
 )
 from kubexms.kubernetes._kubeconfig import (
     KubeconfigError,

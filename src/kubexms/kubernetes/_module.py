@@ -27,12 +27,9 @@ from kubexms.engine import (
     Roles,
     Task,
 )
-from kubexms.kubernetes._kubeadm_steps import (
-    BootstrapTokenValid,
-    KubeadmInit,
-    KubeadmJoin,
-    KubeadmMembership,
-)
+from kubexms.kubernetes._kubeadm_join import KubeadmJoin
+from kubexms.kubernetes._kubeadm_membership import KubeadmMembership
+from kubexms.kubernetes._kubeadm_steps import BootstrapTokenValid, KubeadmInit
 from kubexms.kubernetes._kubeconfig import WriteUserKubeconfig
 from kubexms.kubernetes._kubelet_unit import (
     DROP_IN_NAME,
