@@ -5,10 +5,13 @@ to what the named component phases need: which artifacts to fetch and place, whi
 the cluster PKI to make, which hosts to check and prepare. A component module says so in a
 few declarations instead of three hand-written methods each:
 
-- ``artifacts``: the BOM components it places (class attribute);
-- ``roles``: the roles of the hosts it works on (class attribute);
+- ``artifacts``: the BOM components it places (class attribute), or ``artifacts_for(cluster)``
+  where they depend on the cluster file (the CNI plugin, helm for a helm add-on);
+- ``roles``: the roles of the hosts it works on (class attribute), or ``roles_for(cluster)``
+  where they depend on it (the load balancer's type);
 - ``installs(cluster)``: whether it installs anything for this cluster file (etcd of another
-  ``type``, Kubernetes of another mode: then it asks for no artifact and no certificate);
+  ``type``, Kubernetes of another mode, no registry to run: then it asks for no artifact, no
+  certificate and no host);
 - ``certificates(cluster)``: the PKI items it needs, usually :func:`pki_items` of the files it
   places on each host.
 
@@ -42,7 +45,8 @@ def pki_items(placed: Iterable[tuple[str, Iterable[PKIFile]]]) -> frozenset[str]
 
 class ComponentModule(Module):
     """A component phase (see the module docstring): declare ``artifacts`` and ``roles``,
-    override ``installs`` and ``certificates`` where they depend on the cluster file."""
+    override ``installs``, ``certificates``, ``artifacts_for`` and ``roles_for`` where they
+    depend on the cluster file."""
 
     artifacts: ClassVar[tuple[str, ...]] = ()
     roles: ClassVar[tuple[str, ...]] = ()
@@ -58,9 +62,19 @@ class ComponentModule(Module):
         return ()
 
     @classmethod
+    def artifacts_for(cls, cluster: Cluster) -> Iterable[str]:
+        """The BOM components this phase places when it installs (default: ``artifacts``)."""
+        return cls.artifacts
+
+    @classmethod
+    def roles_for(cls, cluster: Cluster) -> Iterable[str]:
+        """The roles of the hosts this phase works on when it installs (default: ``roles``)."""
+        return cls.roles
+
+    @classmethod
     def artifact_components(cls, cluster: Cluster) -> frozenset[str]:
         """What the artifacts phase must fetch and place for this phase."""
-        return frozenset(cls.artifacts) if cls.installs(cluster) else frozenset()
+        return frozenset(cls.artifacts_for(cluster)) if cls.installs(cluster) else frozenset()
 
     @classmethod
     def pki_names(cls, cluster: Cluster) -> frozenset[str]:
@@ -70,4 +84,4 @@ class ComponentModule(Module):
     @classmethod
     def host_roles(cls, cluster: Cluster) -> frozenset[str]:
         """The roles of the hosts this phase works on (preflight and OS prep cover them)."""
-        return frozenset(cls.roles)
+        return frozenset(cls.roles_for(cluster)) if cls.installs(cluster) else frozenset()
