@@ -40,10 +40,18 @@ from kubexms.containerd._steps import (
     NoForeignContainerd,
     StaleRegistryHosts,
 )
-from kubexms.engine import ControlMachine, HostNeeds, Module, PlanContext, Roles, Task, branches
+from kubexms.engine import ControlMachine, HostNeeds, PlanContext, Roles, Task, branches
 from kubexms.registry import RegistryPki
 from kubexms.registry._module import certificate_names
-from kubexms.steps import Health, PKIFile, PlaceArtifact, PlacePKIFiles, ServiceFile, SystemdService
+from kubexms.steps import (
+    ComponentModule,
+    Health,
+    PKIFile,
+    PlaceArtifact,
+    PlacePKIFiles,
+    ServiceFile,
+    SystemdService,
+)
 
 REGISTRY_CA = "registry/ca.crt"
 """The CA of the registry kubexms runs (``registry.type: registry``), in the work dir's PKI."""
@@ -98,34 +106,12 @@ def containerd_service(cluster: Cluster) -> SystemdService:
     )
 
 
-class ContainerRuntimeModule(Module):
-    """The ``container-runtime`` phase (see the module docstring)."""
+class ContainerRuntimeModule(ComponentModule):
+    """The ``container-runtime`` phase (see the module docstring); nothing of the cluster PKI."""
 
     name = "container-runtime"
-
-    def __init__(self, *, import_images: bool = True) -> None:
-        super().__init__()
-        self.import_images = import_images
-
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        """What the artifacts phase must fetch and place for this phase."""
-        return frozenset(ARTIFACTS)
-
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
-        """Nothing of the cluster PKI."""
-        return frozenset()
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        """The roles of the hosts this phase works on (preflight and OS prep cover them)."""
-        return frozenset(ROLES)
-
-    @staticmethod
-    def ports(cluster: Cluster) -> Mapping[str, tuple[int, ...]]:
-        """containerd listens on a unix socket only."""
-        return {}
+    artifacts = ARTIFACTS
+    roles = ROLES
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
         """Kernel modules and sysctls (OS prep applies them, preflight checks them)."""
@@ -170,7 +156,7 @@ class ContainerRuntimeModule(Module):
             Task("service", [containerd_service(cluster)], hosts),
             Task("crictl-config", [ManagedFile(CRICTL_CONFIG, CRICTL_YAML)], hosts),
         ]
-        if self.import_images and not cluster.spec.registry.private_registry:
+        if not cluster.spec.registry.private_registry:
             tasks.append(Task("images", [ImportImages()], hosts))
         return tasks
 
