@@ -20,7 +20,6 @@ from kubexms.config import Cluster, Role
 from kubexms.engine import (
     ControlMachine,
     HostNeeds,
-    Module,
     PlanContext,
     Roles,
     Step,
@@ -43,6 +42,7 @@ from kubexms.registry._pki import CA_CERT, SERVER_CERT, SERVER_KEY, RegistryPki
 from kubexms.runner import Change
 from kubexms.runtime import Context
 from kubexms.steps import (
+    ComponentModule,
     Directory,
     Health,
     HostsEntries,
@@ -154,33 +154,22 @@ class PushImages(Step):
         return Change(bool(missing), "push images", detail)
 
 
-class RegistryModule(Module):
-    """The ``registry`` phase (see the module docstring)."""
+class RegistryModule(ComponentModule):
+    """The ``registry`` phase (see the module docstring); nothing of the cluster PKI: the
+    registry has a CA of its own (``RegistryPki``)."""
 
     name = "registry"
+    artifacts = (ARTIFACT,)
+    roles = (ROLE,)
 
     def __init__(self, *, push: bool = True) -> None:
         super().__init__()
         self.push = push
 
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        return frozenset({ARTIFACT}) if cluster.spec.registry.type == "registry" else frozenset()
-
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
-        """Nothing of the cluster PKI: the registry has a CA of its own (``RegistryPki``)."""
-        return frozenset()
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        return frozenset({ROLE}) if cluster.spec.registry.type == "registry" else frozenset()
-
-    @staticmethod
-    def ports(cluster: Cluster) -> Mapping[str, tuple[int, ...]]:
-        if cluster.spec.registry.type != "registry":
-            return {}
-        return {ROLE: (registry_port(cluster.spec.registry.private_registry),)}
+    @classmethod
+    def installs(cls, cluster: Cluster) -> bool:
+        """Only ``registry.type: registry`` (kubexms runs the registry)."""
+        return cluster.spec.registry.type == "registry"
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
         """Its port on the registry host (held by kubexms-registry.service on a rerun)."""
@@ -193,7 +182,7 @@ class RegistryModule(Module):
 
     def _unordered_tasks(self, ctx: PlanContext) -> Sequence[Task]:
         cluster = ctx.config
-        if cluster.spec.registry.type != "registry":
+        if not self.installs(cluster):
             return []
         hosts = Roles(ROLE)
         tasks = [
