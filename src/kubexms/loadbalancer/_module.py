@@ -19,7 +19,7 @@ from functools import partial
 
 from kubexms.artifacts import cluster_images
 from kubexms.config import Cluster
-from kubexms.engine import HostNeeds, Module, Named, PlanContext, Roles, Task, branches
+from kubexms.engine import HostNeeds, Named, PlanContext, Roles, Task, branches
 from kubexms.loadbalancer._layout import (
     HOSTS_MARKER,
     KEEPALIVED_CONFIG,
@@ -42,7 +42,14 @@ from kubexms.loadbalancer._render import (
 )
 from kubexms.loadbalancer._static_pod import KubeVipManifest
 from kubexms.loadbalancer._steps import ServiceOnInterface
-from kubexms.steps import THIS_HOST, Health, HostsEntries, ServiceFile, SystemdService
+from kubexms.steps import (
+    THIS_HOST,
+    ComponentModule,
+    Health,
+    HostsEntries,
+    ServiceFile,
+    SystemdService,
+)
 
 PROXY_HEALTH_TIMEOUT = 30.0
 
@@ -152,36 +159,26 @@ def loadbalancer_host_needs(cluster: Cluster) -> list[HostNeeds]:
     ]
 
 
-class LoadBalancerModule(Module):
-    """The ``loadbalancer`` phase (see the module docstring)."""
+class LoadBalancerModule(ComponentModule):
+    """The ``loadbalancer`` phase (see the module docstring). Nothing from the artifact store
+    (the daemons are OS packages, kube-vip an image), nothing of the cluster PKI (the proxies
+    pass TLS through)."""
 
     name = "loadbalancer"
 
-    def __init__(self) -> None:
-        super().__init__()
-
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        """Nothing from the artifact store: the daemons are OS packages (kube-vip an image)."""
-        return frozenset()
+    @classmethod
+    def roles_for(cls, cluster: Cluster) -> tuple[str, ...]:
+        """The nodes for ``internal``, the ``loadbalancer`` hosts for ``external``, else the
+        masters (kube-vip's static pod)."""
+        balancer = cluster.spec.control_plane_endpoint.load_balancer
+        if balancer.type == "internal":
+            return ("master", "worker")
+        if balancer.type == "external":
+            return ("loadbalancer",)
+        return ("master",)
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
         return loadbalancer_host_needs(ctx.config)
-
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
-        """Nothing of the cluster PKI: the proxies pass TLS through."""
-        return frozenset()
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        """The roles of the hosts this phase works on (preflight and OS prep cover them)."""
-        balancer = cluster.spec.control_plane_endpoint.load_balancer
-        if balancer.type == "internal":
-            return frozenset({"master", "worker"})
-        if balancer.type == "external":
-            return frozenset({"loadbalancer"})
-        return frozenset({"master"})
 
     def tasks(self, ctx: PlanContext) -> Sequence[Task]:
         # Parallel branches, except where _after says a task waits for others.
