@@ -67,19 +67,26 @@ def busybox(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     return build_busybox_image(tmp_path_factory.mktemp("busybox"), IMAGE)
 
 
+def runtime_spec(
+    document: dict[str, Any], hosts: HostLease, directory: Path, releases: RuntimeReleases
+) -> dict[str, Any]:
+    """``document``'s spec made a container-runtime cluster of ``hosts`` (the first the master
+    and etcd host, the others workers), its work directory under ``directory``, every runtime
+    file pinned to ``releases``; the spec, for the caller's further changes."""
+    names = hosts.names
+    spec: dict[str, Any] = document["spec"]
+    spec["roleGroups"] = {"master": names[:1], "etcd": names[:1], "worker": names[1:]}
+    spec.setdefault("global", {})["workDir"] = str(directory / "work")
+    spec.setdefault("kubernetes", {})["containerRuntime"] = {"version": releases.containerd.version}
+    spec["artifacts"] = {"overrides": releases.overrides()}
+    return spec
+
+
 def _cluster(
     hosts: HostLease, directory: Path, releases: RuntimeReleases, registry: dict[str, Any]
 ) -> Cluster:
     def edit(document: dict[str, Any]) -> None:
-        names = hosts.names
-        spec = document["spec"]
-        spec["roleGroups"] = {"master": names[:1], "etcd": names[:1], "worker": names[1:]}
-        spec.setdefault("global", {})["workDir"] = str(directory / "work")
-        spec.setdefault("kubernetes", {})["containerRuntime"] = {
-            "version": releases.containerd.version
-        }
-        spec["artifacts"] = {"overrides": releases.overrides()}
-        spec["registry"] = registry
+        runtime_spec(document, hosts, directory, releases)["registry"] = registry
 
     return load_config(hosts.cluster_file(directory, edit=edit))
 

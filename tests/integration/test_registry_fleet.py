@@ -33,12 +33,9 @@ from kubexms.runtime import new_runtime
 from kubexms.sandbox import FleetHost
 from tests import cri_client
 from tests.fixtures.artifacts.busybox_image import BuiltImage, build_busybox_image
-from tests.fixtures.artifacts.runtime_release import (
-    RuntimeReleases,
-    RuntimeReleaseUnavailableError,
-    build_runtime_releases,
-)
-from tests.integration.test_containerd_fleet import CLEANUP
+from tests.fixtures.artifacts.runtime_release import RuntimeReleases
+from tests.integration.test_containerd_fleet import CLEANUP, runtime_spec
+from tests.integration.test_containerd_fleet import releases as releases
 from tests.leasing import HostLease, LeaseHosts
 
 pytestmark = pytest.mark.fleet
@@ -53,14 +50,6 @@ REGISTRY_CLEANUP = (
 )
 
 
-@pytest.fixture(scope="module")
-def releases(tmp_path_factory: pytest.TempPathFactory) -> RuntimeReleases:
-    try:
-        return build_runtime_releases(tmp_path_factory.mktemp("runtime-release"))
-    except RuntimeReleaseUnavailableError as error:
-        pytest.fail(f"cannot build the runtime release artifacts: {error}", pytrace=False)
-
-
 def _cluster_file(
     hosts: HostLease,
     directory: Path,
@@ -72,19 +61,8 @@ def _cluster_file(
     private = f"{name or registry_host.address}:{PORT}"
 
     def edit(document: dict[str, Any]) -> None:
-        names = hosts.names
-        spec = document["spec"]
-        spec["roleGroups"] = {
-            "master": names[:1],
-            "etcd": names[:1],
-            "worker": names[1:],
-            "registry": names[:1],
-        }
-        spec.setdefault("global", {})["workDir"] = str(directory / "work")
-        spec.setdefault("kubernetes", {})["containerRuntime"] = {
-            "version": releases.containerd.version
-        }
-        spec["artifacts"] = {"overrides": releases.overrides()}
+        spec = runtime_spec(document, hosts, directory, releases)
+        spec["roleGroups"]["registry"] = hosts.names[:1]
         spec["registry"] = {
             "type": "registry",
             "privateRegistry": private,
@@ -208,15 +186,7 @@ def _offline_cluster_file(
     the login and without TLS verification (its CA is not one this machine trusts)."""
 
     def edit(document: dict[str, Any]) -> None:
-        names = hosts.names
-        spec = document["spec"]
-        spec["roleGroups"] = {"master": names[:1], "etcd": names[:1], "worker": names[1:]}
-        spec.setdefault("global", {})["workDir"] = str(directory / "work")
-        spec.setdefault("kubernetes", {})["containerRuntime"] = {
-            "version": releases.containerd.version
-        }
-        spec["artifacts"] = {"overrides": releases.overrides()}
-        spec["registry"] = {
+        runtime_spec(document, hosts, directory, releases)["registry"] = {
             "insecureRegistries": [source],
             "auths": {source: {"username": "kubexms", "password": PASSWORD}},
         }
