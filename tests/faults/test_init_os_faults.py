@@ -558,6 +558,9 @@ async def test_300_ms_of_latency_mid_run_slows_it_and_breaks_nothing(
         print(f"\nFAULT 300 ms latency: exit {code} after {time.monotonic() - started:.1f} s")
         assert code == 0, err
         assert json.loads(out)["outcome"] == "succeeded"
+        # What the slow run left is checked at full speed: the latency was the fault, and a
+        # rerun through it (hundreds of round trips of 600 ms) would check nothing more.
+        proxy.delay = 0.0
         await assert_settled(proxied)
 
 
