@@ -31,6 +31,11 @@ import pytest
 import pytest_asyncio
 
 from kubexms.sandbox import Fleet, SandboxError, fleet_down, fleet_up
+from tests.kubeadm_shared import (  # the fixtures of the shared cluster, known everywhere
+    SHARED_BY,
+    kubeadm_shared,  # noqa: F401
+    kubeadm_shared_session,  # noqa: F401
+)
 from tests.leasing import (
     HostLease,
     HostPool,
@@ -58,7 +63,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.fleet)
 
 
-SHARED_BY_MODULES: dict[str, str] = {}
+SHARED_BY_MODULES: dict[str, str] = dict.fromkeys(SHARED_BY, "kubeadm-shared-cluster")
 """Test files that share a session-scoped fixture (a cluster built once), by the name of what
 they share: under pytest-xdist they run on the same worker, so it is built once."""
 

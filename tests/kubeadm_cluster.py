@@ -189,5 +189,4 @@ async def kubeadm_cluster(
         try:
             yield Cluster(leased, directory, file, vip, directory / "debs", only, private)
         finally:
-            for name in names:
-                await leased.fleet.host_exec(name, CLEAN_UP)
+            await asyncio.gather(*(leased.fleet.host_exec(name, CLEAN_UP) for name in names))

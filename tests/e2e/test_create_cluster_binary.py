@@ -40,7 +40,6 @@ from kubexms.pipelines import PHASES
 from kubexms.sandbox import Fleet
 from tests.doubles import artifact_overrides, build_double, kubectl_release, real_kubectl
 from tests.doubles.control_plane.build import build_control_plane_double
-from tests.e2e.test_create_cluster_full import tool_releases
 from tests.etcd_cluster import changed_counts
 from tests.fixtures.artifacts.etcd_release import EtcdReleaseUnavailableError, build_etcd_release
 from tests.fixtures.artifacts.runtime_release import (
@@ -49,6 +48,7 @@ from tests.fixtures.artifacts.runtime_release import (
 )
 from tests.integration.test_cni_addons_fleet import chart, overrides
 from tests.killed_run import assert_nothing_half_done, kill_when_started
+from tests.kubeadm_shared import tool_releases
 from tests.leasing import PACKAGES_INSTALLED, HostPool
 
 pytestmark = pytest.mark.fleet

@@ -11,10 +11,10 @@ writes calico's conflist from its ConfigMap as install-cni would: tests/doubles/
 The container images of the image list cannot be pulled here: each is a STAND-IN (one busybox
 OCI image built from Debian's busybox-static, tests/fixtures/artifacts/busybox_image.py) put
 into the store under the image list's name, so the registry phase pushes them for real and a
-node pulls one through containerd from the private registry. One run, one rerun that changes
+node pulls one through containerd from the private registry. One run, a rerun that changes
 nothing, and a real kubectl with ``<workDir>/kubeconfig`` sees five Ready nodes through the
-endpoint. The hosts and the cluster file come from tests/kubeadm_cluster.py (the kubeadm e2es'
-fixture, here with a registry host).
+endpoint. The cluster is the session's shared one (tests/kubeadm_shared.py): this module's run
+is its first (``fresh``) run, recorded there; the rerun is the one after every stage of it.
 """
 
 from __future__ import annotations
@@ -24,40 +24,40 @@ import http.client
 import json
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from kubexms.artifacts import ArtifactStore, ImageRef, ImageStore, cluster_images
+from kubexms.artifacts import ImageRef, cluster_images
 from kubexms.config import load_config
 from kubexms.pipelines import PHASES
-from tests.doubles import double_script, real_kubectl
-from tests.fixtures.artifacts.busybox_image import build_busybox_image
-from tests.fixtures.artifacts.runtime_release import ReleaseFile
-from tests.integration.test_cni_addons_fleet import CALICO, DEMO_MANIFEST, HELM, sha256, tar_gz
+from tests.doubles import real_kubectl
 from tests.kubeadm_cluster import (
     REGISTRY_PASSWORD,
     REGISTRY_USER,
     VERSION,
     Cluster,
     changed_counts,
-    kubeadm_cluster,
 )
-from tests.leasing import HostLease, HostPool
-from tests.unit.cni.upstream import FIXTURES
+from tests.kubeadm_shared import SharedCluster
+from tests.leasing import HostLease
 
 pytestmark = pytest.mark.fleet
 
 
 @dataclass
 class Full:
-    cluster: Cluster
+    shared: SharedCluster
     private: str
-    stand_ins: dict[ImageRef, str]
+
+    @property
+    def cluster(self) -> Cluster:
+        return self.shared.cluster
+
+    @property
+    def stand_ins(self) -> dict[ImageRef, str]:
+        return self.shared.stand_ins
 
     @property
     def hosts(self) -> HostLease:
@@ -78,14 +78,6 @@ class Full:
     @property
     def work(self) -> Path:
         return self.cluster.work
-
-    async def run(self, *extra: str) -> tuple[int, dict[str, Any], str]:
-        code, out, err = await self.cluster.run("-o", "json", *extra)
-        try:
-            document = json.loads(out)
-        except ValueError:
-            document = {"raw": out}
-        return code, document, err
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The REAL kubectl on this machine with the user's kubeconfig (its server: the
@@ -120,96 +112,20 @@ class Full:
         assert answer.status == 200, (ref, answer.status, answer.reason)
         return str(answer.getheader("Docker-Content-Digest"))
 
-    def newest_log(self) -> list[dict[str, Any]]:
-        path = max((self.work / "runs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
-
-def calico_release(directory: Path) -> ReleaseFile:
-    """Calico's source archive holding the upstream manifest of the BOM's version."""
-    archive = tar_gz(
-        directory / f"calico-{CALICO}.tar.gz",
-        {
-            f"calico-{CALICO[1:]}/manifests/calico.yaml": (
-                (FIXTURES / f"calico-{CALICO}.yaml").read_bytes(),
-                0o644,
-            )
-        },
-    )
-    return ReleaseFile("calico-manifests", archive, CALICO, sha256(archive))
-
-
-CALICOCTL_STAND_IN = """\
-#!/bin/sh
-# calicoctl STAND-IN (kubexms tests): the BOM's calicoctl is fetched and placed on the masters,
-# but nothing kubexms runs calls it; this file only takes its place, and refuses to act.
-echo "calicoctl: kubexms test stand-in, not the real calicoctl" >&2
-exit 1
-"""
-
-
-def tool_releases(directory: Path) -> list[ReleaseFile]:
-    """What the BOM fetches beside the doubles: Calico's source archive holding the upstream
-    manifest of the BOM's version, the helm double (as helm's release archive; no add-on here
-    uses helm) and the calicoctl stand-in (nothing runs it)."""
-    helm = tar_gz(
-        directory / f"helm-{HELM}-linux-amd64.tar.gz",
-        {"linux-amd64/helm": (double_script("helm").read_bytes(), 0o755)},
-    )
-    calicoctl = directory / "calicoctl-linux-amd64"
-    calicoctl.write_text(CALICOCTL_STAND_IN)
-    calicoctl.chmod(0o755)
-    return [
-        calico_release(directory),
-        ReleaseFile("helm", helm, HELM, sha256(helm)),
-        ReleaseFile("calicoctl", calicoctl, CALICO, sha256(calicoctl)),
-    ]
-
-
-def stand_in_images(file: Path, directory: Path) -> dict[ImageRef, str]:
-    """Every image the cluster's image list names, as the busybox STAND-IN image, in the store
-    the run uses (the registry phase pushes what the store holds); their manifest digests."""
-    cluster = load_config(file)
-    images = ImageStore(ArtifactStore.for_cluster(cluster))
-    digests = {}
-    for index, image in enumerate(cluster_images(cluster)):
-        (directory / f"stand-in-{index}").mkdir(parents=True)
-        built = build_busybox_image(directory / f"stand-in-{index}", image.ref.name)
-        images.add(image.ref, built.path, image.roles)
-        digests[image.ref] = built.digest
-    return digests
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def full(
-    fleet_pool: HostPool, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Full]:
-    directory = tmp_path_factory.mktemp("create-full")
-    manifest = directory / "demo.yaml"
-    manifest.write_text(DEMO_MANIFEST)
-    (directory / "releases").mkdir()
-
-    def shape(document: dict[str, Any]) -> None:
-        spec = document["spec"]
-        document["metadata"]["name"] = "full-test"
-        spec["network"] = {"plugin": "calico"}
-        spec["addons"] = [{"name": "demo", "type": "manifest", "manifests": [str(manifest)]}]
-
-    async with kubeadm_cluster(
-        fleet_pool, directory, __name__, registry_host=True, only=None,
-        releases=tool_releases(directory / "releases"), edit=shape,
-    ) as made:  # fmt: skip
-        assert made.private is not None
-        stand_ins = stand_in_images(made.file, directory / "images")
-        yield Full(made, made.private, stand_ins)
+@pytest.fixture
+def full(kubeadm_shared: SharedCluster) -> Full:
+    assert kubeadm_shared.cluster.private is not None
+    return Full(kubeadm_shared, kubeadm_shared.cluster.private)
 
 
 async def test_all_twelve_phases_run_in_one_run(full: Full) -> None:
-    code, document, err = await full.run()
+    fresh = await full.shared.fresh()
+    code, document, err = fresh.outcome.code, fresh.outcome.document, fresh.outcome.err
     assert code == 0, err + json.dumps(document)[-4000:]
     assert document["outcome"] == "succeeded", document
     # Without --only every phase ran, each with its steps (nodes "create-cluster/<phase>/...").
-    log = full.newest_log()
+    log = fresh.log
     ran = {e["node"].split("/")[1] for e in log if e["event"] == "node-finished"}
     assert ran == set(PHASES), sorted(ran)
     assert log[-1]["counts"].keys() <= {"changed", "unchanged"}, log[-1]
@@ -250,8 +166,8 @@ async def test_all_twelve_phases_run_in_one_run(full: Full) -> None:
 
 
 async def test_a_rerun_changes_nothing(full: Full) -> None:
-    code, document, err = await full.run()
-    assert code == 0, err + json.dumps(document)[-4000:]
-    assert set(changed_counts(document).values()) == {0}, document["hosts"]
+    rerun = await full.shared.final_rerun()
+    assert rerun.code == 0, rerun.err + rerun.out[-4000:]
+    assert set(changed_counts(rerun.document).values()) == {0}, rerun.document["hosts"]
     done = full.kubectl("get", "nodes", "-o", "json")
     assert len(json.loads(done.stdout)["items"]) == 5
