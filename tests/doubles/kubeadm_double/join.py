@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import socket
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -16,7 +18,6 @@ from . import manifests, pki
 from ._core import ApiError, Client, host, root, write
 from .common import (
     CONF,
-    ETCD_TAGS,
     TOKEN,
     KubeadmError,
     common_preflight,
@@ -27,6 +28,7 @@ from .common import (
     parse_flags,
     preflight,
 )
+from .etcd_member import join_etcd
 from .node import (
     admin_client,
     check_certificates,
@@ -103,29 +105,47 @@ def discover(discovery: dict[str, Any]) -> tuple[str, bytes, str, str]:
     return server, ca_pem, token_id, token_secret
 
 
-def cmd_join(argv: list[str], version: str) -> None:
-    flags = parse_flags(argv, JOIN_FLAGS)
-    if "config" not in flags:
-        raise KubeadmError("the kubeadm test double needs --config (kubexms always gives one)")
-    documents = load_config(flags["config"], {"JoinConfiguration"}, version)
+@dataclass
+class Joining:
+    """What every join (and each of its phases) works from: the JoinConfiguration, and what
+    discovery found (the cluster's CA and configurations, fetched with the bootstrap token)."""
+
+    join: dict[str, Any]
+    registration: dict[str, Any]
+    node: str
+    control_plane: dict[str, Any] | None
+    server: str
+    ca_pem: bytes
+    token: str
+    cluster: dict[str, Any]
+    kubelet: dict[str, Any]
+    version: str
+
+    @property
+    def stacked(self) -> bool:
+        return "external" not in (self.cluster.get("etcd") or {})
+
+    @property
+    def local_mode(self) -> bool:
+        """kubeadm's ControlPlaneKubeletLocalMode: alpha (off) in 1.31-1.32, beta (on) from
+        1.33; it decides whether kubelet-start waits for the TLS bootstrap (off) or the
+        etcd-join and kubelet-wait-bootstrap phases run (on)."""
+        gates = self.cluster.get("featureGates") or {}
+        default = tuple(int(p) for p in minor(self.version).split(".")) >= (1, 33)
+        return bool(gates.get("ControlPlaneKubeletLocalMode", default))
+
+
+def read_join_configuration(path: str, version: str) -> dict[str, Any]:
+    documents = load_config(path, {"JoinConfiguration"}, version)
     if "JoinConfiguration" not in documents:
         raise KubeadmError("the double expects a JoinConfiguration")
-    join = documents["JoinConfiguration"]
+    return documents["JoinConfiguration"]
+
+
+def joining(join: dict[str, Any], version: str) -> Joining:
+    """Discovery (cluster-info, the CA pin, the token's JWS), then the cluster's kubeadm and
+    kubelet configurations read with the bootstrap token, as every join phase starts."""
     registration = join.get("nodeRegistration") or {}
-    node = registration.get("name") or socket.gethostname()
-    control_plane = join.get("controlPlane")
-    ignored = {i.lower() for i in flags.get("ignore-preflight-errors", "").split(",") if i}
-    ports = [10250] + ([6443, 10257, 10259] if control_plane else [])
-    errors = common_preflight(registration, ports)
-    for path in (f"{CONF}/kubelet.conf", f"{CONF}/bootstrap-kubelet.conf"):
-        if host(path).exists():
-            errors.append(f"[ERROR FileAvailable-{path.replace('/', '-')}]: {path} already exists")
-    ca_path = join.get("caCertPath", f"{CONF}/pki/ca.crt")
-    if not control_plane and host(ca_path).exists():
-        errors.append(
-            f"[ERROR FileAvailable-{ca_path.replace('/', '-')}]: {ca_path} already exists"
-        )
-    preflight(errors, ignored)
     server, ca_pem, token_id, token_secret = discover(join["discovery"])
     print(
         f"[discovery] Cluster info signature and contents are valid and the CA is pinned; "
@@ -149,57 +169,164 @@ def cmd_join(argv: list[str], version: str) -> None:
         raise KubeadmError(
             f"[preflight] unable to fetch the kubeadm-config ConfigMap: {error}"
         ) from None
-    if control_plane and "external" not in (cluster.get("etcd") or {}):
+    return Joining(
+        join=join,
+        registration=registration,
+        node=registration.get("name") or socket.gethostname(),
+        control_plane=join.get("controlPlane"),
+        server=server,
+        ca_pem=ca_pem,
+        token=token,
+        cluster=cluster,
+        kubelet=kubelet,
+        version=version,
+    )
+
+
+def cmd_join(argv: list[str], version: str) -> None:
+    flags = parse_flags(argv, JOIN_FLAGS)
+    if "config" not in flags:
+        raise KubeadmError("the kubeadm test double needs --config (kubexms always gives one)")
+    join = read_join_configuration(flags["config"], version)
+    registration = join.get("nodeRegistration") or {}
+    control_plane = join.get("controlPlane")
+    ignored = {i.lower() for i in flags.get("ignore-preflight-errors", "").split(",") if i}
+    ports = [10250] + ([6443, 10257, 10259] if control_plane else [])
+    errors = common_preflight(registration, ports)
+    existing = [f"{CONF}/kubelet.conf", f"{CONF}/bootstrap-kubelet.conf"]
+    if control_plane:
+        # kubeadm's control-plane preflight: no static pod manifest may be there already.
+        existing += [f"{CONF}/manifests/{name}.yaml" for name in CONTROL_PLANE_PODS]
+    for path in existing:
+        if host(path).exists():
+            errors.append(f"[ERROR FileAvailable-{path.replace('/', '-')}]: {path} already exists")
+    ca_path = join.get("caCertPath", f"{CONF}/pki/ca.crt")
+    if not control_plane and host(ca_path).exists():
+        errors.append(
+            f"[ERROR FileAvailable-{ca_path.replace('/', '-')}]: {ca_path} already exists"
+        )
+    preflight(errors, ignored)
+    joined = joining(join, version)
+    if control_plane and joined.stacked:
         # Stacked etcd: this node's member will listen there (kubeadm's preflight, once the
         # cluster's configuration says etcd is local).
         preflight(common_preflight(registration, [2379, 2380]), ignored)
-    out = dry_run_dir("join") if "dry-run" in flags else root()
-    if control_plane:
-        advertise = str((control_plane.get("localAPIEndpoint") or {}).get("advertiseAddress", ""))
-        if not advertise:
-            raise KubeadmError("the double expects controlPlane.localAPIEndpoint.advertiseAddress")
-        port = int((control_plane.get("localAPIEndpoint") or {}).get("bindPort", 6443))
-        try:
-            local_ca = check_certificates(cluster, advertise, node)
-            if local_ca.strip() != ca_pem.strip():
-                raise pki.PkiError(f"{CONF}/pki/ca.crt is not the CA of the cluster it joins")
-            kubeconfigs(
-                cluster,
-                ca_pem,
-                node,
-                f"https://{advertise}:{port}",
-                ("admin", "controller-manager", "scheduler"),
-                out,
+    dry_run = "dry-run" in flags
+    out = dry_run_dir("join") if dry_run else root()
+    prepare_control_plane(joined, out)
+    # The double keeps the order of 1.31-1.32 (ControlPlaneKubeletLocalMode off) for a whole
+    # join on every minor: the TLS bootstrap, then the etcd member. Its phases follow the gate.
+    kubelet_start(joined, out, dry_run=dry_run, wait=True)
+    if dry_run:
+        return
+    add_etcd_member(joined)
+    mark(joined)
+    print("\nThis node has joined the cluster (kubexms test double)")
+
+
+CONTROL_PLANE_PODS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+
+
+def prepare_control_plane(joined: Joining, out: Path) -> None:
+    """control-plane-prepare: check the PKI placed here, write the kubeconfigs and the
+    control plane's static pod manifests (a control-plane join only)."""
+    if not joined.control_plane:
+        return
+    local = joined.control_plane.get("localAPIEndpoint") or {}
+    advertise = str(local.get("advertiseAddress", ""))
+    if not advertise:
+        raise KubeadmError("the double expects controlPlane.localAPIEndpoint.advertiseAddress")
+    port = int(local.get("bindPort", 6443))
+    cluster = joined.cluster
+    try:
+        local_ca = check_certificates(cluster, advertise, joined.node)
+        if local_ca.strip() != joined.ca_pem.strip():
+            raise pki.PkiError(f"{CONF}/pki/ca.crt is not the CA of the cluster it joins")
+        kubeconfigs(
+            cluster,
+            joined.ca_pem,
+            joined.node,
+            f"https://{advertise}:{port}",
+            ("admin", "controller-manager", "scheduler"),
+            out,
+        )
+    except pki.PkiError as error:
+        raise KubeadmError(f"[control-plane-prepare] {error}") from None
+    for pod in (
+        manifests.api_server(cluster, advertise, port),
+        manifests.controller_manager(cluster),
+        manifests.scheduler(cluster),
+    ):
+        write(f"{CONF}/manifests/{pod['metadata']['name']}.yaml", manifests.dump(pod), under=out)
+
+
+def kubelet_start(joined: Joining, out: Path, *, dry_run: bool, wait: bool) -> None:
+    """kubelet-start: refused when a Ready node of this name exists (as kubeadm); the CA (a
+    worker), bootstrap-kubelet.conf and the kubelet's files, then the kubelet (re)started and,
+    when ``wait``, its TLS bootstrap waited for."""
+    bootstrap = Client(joined.server, joined.ca_pem, token=joined.token)
+    bootstrap.retry_seconds = 120.0
+    try:
+        existing = bootstrap.get(f"/api/v1/nodes/{joined.node}")
+    except ApiError as error:
+        if error.status != 404:
+            raise KubeadmError(f"cannot get Node {joined.node!r}: {error}") from None
+        existing = {}
+    for condition in (existing.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            raise KubeadmError(
+                f'a Node with name "{joined.node}" and status "Ready" already exists in the '
+                "cluster. You must delete the existing Node or change the name of this new "
+                "joining Node"
             )
-        except pki.PkiError as error:
-            raise KubeadmError(f"[control-plane-prepare] {error}") from None
-        for pod in (
-            manifests.api_server(cluster, advertise, port),
-            manifests.controller_manager(cluster),
-            manifests.scheduler(cluster),
-        ):
-            write(
-                f"{CONF}/manifests/{pod['metadata']['name']}.yaml", manifests.dump(pod), under=out
-            )
-    else:
-        write(ca_path, ca_pem, 0o644, under=out)
+    if not joined.control_plane:
+        ca_path = joined.join.get("caCertPath", f"{CONF}/pki/ca.crt")
+        if not (out / ca_path.lstrip("/")).exists():
+            write(ca_path, joined.ca_pem, 0o644, under=out)
     write(
         f"{CONF}/bootstrap-kubelet.conf",
-        pki.kubeconfig(server, ca_pem, "kubernetes", "tls-bootstrap-token-user", token=token),
+        pki.kubeconfig(
+            joined.server,
+            joined.ca_pem,
+            "kubernetes",
+            "tls-bootstrap-token-user",
+            token=joined.token,
+        ),
         under=out,
     )
-    kubelet_files(kubelet, registration, out)
-    if "dry-run" in flags:
+    kubelet_files(joined.kubelet, joined.registration, out)
+    if dry_run:
         print(f"[dryrun] Would start the kubelet; files are in {out}")
         return
     start_kubelet()
-    wait_tls_bootstrap(parse_duration((join.get("timeouts") or {}).get("tlsBootstrap", "5m0s")))
+    if wait:
+        wait_bootstrap(joined)
+
+
+def wait_bootstrap(joined: Joining) -> None:
+    """kubelet-wait-bootstrap: the kubelet's TLS bootstrap, then its bootstrap credential gone."""
+    timeouts = joined.join.get("timeouts") or {}
+    wait_tls_bootstrap(parse_duration(timeouts.get("tlsBootstrap", "5m0s")))
     host(f"{CONF}/bootstrap-kubelet.conf").unlink(missing_ok=True)
-    if control_plane:
-        join_etcd(cluster, node, str(control_plane["localAPIEndpoint"]["advertiseAddress"]))
-        client = admin_client(f"{CONF}/admin.conf")
-        mark_control_plane(client, node, registration.get("taints") or [])
-    print("\nThis node has joined the cluster (kubexms test double)")
+
+
+def add_etcd_member(joined: Joining) -> None:
+    """The etcd member of a control-plane join with stacked etcd (nothing otherwise)."""
+    if not joined.control_plane:
+        return
+    if not joined.stacked:
+        print("[control-plane-join] Using external etcd - no local stacked instance added")
+        return
+    advertise = str(joined.control_plane["localAPIEndpoint"]["advertiseAddress"])
+    join_etcd(joined.cluster, joined.node, advertise)
+
+
+def mark(joined: Joining) -> None:
+    """mark-control-plane: the node labelled and tainted (a control-plane join only)."""
+    if not joined.control_plane:
+        return
+    client = admin_client(f"{CONF}/admin.conf")
+    mark_control_plane(client, joined.node, joined.registration.get("taints") or [])
 
 
 def wait_tls_bootstrap(seconds: float) -> None:
@@ -215,85 +342,3 @@ def wait_tls_bootstrap(seconds: float) -> None:
         "timed out waiting for the kubelet to write /etc/kubernetes/kubelet.conf "
         "(its TLS bootstrap)"
     )
-
-
-def join_etcd(cluster: dict[str, Any], node: str, advertise: str) -> None:
-    """Stacked etcd: add this member through an existing one, then its static pod."""
-    if "external" in (cluster.get("etcd") or {}):
-        return
-    client = admin_client(f"{CONF}/admin.conf")
-    nodes = client.get("/api/v1/nodes?labelSelector=node-role.kubernetes.io%2Fcontrol-plane")
-    peers = [
-        a["address"]
-        for n in nodes.get("items", [])
-        for a in n.get("status", {}).get("addresses", [])
-        if a.get("type") == "InternalIP" and n["metadata"]["name"] != node
-    ]
-    if not peers:
-        raise KubeadmError("[control-plane-join] no etcd member to join (no control-plane node)")
-    directory = host(cluster.get("certificatesDir", f"{CONF}/pki"))
-    etcd = Client(
-        f"https://{peers[0]}:2379",
-        (directory / "etcd/ca.crt").read_bytes(),
-        cert_pem=(directory / "apiserver-etcd-client.crt").read_bytes(),
-        key_pem=(directory / "apiserver-etcd-client.key").read_bytes(),
-    )
-    listed = etcd.request("POST", "/v3/cluster/member/list", {})
-    members = listed.get("members", [])
-    mine = f"https://{advertise}:2380"
-    if not any(mine in m.get("peerURLs", []) for m in members):
-        members = add_member(etcd, mine).get("members", members)
-    initial = ",".join(
-        f"{m.get('name') or node}={m['peerURLs'][0]}" for m in members if m.get("peerURLs")
-    )
-    pod = manifests.etcd(
-        cluster,
-        node,
-        advertise,
-        initial,
-        "existing",
-        ETCD_TAGS[minor(cluster["kubernetesVersion"])],
-    )
-    write(f"{CONF}/manifests/etcd.yaml", manifests.dump(pod))
-    print("[etcd] Announced new etcd member joining to the existing etcd cluster")
-    # As kubeadm: wait until the new member runs (it then has a name), so the next control
-    # plane join finds a healthy cluster to add its own member to.
-    print("[etcd] Waiting for the new etcd member to join the cluster")
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            current = etcd.request("POST", "/v3/cluster/member/list", {}).get("members", [])
-        except ApiError:
-            current = []
-        if any(mine in m.get("peerURLs", []) and m.get("name") for m in current):
-            return
-        if time.monotonic() > deadline:
-            raise KubeadmError("[etcd] the new etcd member did not join within 120s")
-        time.sleep(2)
-
-
-def add_member(etcd: Client, peer_url: str) -> dict[str, Any]:
-    """``member add`` retried as kubeadm's etcd client retries it (exponential backoff from
-    100 ms, factor 1.5, 18 steps: about 200 s): etcd refuses a new member with "unhealthy
-    cluster" until every voting member has been connected for 5 s, as right after the
-    previous control-plane join."""
-    delay, steps = 0.1, 18
-    for step in range(steps):
-        try:
-            added: dict[str, Any] = etcd.request(
-                "POST", "/v3/cluster/member/add", {"peerURLs": [peer_url]}
-            )
-            return added
-        except ApiError as error:
-            try:  # an add that timed out here may have been made there
-                listed: dict[str, Any] = etcd.request("POST", "/v3/cluster/member/list", {})
-            except ApiError:
-                listed = {}
-            if any(peer_url in m.get("peerURLs", []) for m in listed.get("members", [])):
-                return listed
-            if step == steps - 1:
-                raise KubeadmError(f"[etcd] adding the etcd member {peer_url}: {error}") from None
-            print(f"[etcd] member add failed, retrying: {error}")
-        time.sleep(delay)
-        delay *= 1.5
-    raise AssertionError("unreachable")

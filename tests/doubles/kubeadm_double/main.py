@@ -1,4 +1,5 @@
-"""kubeadm (test double): ``version``, ``init``, ``join``, ``token create|delete|list``.
+"""kubeadm (test double): ``version``, ``init``, ``join`` (and ``join phase``), ``token
+create|delete|list``.
 
 What it does for real: it reads ``--config`` strictly against the v1beta4 schemas (and the
 kubelet and kube-proxy ones of its minor); it checks the PKI in ``certificatesDir`` (chains,
@@ -23,6 +24,7 @@ from ._core import ApiError
 from .common import DEFAULT_VERSION, KubeadmError, minor, parse_flags
 from .init import cmd_init
 from .join import cmd_join
+from .phases import cmd_join_phase
 from .tokens import cmd_token
 
 
@@ -55,7 +57,14 @@ def cmd_version(argv: list[str], version: str) -> None:
         )
 
 
-COMMANDS = {"init": cmd_init, "join": cmd_join, "token": cmd_token, "version": cmd_version}
+def cmd_join_or_phase(argv: list[str], version: str) -> None:
+    if argv[:1] == ["phase"]:
+        cmd_join_phase(argv[1:], version)
+    else:
+        cmd_join(argv, version)
+
+
+COMMANDS = {"init": cmd_init, "join": cmd_join_or_phase, "token": cmd_token, "version": cmd_version}
 
 
 def main(argv: list[str], version: str = DEFAULT_VERSION) -> int:
