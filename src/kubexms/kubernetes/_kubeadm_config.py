@@ -246,6 +246,12 @@ def init_documents(cluster: Cluster, token: BootstrapToken) -> list[Document]:
     ]
 
 
+def node_taints(cluster: Cluster, host: str) -> list[Document]:
+    """The taints ``host``'s node registers with (kubeadm's mark-control-plane sets them on a
+    master): a master that is not also a worker is tainted control-plane:NoSchedule."""
+    return list(_node_registration(cluster, _host(cluster, host))["taints"])
+
+
 def join_documents(
     cluster: Cluster, host: str, token: BootstrapToken, ca_hashes: Sequence[str]
 ) -> list[Document]:

@@ -184,30 +184,3 @@ def test_the_token_configuration_is_an_init_configuration_with_the_token_only() 
     assert "kind: InitConfiguration" in text
     assert "token: abcdef.0123456789abcdef" in text
     assert "nodeRegistration" not in text
-
-
-async def test_a_join_cut_off_after_its_kubelet_started_is_refused_with_the_way_out(
-    tmp_path: Path,
-) -> None:
-    left = {"/etc/kubernetes/kubelet.conf", "/etc/kubernetes/manifests/kube-apiserver.yaml"}
-    calls: list[Call] = []
-
-    def answer(call: Call) -> str:
-        calls.append(call)
-        # The probe: which of the files it asks about exist.
-        return "".join(f"{path}\n" for path in sorted(left) if path in call.command)
-
-    ctx, pki = await _context(tmp_path, answer, host=1)  # master2
-    step = KubeadmJoin("/etc/kubernetes/kubeadm/join.yaml", control_plane=True, pki_dir=str(pki))
-    assert not (await step.precheck(ctx)).changed  # external etcd: the two files say joined
-
-    ctx, pki = await _context(tmp_path / "stacked", answer, host=1, etcd_type="kubeadm")
-    step = KubeadmJoin("/etc/kubernetes/kubeadm/join.yaml", control_plane=True, pki_dir=str(pki))
-    for probe in (step.precheck, step.run):
-        with pytest.raises(KubeadmError) as error:
-            await probe(ctx)
-        message = str(error.value)
-        assert "master2: an earlier kubeadm join stopped half way here" in message
-        assert "/etc/kubernetes/manifests/etcd.yaml do(es) not" in message
-        assert "Run `kubeadm reset -f` on master2 (it also removes its etcd member)" in message
-    assert not any("kubeadm join" in call.command for call in calls)
