@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kubexms.engine import Check
 from kubexms.kubernetes._bootstrap import ca_cert_hash
 from kubexms.kubernetes._kubeadm_steps import ForeignClusterError, our_ca, pki_directory
-from kubexms.kubernetes._layout import ADMIN_CONF, CA_CERT, KUBELET_CONF
+from kubexms.kubernetes._layout import ADMIN_CONF, API_SERVER_PORT, CA_CERT, KUBELET_CONF
 from kubexms.runtime import Context
 
 
@@ -23,8 +23,9 @@ class KubeadmMembership(Check):
     """What kubeadm left on this host, if anything, belongs to this cluster.
 
     ``/etc/kubernetes/kubelet.conf`` and ``admin.conf`` must trust this cluster's CA and name
-    its endpoint, and ``/etc/kubernetes/pki/ca.crt`` must be its CA: a host kubeadm set up for
-    another cluster is refused with what differs, and nothing on it is touched (never a silent
+    its endpoint (a master's kubelet.conf may name its own API server instead), and
+    ``/etc/kubernetes/pki/ca.crt`` must be its CA: a host kubeadm set up for another cluster is
+    refused with what differs, and nothing on it is touched (never a silent
     ``kubeadm reset``). Only public lines are read (the CA and server of a kubeconfig, the CA
     certificate), never a client key.
     """
@@ -35,6 +36,14 @@ class KubeadmMembership(Check):
     name: str = "membership"
 
     description = "kubeadm's files here, if any, are this cluster's (CA, endpoint {endpoint})"
+
+    def _servers(self, ctx: Context, path: str) -> set[str]:
+        """The API servers ``path`` may name here: the endpoint; for a master's kubelet.conf
+        also its own API server (kubeadm 1.33+, ControlPlaneKubeletLocalMode on by default,
+        points a control-plane node's kubelet there)."""
+        if path == KUBELET_CONF and "master" in ctx.host.roles:
+            return {self.endpoint, f"https://{ctx.host.internal_address}:{API_SERVER_PORT}"}
+        return {self.endpoint}
 
     async def verify(self, ctx: Context) -> None:
         # Before the pki phase has run (a dry run of a new cluster) there is no CA yet: any
@@ -71,7 +80,11 @@ true"""
                 found = _hash_of_base64(rest)
                 if found != ours:
                     problems.append(f"{path} trusts the CA {found}")
-            elif kind == "@kxms:server" and path and rest.strip().strip("'\"") != self.endpoint:
+            elif (
+                kind == "@kxms:server"
+                and path
+                and rest.strip().strip("'\"") not in self._servers(ctx, path)
+            ):
                 problems.append(f"{path} names the API server {rest.strip()}")
         # Fail closed: a kubeconfig whose CA cannot be read is not taken for ours.
         problems += [

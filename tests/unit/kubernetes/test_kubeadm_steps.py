@@ -117,6 +117,36 @@ async def test_another_clusters_host_is_refused_naming_what_differs(tmp_path: Pa
     assert "/etc/kubernetes/admin.conf has no certificate-authority-data to check" in message
 
 
+async def test_a_masters_kubelet_may_name_its_own_api_server_a_workers_may_not(
+    tmp_path: Path,
+) -> None:
+    # kubeadm 1.33+ (ControlPlaneKubeletLocalMode) points a control-plane kubelet at its own
+    # API server; a worker's kubelet only ever names the endpoint.
+    def answer(base: Path, server: str) -> Handler:
+        def handler(call: Call) -> str:
+            ours = (base / "pki/ca.crt").read_bytes()
+            return (
+                "@kxms:file /etc/kubernetes/kubelet.conf\n"
+                f"@kxms:certificate-authority-data {_b64(ours)}\n"
+                f"@kxms:server {server}\n"
+            )
+
+        return handler
+
+    for name, server, host, accepted in (
+        ("own", "https://10.213.0.12:6443", 1, True),  # master2's own
+        ("other", "https://10.213.0.11:6443", 1, False),  # master1's, on master2
+        ("worker", "https://10.213.0.14:6443", 3, False),  # worker1's own
+    ):
+        base = tmp_path / name
+        ctx, pki = await _context(base, answer(base, server), host=host)
+        if accepted:
+            await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
+            continue
+        with pytest.raises(ForeignClusterError, match=f"names the API server {server}"):
+            await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
+
+
 async def test_the_probe_reads_real_kubeconfigs_by_shell(tmp_path: Path) -> None:
     """The probe script itself, run by sh over kubeconfigs made by the PKI (ours, another's)."""
     etc = tmp_path / "etc-kubernetes"
