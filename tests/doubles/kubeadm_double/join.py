@@ -261,24 +261,12 @@ def prepare_control_plane(joined: Joining, out: Path) -> None:
 
 
 def kubelet_start(joined: Joining, out: Path, *, dry_run: bool, wait: bool) -> None:
-    """kubelet-start: refused when a Ready node of this name exists (as kubeadm); the CA (a
-    worker), bootstrap-kubelet.conf and the kubelet's files, then the kubelet (re)started and,
-    when ``wait``, its TLS bootstrap waited for."""
-    bootstrap = Client(joined.server, joined.ca_pem, token=joined.token)
-    bootstrap.retry_seconds = 120.0
-    try:
-        existing = bootstrap.get(f"/api/v1/nodes/{joined.node}")
-    except ApiError as error:
-        if error.status != 404:
-            raise KubeadmError(f"cannot get Node {joined.node!r}: {error}") from None
-        existing = {}
-    for condition in (existing.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready" and condition.get("status") == "True":
-            raise KubeadmError(
-                f'a Node with name "{joined.node}" and status "Ready" already exists in the '
-                "cluster. You must delete the existing Node or change the name of this new "
-                "joining Node"
-            )
+    """kubelet-start: the CA (a worker), bootstrap-kubelet.conf and the kubelet's files, then
+    the kubelet (re)started and, when ``wait``, its TLS bootstrap waited for.
+
+    Not modelled: kubeadm's refusal of a node of this name that is Ready. The doubles have no
+    node lifecycle controller, so a Node whose kubelet stopped (a reset host) would stay Ready
+    for ever, where a real control plane marks it Unknown after node-monitor-grace-period."""
     if not joined.control_plane:
         ca_path = joined.join.get("caCertPath", f"{CONF}/pki/ca.crt")
         if not (out / ca_path.lstrip("/")).exists():
