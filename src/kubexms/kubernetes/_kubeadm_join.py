@@ -199,8 +199,11 @@ fi"""
 
     async def run(self, ctx: Context) -> Change:
         phases, leftover = await self._plan(ctx)
-        if phases is not None and not phases and not leftover:
-            return Change(False, "kubeadm join")
+        if phases is not None and not phases:
+            if not leftover:
+                return Change(False, "kubeadm join")
+            await ctx.runner.files.remove(BOOTSTRAP_KUBELET_CONF)
+            return Change(True, "kubeadm join", _finishing(phases, leftover))
         token = await cluster_token(ctx)
         pin = ca_cert_hash(await our_ca(ctx, self.pki_dir))
         documents = join_documents(ctx.cluster.config, ctx.host.name, token, [pin])

@@ -175,6 +175,21 @@ async def test_a_join_cut_between_its_etcd_member_and_the_mark_is_not_taken_for_
     assert not (await step.precheck(ctx)).changed
 
 
+async def test_a_bootstrap_kubeconfig_left_beside_a_finished_join_is_removed_alone(
+    tmp_path: Path,
+) -> None:
+    marked = _unmarked()
+    marked["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] = ""
+    host = _Host({*PREPARED, KUBELET, ETCD, BOOTSTRAP}, {**marked, "spec": {"taints": [TAINT]}})
+    ctx, pki = await _context(tmp_path, host)
+    step = KubeadmJoin(CONFIG, control_plane=True, pki_dir=str(pki))
+    assert (await step.precheck(ctx)).detail == f"remove the leftover {BOOTSTRAP}"
+    assert (await step.run(ctx)).changed
+    assert BOOTSTRAP not in host.files
+    assert not any("kubeadm join" in c.command or c.stdin for c in host.calls)  # no config
+    assert not (await step.precheck(ctx)).changed
+
+
 async def test_a_node_the_api_server_cannot_be_asked_about_is_an_error_not_a_guess(
     tmp_path: Path,
 ) -> None:
