@@ -25,10 +25,13 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from kubexms.config import Cluster, parse_config
 from kubexms.pki import PkiOptions, generate_pki
 from tests.doubles import SYSTEM_PYTHON, double_script, real_kubectl
+from tests.doubles.kubeadm_double.pki import client_certificate
 
 CALICO_MANIFEST = Path(__file__).parents[1] / "unit" / "cni" / "fixtures" / "calico-v3.29.7.yaml"
 
@@ -165,10 +168,31 @@ class LocalApi:
         finally:
             connection.close()
 
+    def node_kubeconfig(self, node: str) -> str:
+        """The name of a PKI kubeconfig for the kubelet of ``node`` (``system:node:<node>`` in
+        ``system:nodes``, signed by the cluster CA), made beside the PKI's own when missing:
+        NodeRestriction lets a kubelet write its own Node only."""
+        name = f"kubelet-{node}.conf"
+        path = self.pki / "kubeconfig" / name
+        if not path.exists():
+            ca = x509.load_pem_x509_certificate((self.pki / "ca.crt").read_bytes())
+            ca_key = serialization.load_pem_private_key(
+                (self.pki / "ca.key").read_bytes(), password=None
+            )
+            cert, key = client_certificate(ca, ca_key, f"system:node:{node}", "system:nodes")
+            document = yaml.safe_load((self.pki / "kubeconfig" / "kubelet-node1.conf").read_text())
+            document["users"][0]["user"] = {
+                "client-certificate-data": base64.b64encode(cert).decode(),
+                "client-key-data": base64.b64encode(key).decode(),
+            }
+            path.write_text(yaml.safe_dump(document))
+            path.chmod(0o600)
+        return name
+
     def register_node(self, node: str, ready: str = "True", *, age: float = 0.0) -> None:
-        """What a kubelet double does (tests/doubles/README.md): register the Node with a
+        """What a kubelet double does (tests/doubles/README.md): register the Node with its
         kubelet's client certificate, then post its Ready condition (heartbeat ``age`` s old)."""
-        kubelet = "kubelet-node1.conf"  # any node's certificate: authorization is not modelled
+        kubelet = self.node_kubeconfig(node)
         document = {
             "apiVersion": "v1",
             "kind": "Node",

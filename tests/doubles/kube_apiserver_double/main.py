@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from .admission import NODE_RESTRICTION, NodeRestriction, enabled_plugins
 from .controllers import Controllers
 from .encryption import EncryptionConfigError, Transformer
 from .errors import ApiError
@@ -58,6 +59,13 @@ def main(argv: list[str], version: str = DEFAULT_VERSION) -> int:
             print(f"Kubernetes {version} (kubexms test double)")
             return 0
         validate(options)
+        try:
+            plugins = enabled_plugins(
+                options.items("enable-admission-plugins"),
+                options.items("disable-admission-plugins"),
+            )
+        except ValueError as error:
+            raise FlagError(str(error)) from None
     except FlagError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
@@ -108,6 +116,7 @@ def main(argv: list[str], version: str = DEFAULT_VERSION) -> int:
             version,
             options.flag("anonymous-auth", True),
             Authorizer(etcd, options.items("authorization-mode")),
+            NodeRestriction(etcd) if NODE_RESTRICTION in plugins else None,
         )
     except OSError as error:
         print(

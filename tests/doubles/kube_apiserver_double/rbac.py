@@ -9,8 +9,9 @@ controller-manager and scheduler users may do everything (they stand for the con
 service-account roles of ``--use-service-account-credentials``, and their real roles are long
 lists); the Node authorizer's graph knows no Pods (the doubles run none): a node may read a
 ConfigMap or Secret that the pod template of a DaemonSet scheduled onto it refers to, and that
-DaemonSet itself (the pod the DaemonSet controller would bind to it); the NodeRestriction
-admission plugin (a node changes only its own Node) is not modelled.
+DaemonSet itself (the pod the DaemonSet controller would bind to it). What a node may write
+beyond that (its own Node only, ...) is the NodeRestriction admission plugin's
+(``admission``), after authorization.
 """
 
 from __future__ import annotations
@@ -224,7 +225,7 @@ class Authorizer:
             if request["plural"] == "daemonsets":
                 if daemonset["metadata"]["name"] == name:
                     return True
-            elif name in _references(pod, request["plural"]):
+            elif name in pod_references(pod, request["plural"]):
                 return True
         return False
 
@@ -258,7 +259,7 @@ class Authorizer:
         return forbidden_message(user, verb, path, request)
 
 
-def _references(pod: Json, plural: str) -> set[str]:
+def pod_references(pod: Json, plural: str) -> set[str]:
     """The ConfigMaps (or Secrets) a pod spec refers to: volumes, env and envFrom."""
     key, volume_key, name_key = (
         ("configMapKeyRef", "configMap", "name") if plural == "configmaps"

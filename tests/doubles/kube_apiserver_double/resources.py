@@ -20,6 +20,7 @@ class Resource:
     short_names: tuple[str, ...] = ()
     status: bool = False  # has a /status subresource
     singular: str = ""
+    review: bool = False  # an access review: created and answered, never stored
 
     @property
     def group_version(self) -> str:
@@ -40,7 +41,7 @@ class Resource:
             "singularName": self.singular or self.kind.lower(),
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": VERBS,
+            "verbs": ["create"] if self.review else VERBS,
         }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
@@ -102,6 +103,22 @@ BUILTIN: tuple[Resource, ...] = (
         status=True,
     ),
     _r("coordination.k8s.io", "v1", "leases", "Lease", True),
+    Resource(
+        "authorization.k8s.io",
+        "v1",
+        "subjectaccessreviews",
+        "SubjectAccessReview",
+        False,
+        review=True,
+    ),
+    Resource(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        review=True,
+    ),
     _r("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
     _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, "netpol"),
     _r("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False),

@@ -14,14 +14,15 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import auth, openapi
+from . import access_review, auth, openapi
+from .admission import Attributes, NodeRestriction
 from .errors import ApiError, bad_request
 from .etcd import EtcdClient, EtcdError
 from .health import health_report, version_document
 from .rbac import Authorizer, forbidden_status
 from .resources import Resource, api_versions, group_document, group_list, resource_list
 from .selectors import Matcher, field_matcher, label_matcher
-from .store import Json, Store
+from .store import Admit, Json, Store
 from .tables import TABLE_ACCEPT, table
 from .watch import Watch
 
@@ -43,6 +44,7 @@ class ApiServer(http.server.ThreadingHTTPServer):
         version: str,
         anonymous_auth: bool,
         authorizer: Authorizer,
+        node_restriction: NodeRestriction | None = None,
     ) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
@@ -53,6 +55,7 @@ class ApiServer(http.server.ThreadingHTTPServer):
         self.version = version
         self.anonymous_auth = anonymous_auth
         self.authorizer = authorizer
+        self.node_restriction = node_restriction
         self.stopping = threading.Event()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -318,6 +321,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         }
         if not self._authorized(verb, path, request):
             return
+        if resource.review:
+            if verb != "create":
+                raise ApiError(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                )
+            review = access_review.review(
+                self.server.authorizer, self.user, resource, self._json_body()
+            )
+            self._json(201, review)
+            return
+        admit = self._admission(resource, namespace, name, subresource)
         store = self.server.store
         manager = query.get("fieldManager") or self._default_manager()
         validation = query.get("fieldValidation", "Warn")
@@ -358,12 +374,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if name:
                 raise ApiError(405, "MethodNotAllowed", "POST to a named object is not allowed")
             body = self._json_body()
-            created, warnings = store.create(resource, namespace, body, manager, validation)
+            if resource.kind == "CertificateSigningRequest" and isinstance(body, dict):
+                # The CSR strategy's PrepareForCreate: who asked, as the authenticator said.
+                spec = body.setdefault("spec", {})
+                if isinstance(spec, dict):
+                    for field in ("uid", "extra"):
+                        spec.pop(field, None)
+                    spec.update(username=self.user.name, groups=list(self.user.groups))
+            created, warnings = store.create(resource, namespace, body, manager, validation, admit)
             self._json(201, created, warnings)
         elif verb == "update":
             body = self._json_body()
             replaced, warnings = store.replace(
-                resource, namespace, name, body, manager, subresource, validation
+                resource, namespace, name, body, manager, subresource, validation, admit
             )
             self._json(200, replaced, warnings)
         elif verb == "patch":
@@ -379,17 +402,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 force,
                 subresource,
                 validation,
+                admit,
             )
             self._json(code, patched, warnings)
         elif verb == "delete":
             self._body()
-            self._json(200, store.delete(resource, namespace, name))
+            self._json(200, store.delete(resource, namespace, name, admit))
         else:  # deletecollection
             self._body()
             items, revision = store.list_objects(resource, namespace, self._matchers(query))
             for item in items:
-                store.delete(resource, namespace, item["metadata"]["name"])
+                store.delete(resource, namespace, item["metadata"]["name"], admit)
             self._json(200, store.list_document(resource, items, revision))
+
+    def _admission(
+        self, resource: Resource, namespace: str | None, name: str, subresource: str
+    ) -> Admit | None:
+        """The enabled admission plugins (NodeRestriction) for this request's writes."""
+        plugin = self.server.node_restriction
+        if plugin is None:
+            return None
+        user = self.user
+
+        def admit(operation: str, new: Json | None, old: Json | None) -> None:
+            named = name
+            if not named:  # a create (or one object of a deletecollection)
+                metadata = (new or old or {}).get("metadata") or {}
+                named = metadata.get("name") or metadata.get("generateName") or ""
+            attributes = Attributes(
+                operation, resource, namespace or "", named, subresource, new, old
+            )
+            assert plugin is not None
+            plugin.admit(user, attributes)
+
+        return admit
 
     def _default_manager(self) -> str:
         agent = self.headers.get("User-Agent", "unknown")

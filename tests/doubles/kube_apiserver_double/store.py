@@ -29,6 +29,8 @@ from .resources import CRD_RESOURCE, Resource, resources_with
 from .selectors import Matcher
 
 Json = dict[str, Any]
+Admit = Callable[[str, Json | None, Json | None], None]
+"""Admission of a write: (CREATE/UPDATE/DELETE, new object, stored object); raises to refuse."""
 
 
 def now() -> str:
@@ -142,11 +144,14 @@ class Store:
         body: Json,
         manager: str,
         validation: str = "Strict",
+        admit: Admit | None = None,
     ) -> tuple[Json, list[str]]:
         checks.check_identity(resource, namespace, body)
         warnings = checks.check_fields(resource, body, validation)
         document = copy.deepcopy(body)
         metadata = document.setdefault("metadata", {})
+        if admit is not None:  # as upstream: before the name is generated
+            admit("CREATE", document, None)
         if not metadata.get("name") and metadata.get("generateName"):
             metadata["name"] = metadata["generateName"] + secrets.token_hex(3)[:5]
         self._prepare(resource, document, namespace)
@@ -178,6 +183,7 @@ class Store:
         after: Json,
         revision: int,
         subresource: str,
+        admit: Admit | None = None,
     ) -> Json:
         """Write ``after`` over ``before`` (read at ``revision``) unless someone wrote since."""
         metadata = after.setdefault("metadata", {})
@@ -233,6 +239,8 @@ class Store:
             after["metadata"]["generation"] = before["metadata"]["generation"] + bump
         else:
             after["metadata"].pop("generation", None)
+        if admit is not None:
+            admit("UPDATE", after, before)
         key = resource.key(namespace, name)
         if after["metadata"].get("deletionTimestamp") and not after["metadata"].get("finalizers"):
             self.etcd.delete(key, revision)
@@ -260,6 +268,7 @@ class Store:
         manager: str,
         subresource: str = "",
         validation: str = "Strict",
+        admit: Admit | None = None,
     ) -> tuple[Json, list[str]]:
         checks.check_identity(resource, namespace, body)
         warnings = checks.check_fields(resource, body, validation)
@@ -277,7 +286,8 @@ class Store:
             "managedFields", []
         )
         patches.record_update(after, body, manager, resource.group_version, now())
-        return self._save(resource, namespace, name, before, after, revision, subresource), warnings
+        saved = self._save(resource, namespace, name, before, after, revision, subresource, admit)
+        return saved, warnings
 
     def patch(
         self,
@@ -290,6 +300,7 @@ class Store:
         force: bool,
         subresource: str = "",
         validation: str = "Strict",
+        admit: Admit | None = None,
     ) -> tuple[int, Json, list[str]]:
         """Apply a patch; (HTTP code, object, warnings): 201 when an apply created it."""
         body = patches.decode_body(raw, content_type)
@@ -305,7 +316,7 @@ class Store:
                     )
                     checks.check_identity(resource, namespace, body)
                     warnings = checks.check_fields(resource, body, validation)
-                    created, _ = self.create(resource, namespace, applied, manager, "Ignore")
+                    created, _ = self.create(resource, namespace, applied, manager, "Ignore", admit)
                     created["metadata"]["managedFields"] = applied["metadata"]["managedFields"]
                     return 201, self._rewrite_managed(resource, namespace, created), warnings
                 raise
@@ -345,7 +356,9 @@ class Store:
             try:
                 return (
                     200,
-                    self._save(resource, namespace, name, before, after, revision, subresource),
+                    self._save(
+                        resource, namespace, name, before, after, revision, subresource, admit
+                    ),
                     warnings,
                 )
             except ApiError as error:
@@ -364,8 +377,12 @@ class Store:
             before["metadata"]["resourceVersion"] = str(written)
         return before
 
-    def delete(self, resource: Resource, namespace: str | None, name: str) -> Json:
+    def delete(
+        self, resource: Resource, namespace: str | None, name: str, admit: Admit | None = None
+    ) -> Json:
         before, revision = self._read(resource, namespace, name)
+        if admit is not None:
+            admit("DELETE", None, before)
         if before["metadata"].get("finalizers") and resource.kind != "Namespace":
             after = copy.deepcopy(before)
             after["metadata"]["deletionTimestamp"] = now()
