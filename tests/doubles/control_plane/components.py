@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
 from collections.abc import Sequence
+from typing import Any
 
+from ._core import ApiError, Client, csr
 from .common import (
     api_client,
     fail,
@@ -11,6 +16,7 @@ from .common import (
     load_config,
     parse_flags,
     public_key_of,
+    read_file,
     require_files,
     serve_health,
     wait_healthy,
@@ -24,6 +30,36 @@ _CONTROLLER_MANAGER_FILES = (
     "cluster-signing-cert-file",
     "cluster-signing-key-file",
 )
+
+
+def _controller_enabled(flags: dict[str, str], name: str) -> bool:
+    """Whether ``--controllers`` (default ``*``) runs ``name`` (both certificate controllers
+    are among the defaults ``*`` stands for)."""
+    listed = [item.strip() for item in flags.get("controllers", "*").split(",")]
+    return f"-{name}" not in listed and ("*" in listed or name in listed)
+
+
+def _certificate_controllers(client: Client, cert: str, key: str) -> None:
+    """csrapproving and csrsigning (``doubles_core.csr``: approval after a SubjectAccessReview,
+    signing with the cluster-signing pair) every second, in the background."""
+    from cryptography import x509  # Debian's python3-cryptography, as the kubelet double's
+    from cryptography.hazmat.primitives import serialization
+
+    ca = x509.load_pem_x509_certificate(read_file(cert, "failed to read the signing cert"))
+    ca_key: Any = serialization.load_pem_private_key(
+        read_file(key, "failed to read the signing key"), password=None
+    )
+
+    def loop() -> None:
+        while True:
+            try:
+                for name in csr.approve_and_sign(client, ca, ca_key):
+                    print(f"I0000 certificate_controller: signed {name}", flush=True)
+            except (ApiError, OSError, ValueError) as error:
+                print(f"E0000 certificate controllers: {error}", file=sys.stderr, flush=True)
+            time.sleep(1)
+
+    threading.Thread(target=loop, name="certificate-controllers", daemon=True).start()
 
 
 def _kubeconfig(flags: dict[str, str], config: dict[str, object]) -> str:
@@ -70,7 +106,10 @@ def kube_controller_manager(version: str, argv: Sequence[str]) -> None:
     for name in ("authentication-kubeconfig", "authorization-kubeconfig"):
         if flags.get(name):
             api_client(flags[name])
-    wait_healthy(api_client(flags["kubeconfig"]))
+    client = api_client(flags["kubeconfig"])
+    wait_healthy(client)
+    if cert and key and all(_controller_enabled(flags, c) for c in ("csrapproving", "csrsigning")):
+        _certificate_controllers(client, cert, key)
     serve_health(
         flags.get("bind-address", "0.0.0.0"),
         int(flags.get("secure-port", "10257")),

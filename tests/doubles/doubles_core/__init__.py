@@ -3,8 +3,9 @@
 Run by the hosts' ``/usr/bin/python3`` with the standard library and Debian's python3-yaml:
 ``files`` (host paths, atomic writes), ``schema`` (the strict configuration schemas of
 tests/fixtures/k8s_schemas), ``flags`` (a component's flags for its version, from kubexms's own
-flag lists), ``api`` (the API server over TLS as a kubeconfig's user) and ``cni`` (what a CNI
-DaemonSet's install-cni container writes on a node).
+flag lists), ``api`` (the API server over TLS as a kubeconfig's user), ``cni`` (what a CNI
+DaemonSet's install-cni container writes on a node) and ``csr`` (the controller-manager's CSR
+approval, after a SubjectAccessReview, and signing).
 
 In the checkout this is ``tests.doubles.doubles_core``; in a double's release file (a zipapp)
 and when a double runs as a script it is the top-level package ``doubles_core`` beside the
@@ -15,7 +16,7 @@ The names below are what the doubles' packages use of it (their ``_core`` re-exp
 
 from __future__ import annotations
 
-from . import api, cni, files, flags, schema
+from . import api, cni, csr, files, flags, schema
 
 ApiError = api.ApiError
 Client = api.Client
@@ -32,6 +33,7 @@ __all__ = [
     "KubeconfigError",
     "api",
     "cni",
+    "csr",
     "files",
     "flags",
     "from_kubeconfig",

@@ -44,8 +44,11 @@ from kubexms.kubernetes.binary import (
 from kubexms.pki import PkiOptions, generate_pki
 from tests.doubles import SYSTEM_PYTHON, double_script
 from tests.doubles.control_plane.build import build_control_plane_double
+from tests.doubles.doubles_core import csr
+from tests.doubles.doubles_core.api import from_kubeconfig
 from tests.doubles.doubles_core.flags import component_flags as double_flags
 from tests.doubles.local_api import CLUSTER, LocalApi, calico_objects, free_port, local_api
+from tests.unit.doubles.test_node_restriction import csr as node_csr
 
 DOUBLES = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "kubelet")
 
@@ -250,9 +253,26 @@ def test_the_controller_manager_takes_every_flag_kubexms_renders(
     }
     port = free_port()
     args["secure-port"] = str(port)
+    manifest = api.directory / "binary-cluster-objects.yaml"
+    manifest.write_text(cluster_objects_manifest(cluster, api.pki))
+    api.kubectl("apply", "--server-side", "--field-manager=kubexms", "--force-conflicts", "-f",
+                str(manifest))  # fmt: skip
     process = _run("kube-controller-manager", *(f"--{k}={v}" for k, v in args.items()))
     try:
         assert _get(f"https://127.0.0.1:{port}/healthz", process, _insecure()) == "ok"
+        # Its certificate controllers: a kubelet's renewal is approved after a
+        # SubjectAccessReview (binary mode binds selfnodeclient to system:nodes) and signed.
+        kubelet = from_kubeconfig(api.kubeconfig(api.node_kubeconfig("renewing-node")))
+        made = kubelet.request("POST", csr.CSRS, node_csr("system:node:renewing-node"))
+        deadline = time.monotonic() + 30
+        while (
+            not (done := kubelet.get(f"{csr.CSRS}/{made['metadata']['name']}"))
+            .get("status", {})
+            .get("certificate")
+        ):
+            assert time.monotonic() < deadline, (done, process.poll())
+            time.sleep(0.3)
+        assert done["status"]["conditions"][0]["message"] == csr.RECOGNIZERS[0][1]
     finally:
         _stopped(process)
 
