@@ -26,7 +26,9 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from kubexms.config import Cluster, parse_config
 from kubexms.pki import PkiOptions, generate_pki
@@ -332,3 +334,32 @@ def calico_objects(directory: Path, node_selector: dict[str, str] | None = None)
     path = directory / "calico.yaml"
     path.write_text(yaml.safe_dump_all(wanted))
     return path
+
+
+def csr_request(common_name: str) -> str:
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = (
+        x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+def kubelet_csr(common_name: str) -> dict[str, Any]:
+    """A kubelet client certificate request for ``common_name`` (``O=system:nodes``), as the
+    kubelet posts it (``generateName``)."""
+    return {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"generateName": "csr-"},
+        "spec": {
+            "request": csr_request(common_name),
+            "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+            "usages": ["digital signature", "client auth"],
+        },
+    }

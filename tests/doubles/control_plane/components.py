@@ -32,6 +32,12 @@ _CONTROLLER_MANAGER_FILES = (
 )
 
 
+CSR_POLL = 3.0
+"""Seconds between the certificate controllers' passes (the real ones watch; binary mode's
+kubelets have their certificates, so only a renewal would wait, and the masters' API servers
+are spared a list every second from each controller-manager)."""
+
+
 def _controller_enabled(flags: dict[str, str], name: str) -> bool:
     """Whether ``--controllers`` (default ``*``) runs ``name`` (both certificate controllers
     are among the defaults ``*`` stands for)."""
@@ -41,7 +47,7 @@ def _controller_enabled(flags: dict[str, str], name: str) -> bool:
 
 def _certificate_controllers(client: Client, cert: str, key: str) -> None:
     """csrapproving and csrsigning (``doubles_core.csr``: approval after a SubjectAccessReview,
-    signing with the cluster-signing pair) every second, in the background."""
+    signing with the cluster-signing pair) every ``CSR_POLL`` seconds, in the background."""
     from cryptography import x509  # Debian's python3-cryptography, as the kubelet double's
     from cryptography.hazmat.primitives import serialization
 
@@ -57,7 +63,7 @@ def _certificate_controllers(client: Client, cert: str, key: str) -> None:
                     print(f"I0000 certificate_controller: signed {name}", flush=True)
             except (ApiError, OSError, ValueError) as error:
                 print(f"E0000 certificate controllers: {error}", file=sys.stderr, flush=True)
-            time.sleep(1)
+            time.sleep(CSR_POLL)
 
     threading.Thread(target=loop, name="certificate-controllers", daemon=True).start()
 

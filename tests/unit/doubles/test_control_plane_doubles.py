@@ -47,8 +47,14 @@ from tests.doubles.control_plane.build import build_control_plane_double
 from tests.doubles.doubles_core import csr
 from tests.doubles.doubles_core.api import from_kubeconfig
 from tests.doubles.doubles_core.flags import component_flags as double_flags
-from tests.doubles.local_api import CLUSTER, LocalApi, calico_objects, free_port, local_api
-from tests.unit.doubles.test_node_restriction import csr as node_csr
+from tests.doubles.local_api import (
+    CLUSTER,
+    LocalApi,
+    calico_objects,
+    free_port,
+    kubelet_csr,
+    local_api,
+)
 
 DOUBLES = ("kube-scheduler", "kube-controller-manager", "kube-proxy", "kubelet")
 
@@ -263,7 +269,7 @@ def test_the_controller_manager_takes_every_flag_kubexms_renders(
         # Its certificate controllers: a kubelet's renewal is approved after a
         # SubjectAccessReview (binary mode binds selfnodeclient to system:nodes) and signed.
         kubelet = from_kubeconfig(api.kubeconfig(api.node_kubeconfig("renewing-node")))
-        made = kubelet.request("POST", csr.CSRS, node_csr("system:node:renewing-node"))
+        made = kubelet.request("POST", csr.CSRS, kubelet_csr("system:node:renewing-node"))
         deadline = time.monotonic() + 30
         while (
             not (done := kubelet.get(f"{csr.CSRS}/{made['metadata']['name']}"))

@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.doubles.doubles_core import csr as controllers
 from tests.doubles.doubles_core.api import Client, from_kubeconfig
-from tests.doubles.local_api import LocalApi, local_api
-from tests.unit.doubles.test_node_restriction import csr as node_csr
+from tests.doubles.local_api import LocalApi, kubelet_csr, local_api
 
 TOKEN_ID, TOKEN_SECRET = "csrtok", "0123456789abcdef"
 TOKEN_GROUP = "system:bootstrappers:csr-test"
@@ -78,9 +77,8 @@ def conditions(document: dict[str, Any]) -> dict[str, str]:
 
 def test_a_bootstrap_tokens_csr_waits_for_the_nodeclient_binding(api: LocalApi) -> None:
     token = Client(api.url, (api.pki / "ca.crt").read_bytes(), token=f"{TOKEN_ID}.{TOKEN_SECRET}")
-    name = token.request("POST", controllers.CSRS, node_csr("system:node:new-node"))["metadata"][
-        "name"
-    ]
+    made = token.request("POST", controllers.CSRS, kubelet_csr("system:node:new-node"))
+    name = made["metadata"]["name"]
     assert name not in run_controllers(api)
     assert conditions(stored(api, name)) == {}  # recognized, but the review said no
     # kubeadm's kubeadm:node-autoapprove-bootstrap (binary mode makes the same binding).
@@ -98,9 +96,8 @@ def test_a_bootstrap_tokens_csr_waits_for_the_nodeclient_binding(api: LocalApi) 
 
 def test_a_nodes_renewal_needs_selfnodeclient(api: LocalApi) -> None:
     kubelet = from_kubeconfig(api.kubeconfig(api.node_kubeconfig("renewing")))
-    name = kubelet.request("POST", controllers.CSRS, node_csr("system:node:renewing"))["metadata"][
-        "name"
-    ]
+    made = kubelet.request("POST", controllers.CSRS, kubelet_csr("system:node:renewing"))
+    name = made["metadata"]["name"]
     assert name not in run_controllers(api)
     assert conditions(stored(api, name)) == {}
     # kubeadm's kubeadm:node-autoapprove-certificate-rotation (binary mode makes it too).
@@ -113,12 +110,12 @@ def test_a_nodes_renewal_needs_selfnodeclient(api: LocalApi) -> None:
 
 def test_serving_and_malformed_requests_are_left_pending(api: LocalApi) -> None:
     admin = from_kubeconfig(api.kubeconfig())
-    serving = node_csr("system:node:serving")
+    serving = kubelet_csr("system:node:serving")
     serving["spec"].update(
         signerName="kubernetes.io/kubelet-serving",
         usages=["digital signature", "server auth"],
     )
-    wrong_usage = copy.deepcopy(node_csr("system:node:serving"))
+    wrong_usage = copy.deepcopy(kubelet_csr("system:node:serving"))
     wrong_usage["spec"]["usages"] = ["digital signature", "server auth"]
     names = [admin.request("POST", controllers.CSRS, body)["metadata"]["name"]
              for body in (serving, wrong_usage)]  # fmt: skip
@@ -132,7 +129,7 @@ def test_serving_and_malformed_requests_are_left_pending(api: LocalApi) -> None:
 
 def test_what_someone_approved_is_signed(api: LocalApi) -> None:
     admin = from_kubeconfig(api.kubeconfig())
-    document = admin.request("POST", controllers.CSRS, node_csr("system:node:by-hand"))
+    document = admin.request("POST", controllers.CSRS, kubelet_csr("system:node:by-hand"))
     approved = {"type": "Approved", "status": "True", "reason": "ByHand", "message": "ok"}
     document["status"] = {"conditions": [approved]}
     name = document["metadata"]["name"]

@@ -5,19 +5,14 @@ authorizers that guard requests."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.doubles.kube_apiserver_double.admission import enabled_plugins, forbidden_labels
-from tests.doubles.local_api import LocalApi, local_api
+from tests.doubles.local_api import LocalApi, kubelet_csr, local_api
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 NODES = "/api/v1/nodes"
@@ -52,33 +47,6 @@ def node(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
-    }
-
-
-def csr_request(common_name: str) -> str:
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    request = (
-        x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
-    )
-    return base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode()
-
-
-def csr(common_name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "certificates.k8s.io/v1",
-        "kind": "CertificateSigningRequest",
-        "metadata": {"generateName": "csr-"},
-        "spec": {
-            "request": csr_request(common_name),
-            "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
-            "usages": ["digital signature", "client auth"],
-        },
     }
 
 
@@ -228,16 +196,16 @@ def test_a_kubelet_creates_only_mirror_pods_bound_to_itself(api: LocalApi) -> No
 
 def test_a_kubelet_asks_for_certificates_in_its_own_name_only(api: LocalApi) -> None:
     kubelet = api.node_kubeconfig("nr-g")
-    made = call(api, "POST", CSRS, 201, csr("system:node:nr-g"), client=kubelet)
+    made = call(api, "POST", CSRS, 201, kubelet_csr("system:node:nr-g"), client=kubelet)
     # The API server records who asked (the CSR strategy), whatever the body said.
     assert made["spec"]["username"] == "system:node:nr-g"
     assert made["spec"]["groups"] == ["system:nodes", "system:authenticated"]
-    refused = call(api, "POST", CSRS, 403, csr("system:node:nr-a"), client=kubelet)
+    refused = call(api, "POST", CSRS, 403, kubelet_csr("system:node:nr-a"), client=kubelet)
     assert refused["message"] == (
         'certificatesigningrequests.certificates.k8s.io "csr-" is forbidden: can only create a '
         "node CSR with CN=system:node:nr-g"
     )
-    forged = csr("system:node:nr-a")
+    forged = kubelet_csr("system:node:nr-a")
     forged["spec"]["username"] = "system:node:nr-a"
     made = call(api, "POST", CSRS, 201, forged)  # an administrator may ask for anyone
     assert made["spec"]["username"] == "kubernetes-admin"
