@@ -43,7 +43,6 @@ from kubexms.kubernetes.binary._module import (
     BinaryWorkersModule,
     master_pki_files,
     node_pki_files,
-    pki_names,
 )
 from kubexms.kubernetes.binary._objects import bootstrap_objects, corefile, to_manifest
 from kubexms.kubernetes.binary._units import render_unit, systemd_quote
@@ -74,7 +73,6 @@ __all__ = [
     "kubelet_args",
     "master_pki_files",
     "node_pki_files",
-    "pki_names",
     "render_unit",
     "scheduler_args",
     "scheduler_configuration",

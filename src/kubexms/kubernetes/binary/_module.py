@@ -15,7 +15,7 @@ cluster's version before anything is planned (a config error names the field).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from kubexms.config import Cluster
@@ -23,7 +23,6 @@ from kubexms.engine import (
     ControlMachine,
     FirstOf,
     HostNeeds,
-    Module,
     Named,
     PlanContext,
     PlanError,
@@ -61,11 +60,20 @@ from kubexms.kubernetes.binary._services import (
     scheduler_service,
     with_readers,
 )
-from kubexms.steps import PKIFile, PlaceArtifact, PlacePKIFiles, kubeadm_layout
+from kubexms.steps import (
+    ComponentModule,
+    PKIFile,
+    PlaceArtifact,
+    PlacePKIFiles,
+    kubeadm_layout,
+    pki_items,
+)
 
 CONTROL_PLANE_ARTIFACTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 NODE_ARTIFACTS = ("kubelet", "kube-proxy")
 API_JOURNAL = ("kube-apiserver.service",)  # whose journal a /readyz timeout shows
+SUPER_ADMIN_FILES = (PKIFile("kubeconfig/super-admin.conf", SUPER_ADMIN_CONF),)
+"""system:masters' kubeconfig: on the first master only, as kubeadm keeps it."""
 _SHARED_PKI = (
     "ca",
     "front-proxy-ca",
@@ -105,29 +113,6 @@ def node_pki_files(*, with_ca: bool) -> tuple[PKIFile, ...]:
     if with_ca:
         files.insert(0, PKIFile("ca.crt", CA_CERT))
     return tuple(files)
-
-
-def pki_names(cluster: Cluster) -> frozenset[str]:
-    """What the pki phase must make for binary mode."""
-    names = {
-        "ca",
-        "front-proxy-ca",
-        "apiserver",
-        "apiserver-kubelet-client",
-        "front-proxy-client",
-        "sa",
-        "admin",
-        "super-admin",
-        "controller-manager",
-        "scheduler",
-        "kube-proxy",
-    }
-    if cluster.spec.etcd.type == "kubexm":
-        names |= {"etcd/ca", "apiserver-etcd-client"}
-    for host in cluster.resolved_hosts():
-        if host.has_role("master") or host.has_role("worker"):
-            names |= {f"kubelet-{host.name}", f"kubelet-serving-{host.name}"}
-    return frozenset(names)
 
 
 def _artifacts(cluster: Cluster, names: Sequence[str]) -> list[PlaceArtifact]:
@@ -171,22 +156,27 @@ def _node_tasks(cluster: Cluster, names: Sequence[str], *, with_ca: bool) -> lis
     return tasks
 
 
-class BinaryControlPlaneModule(Module):
+class BinaryControlPlaneModule(ComponentModule):
     """Phase ``control-plane`` in binary mode (see the module docstring)."""
 
     name = "control-plane"
+    artifacts = (*CONTROL_PLANE_ARTIFACTS, *NODE_ARTIFACTS)
+    roles = ("master",)
 
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        return frozenset((*CONTROL_PLANE_ARTIFACTS, *NODE_ARTIFACTS))
-
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
-        return pki_names(cluster)
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        return frozenset({"master"})
+    @classmethod
+    def certificates(cls, cluster: Cluster) -> Iterable[str]:
+        """Every cluster PKI item binary mode places: the masters' files (super-admin.conf
+        on the first), and every node's kubelet and kube-proxy files."""
+        nodes = [
+            h for h in cluster.resolved_hosts() if h.has_role("master") or h.has_role("worker")
+        ]
+        master_files = (*master_pki_files(cluster), *SUPER_ADMIN_FILES)
+        return pki_items(
+            [
+                *((host.name, master_files) for host in cluster.hosts_with_role("master")),
+                *((host.name, node_pki_files(with_ca=True)) for host in nodes),
+            ]
+        )
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
         return control_plane_host_needs()
@@ -234,10 +224,7 @@ class BinaryControlPlaneModule(Module):
             Task(
                 "cluster-objects",
                 [
-                    PlacePKIFiles(
-                        (PKIFile("kubeconfig/super-admin.conf", SUPER_ADMIN_CONF),),
-                        name="super-admin",
-                    ),
+                    PlacePKIFiles(SUPER_ADMIN_FILES, name="super-admin"),
                     ApplyClusterObjects(),
                 ],
                 FirstOf("master"),
@@ -265,23 +252,18 @@ class BinaryControlPlaneModule(Module):
         return branches(tasks, after)
 
 
-class BinaryWorkersModule(Module):
+class BinaryWorkersModule(ComponentModule):
     """Phase ``workers`` in binary mode: the kubelet and kube-proxy on every worker that is
     not a master (the masters got theirs in ``control-plane``)."""
 
     name = "workers"
+    artifacts = NODE_ARTIFACTS
+    roles = ("worker",)
 
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        return frozenset(NODE_ARTIFACTS)
-
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
-        return pki_names(cluster)
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        return frozenset({"worker"})
+    @classmethod
+    def certificates(cls, cluster: Cluster) -> Iterable[str]:
+        """The same items as ``control-plane`` (every node's files are among them)."""
+        return BinaryControlPlaneModule.certificates(cluster)
 
     def host_needs(self, ctx: PlanContext) -> Sequence[HostNeeds]:
         # A worker that is also a master has its kubelet from the control-plane phase.

@@ -9,7 +9,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kubexms.kubernetes.binary import master_pki_files, node_pki_files, pki_names
+from kubexms.kubernetes.binary import BinaryControlPlaneModule, master_pki_files, node_pki_files
 from kubexms.pki import PkiOptions, generate_pki, parse_kubeconfig, plan_pki
 from tests.unit.kubernetes.sample import make_cluster
 
@@ -25,7 +25,12 @@ def test_binary_mode_gets_serving_certificates_and_a_kube_proxy_kubeconfig(
     tmp_path: Path,
 ) -> None:
     cluster = make_cluster(kubernetes={"type": "kubexm"})
-    generate_pki(cluster, tmp_path, options=PkiOptions(key_type="ecdsa"), only=pki_names(cluster))
+    generate_pki(
+        cluster,
+        tmp_path,
+        options=PkiOptions(key_type="ecdsa"),
+        only=BinaryControlPlaneModule.pki_names(cluster),
+    )
     ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
     for node, address in (("master1", "10.213.0.11"), ("worker2", "10.213.0.15")):
         cert = x509.load_pem_x509_certificate(
@@ -56,7 +61,12 @@ def test_every_placed_source_is_in_the_generated_pki(etcd: str, tmp_path: Path) 
         else {"type": "external", "external": {"endpoints": ["https://10.0.0.5:2379"]}}
     )
     cluster = make_cluster(etcd=spec, kubernetes={"type": "kubexm"})
-    generate_pki(cluster, tmp_path, options=PkiOptions(key_type="ecdsa"), only=pki_names(cluster))
+    generate_pki(
+        cluster,
+        tmp_path,
+        options=PkiOptions(key_type="ecdsa"),
+        only=BinaryControlPlaneModule.pki_names(cluster),
+    )
     files = [*master_pki_files(cluster), *node_pki_files(with_ca=True)]
     for host in ("master1", "worker1"):
         for item in files:

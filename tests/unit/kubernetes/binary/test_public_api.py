@@ -30,7 +30,6 @@ EXPECTED = {
     "kubelet_args",
     "master_pki_files",
     "node_pki_files",
-    "pki_names",
     "render_unit",
     "scheduler_args",
     "scheduler_configuration",
