@@ -40,7 +40,6 @@ from kubexms.engine import (
     CheckFailedError,
     ControlMachine,
     FirstOf,
-    Module,
     PlanContext,
     Roles,
     Step,
@@ -48,7 +47,7 @@ from kubexms.engine import (
 )
 from kubexms.runner import Change
 from kubexms.runtime import Context
-from kubexms.steps import PlaceArtifact
+from kubexms.steps import ComponentModule, PlaceArtifact
 
 CNI_DIR = "/etc/kubexms/cni"
 """Where the first master keeps what the phase applies (manifest, chart, values)."""
@@ -170,25 +169,19 @@ def cilium_steps(cluster: Cluster) -> list[Step]:
     ]
 
 
-class CniModule(Module):
-    """The ``cni`` phase (see the module docstring)."""
+class CniModule(ComponentModule):
+    """The ``cni`` phase (see the module docstring); nothing of the cluster PKI."""
 
     name = "cni"
+    roles = ("master", "worker")
 
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
+    @classmethod
+    def artifacts_for(cls, cluster: Cluster) -> tuple[str, ...]:
+        """kubectl and the plugin's manifest; for Cilium, helm and its chart instead."""
         plugin = cluster.spec.network.plugin
         if plugin == "cilium":
-            return frozenset({"kubectl", "helm", CHART_COMPONENT})
-        return frozenset({"kubectl", MANIFEST_COMPONENTS[plugin]})
-
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
-        return frozenset()
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        return frozenset({"master", "worker"})
+            return ("kubectl", "helm", CHART_COMPONENT)
+        return ("kubectl", MANIFEST_COMPONENTS[plugin])
 
     def tasks(self, ctx: PlanContext) -> list[Task]:
         cluster = ctx.config
