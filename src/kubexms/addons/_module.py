@@ -43,8 +43,8 @@ from kubexms.cni._applied import helm_fingerprint
 from kubexms.cni._tools import BIN_DIR
 from kubexms.config import Addon, Cluster
 from kubexms.dns import dns_objects, dns_steps
-from kubexms.engine import FirstOf, Module, PlanContext, Step, Task
-from kubexms.steps import PlaceArtifact
+from kubexms.engine import FirstOf, PlanContext, Step, Task
+from kubexms.steps import ComponentModule, PlaceArtifact
 
 FETCHED_DIR = "addons"
 """Where, under the work dir, manifests fetched from a URL are kept (verified)."""
@@ -157,27 +157,22 @@ def manifest_steps(addon: Addon) -> list[Step]:
     return steps
 
 
-class AddonsModule(Module):
-    """The ``addons`` phase (see the module docstring)."""
+class AddonsModule(ComponentModule):
+    """The ``addons`` phase (see the module docstring); nothing of the cluster PKI."""
 
     name = "addons"
+    roles = ("master",)
 
-    @staticmethod
-    def artifact_components(cluster: Cluster) -> frozenset[str]:
-        if not cluster.spec.addons and not dns_objects(cluster):
-            return frozenset()
-        if any(addon.type == "helm" for addon in cluster.spec.addons):
-            return frozenset({"kubectl", "helm"})
-        return frozenset({"kubectl"})
+    @classmethod
+    def installs(cls, cluster: Cluster) -> bool:
+        """Add-ons in the cluster file, or DNS objects kubexms applies itself."""
+        return bool(cluster.spec.addons or dns_objects(cluster))
 
-    @staticmethod
-    def pki_names(cluster: Cluster) -> frozenset[str]:
-        return frozenset()
-
-    @staticmethod
-    def host_roles(cluster: Cluster) -> frozenset[str]:
-        wanted = cluster.spec.addons or dns_objects(cluster)
-        return frozenset({"master"}) if wanted else frozenset()
+    @classmethod
+    def artifacts_for(cls, cluster: Cluster) -> tuple[str, ...]:
+        """kubectl, and helm when an add-on is a helm chart."""
+        helm = any(addon.type == "helm" for addon in cluster.spec.addons)
+        return ("kubectl", "helm") if helm else ("kubectl",)
 
     def tasks(self, ctx: PlanContext) -> list[Task]:
         addons = ctx.config.spec.addons
