@@ -26,7 +26,7 @@ from kubexms.loadbalancer import PROXY_UNIT, LoadBalancerModule
 from kubexms.pki import PkiModule
 from kubexms.preflight import PreflightModule
 from kubexms.registry import RegistryModule
-from kubexms.steps import ArtifactsModule
+from kubexms.steps import ArtifactsModule, ComponentModule
 
 PHASES: tuple[str, ...] = (
     "preflight",
@@ -64,17 +64,7 @@ FOUNDATION = ("preflight", "os", "artifacts", "pki")
 """Phases that serve the component phases; limited to their needs when only pulled in."""
 
 
-COMPONENT_PHASES: Mapping[
-    str,
-    type[EtcdModule]
-    | type[ContainerRuntimeModule]
-    | type[RegistryModule]
-    | type[LoadBalancerModule]
-    | type[ControlPlaneModule]
-    | type[WorkersModule]
-    | type[CniModule]
-    | type[AddonsModule],
-] = {
+COMPONENT_PHASES: Mapping[str, type[ComponentModule]] = {
     "etcd": EtcdModule,
     "container-runtime": ContainerRuntimeModule,
     "registry": RegistryModule,
@@ -85,7 +75,7 @@ COMPONENT_PHASES: Mapping[
     "addons": AddonsModule,
 }
 """The component phases that exist today."""
-BINARY_MODE_PHASES: Mapping[str, type[BinaryControlPlaneModule] | type[BinaryWorkersModule]] = {
+BINARY_MODE_PHASES: Mapping[str, type[ComponentModule]] = {
     "control-plane": BinaryControlPlaneModule,
     "workers": BinaryWorkersModule,
 }
@@ -166,20 +156,7 @@ class PhaseSelection:
         return cls(phases, full, components)
 
 
-def _phase_module(
-    phase: str, cluster: Cluster
-) -> (
-    EtcdModule
-    | ContainerRuntimeModule
-    | RegistryModule
-    | LoadBalancerModule
-    | ControlPlaneModule
-    | WorkersModule
-    | BinaryControlPlaneModule
-    | BinaryWorkersModule
-    | CniModule
-    | AddonsModule
-):
+def _phase_module(phase: str, cluster: Cluster) -> ComponentModule:
     """The module of a component phase; the Kubernetes phases by ``kubernetes.type``."""
     if cluster.spec.kubernetes.type == "kubexm" and phase in BINARY_MODE_PHASES:
         return BINARY_MODE_PHASES[phase]()
