@@ -41,7 +41,8 @@ from kubexms.engine._inventory import (
     Roles,
     known_role,
 )
-from kubexms.engine._lock import LOCK_PATH, HostLockError, HostLocks, LockHolder
+from kubexms.engine._lock import HostLockError, HostLocks, LockHolder
+from kubexms.engine._lock_scripts import LOCK_PATH
 from kubexms.engine._needs import PACKAGE_MANAGERS, HostNeeds, HostRequirements
 from kubexms.engine._options import EngineOptions, PairFailure, RunResult
 from kubexms.engine._plan_view import plan_document, plan_tree

@@ -24,149 +24,27 @@ import asyncio
 import getpass
 import json
 import os
-import posixpath
 import socket
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from shlex import quote
 
 from kubexms._errors import KubexmsError
 from kubexms.connector import ConnectorError
+from kubexms.engine._lock_scripts import (
+    LOCK_PATH,
+    acquire_script,
+    release_script,
+    stop_groups_script,
+    take_over_script,
+)
 from kubexms.runner import RunnerError, run_directory
 from kubexms.runtime import Host
 
-LOCK_PATH = "/run/lock/kubexms.lock"
 RELEASE_TIMEOUT = 30.0
 STOP_GRACE = 5.0
-
-
-def process_group_log(run_id: str, lock_path: str = LOCK_PATH) -> str:
-    """The host file run ``run_id``'s commands append ``<pgid> <start time>`` lines to."""
-    return f"{lock_path}.{run_id}.pgids"
-
-
-# The run id of the lock file at ``$f`` (empty if it has none).
-_RUN_ID_OF_LOCK = (
-    r"""sed -n 's/.*"run_id": "\([A-Za-z0-9-]*\)".*/\1/p' "$f" 2>/dev/null | head -n 1"""
-)
-
-# ``kx_alive PGID START`` succeeds while that process group still runs: its leader with the
-# same start time (a reused pid is not it), or, the leader gone, members of the group.
-_ALIVE = r"""kx_alive() {
-  if read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ kx_s _ 2>/dev/null </proc/"$1"/stat; then
-    [ "$kx_s" = "$2" ]
-  else
-    kill -0 -"$1" 2>/dev/null
-  fi
-}"""
-
-
-def _holder_groups_script(path: str) -> str:
-    """Shell text printing ``@kxms:alive PGID START`` for each process group of the run
-    that holds lock file ``$f`` which still runs."""
-    return f"""{_ALIVE}
-kx_id=$({_RUN_ID_OF_LOCK})
-kx_log={quote(path)}.$kx_id.pgids
-if [ -n "$kx_id" ] && [ -f "$kx_log" ]; then
-  sort -u "$kx_log" | while read -r kx_g kx_t; do
-    kx_alive "$kx_g" "$kx_t" && echo "@kxms:alive $kx_g $kx_t"
-  done
-fi
-true"""
-
-
-def _sweep_script(run_dir: str) -> str:
-    # Only under our lock: every other run directory belongs to a run that has ended.
-    root = quote(posixpath.dirname(run_dir))
-    return f"""for kx_d in {root}/run-*; do
-  [ -e "$kx_d" ] && [ "$kx_d" != {quote(run_dir)} ] && rm -rf -- "$kx_d"
-done
-true"""
-
-
-def _acquire_script(path: str, run_dir: str) -> str:
-    return f"""f={quote(path)}
-mkdir -p "$(dirname -- "$f")"
-if ( set -C; cat > "$f" ) 2>/dev/null; then
-  echo "@kxms:acquired"
-  {_sweep_script(run_dir)}
-  exit 0
-fi
-{_holder_groups_script(path)}
-echo "@kxms:held"; cat "$f" 2>/dev/null || true"""
-
-
-def _stop_groups_script(groups: Sequence[tuple[str, str]], grace: float) -> str:
-    """Stop the given process groups (TERM, KILL after ``grace``); print those still alive."""
-    pairs = " ".join(f"{g}:{t}" for g, t in groups if g.isdigit() and t.isdigit())
-    ticks = max(1, round(grace * 10))
-    return f"""{_ALIVE}
-kx_groups='{pairs}'
-kx_each() {{
-  kx_hit=1
-  for kx_p in $kx_groups; do
-    if kx_alive "${{kx_p%%:*}}" "${{kx_p#*:}}"; then kx_hit=0; $1 "${{kx_p%%:*}}"; fi
-  done
-  return $kx_hit
-}}
-kx_term() {{ kill -s TERM -- -"$1" 2>/dev/null || :; }}
-kx_kill() {{ kill -s KILL -- -"$1" 2>/dev/null || :; }}
-kx_tell() {{ echo "@kxms:alive $1"; }}
-kx_each kx_term || exit 0
-kx_n={ticks}
-while [ "$kx_n" -gt 0 ] && kx_each :; do sleep 0.1; kx_n=$((kx_n - 1)); done
-kx_each kx_kill || exit 0
-sleep 0.5
-kx_each kx_tell
-true"""
-
-
-def _take_over_script(path: str, run_dir: str) -> str:
-    # Replace whatever lock is there, atomically, with ours (only on --break-lock); the
-    # broken run's process-group log goes with it.
-    return f"""f={quote(path)}; t="$f.$$"
-kx_id=$({_RUN_ID_OF_LOCK})
-cat > "$t" && mv -f "$t" "$f" && echo "@kxms:acquired"
-[ -z "$kx_id" ] || rm -f -- "$f.$kx_id.pgids"
-{_sweep_script(run_dir)}"""
-
-
-def _release_script(path: str, run_id: str, run_dir: str, grace: float) -> str:
-    # Only our own lock is removed: its run id must match. Our temporary files go with it.
-    # Before that, nothing of the run may still run: a command whose session died (sshd
-    # killed, connection lost and regained) goes on as an orphan and could write into the
-    # run directory after it is removed. Such groups get ``grace`` seconds to end, then TERM,
-    # then KILL; this script's own group (it is a command of the run too) is left alone.
-    needle = quote(f'"run_id": "{run_id}"')
-    log = quote(process_group_log(run_id, path))
-    ticks = max(1, round(grace * 10))
-    return f"""f={quote(path)}
-{_ALIVE}
-read -r _ _ _ _ kx_me _ </proc/$$/stat
-kx_each() {{
-  kx_hit=1
-  [ -f {log} ] || return 1
-  for kx_p in $(sort -u {log} | tr ' ' ':'); do
-    kx_g=${{kx_p%%:*}}
-    [ "$kx_g" = "$kx_me" ] && continue
-    if kx_alive "$kx_g" "${{kx_p#*:}}"; then kx_hit=0; $1 "$kx_g"; fi
-  done
-  return $kx_hit
-}}
-kx_wait() {{
-  kx_n={ticks}
-  while [ "$kx_n" -gt 0 ] && kx_each :; do sleep 0.1; kx_n=$((kx_n - 1)); done
-}}
-kx_term() {{ kill -s TERM -- -"$1" 2>/dev/null || :; }}
-kx_kill() {{ kill -s KILL -- -"$1" 2>/dev/null || :; }}
-if kx_each :; then
-  kx_wait; kx_each kx_term && kx_wait; kx_each kx_kill && sleep 0.2
-fi
-rm -rf -- {quote(run_dir)}
-if grep -qF {needle} "$f" 2>/dev/null; then rm -f -- "$f" {log}; fi"""
 
 
 def _process_start(pid: int) -> str | None:
@@ -331,7 +209,7 @@ class HostLocks:
         async with self._limit:
             try:
                 result = await host.runner.script(
-                    _acquire_script(self.path, self.run_dir), stdin=self.holder.to_json()
+                    acquire_script(self.path, self.run_dir), stdin=self.holder.to_json()
                 )
             except (ConnectorError, RunnerError) as error:
                 self._unreached.add(host.name)
@@ -364,7 +242,7 @@ class HostLocks:
                 described += ", stopped (TERM, then KILL)"
             try:
                 await host.runner.script(
-                    _take_over_script(self.path, self.run_dir), stdin=self.holder.to_json()
+                    take_over_script(self.path, self.run_dir), stdin=self.holder.to_json()
                 )
             except (ConnectorError, RunnerError) as error:
                 return f"could not break the stale lock: {error}"
@@ -376,7 +254,7 @@ class HostLocks:
         """Stop the broken run's remote process groups; the ones still alive ("" if none)."""
         try:
             result = await host.runner.script(
-                _stop_groups_script(groups, self.stop_grace), timeout=self.stop_grace + 30
+                stop_groups_script(groups, self.stop_grace), timeout=self.stop_grace + 30
             )
         except (ConnectorError, RunnerError) as error:
             return str(error)
@@ -394,7 +272,7 @@ class HostLocks:
         async with self._limit:
             try:
                 await host.runner.script(
-                    _release_script(self.path, self.holder.run_id, self.run_dir, self.stop_grace),
+                    release_script(self.path, self.holder.run_id, self.run_dir, self.stop_grace),
                     timeout=RELEASE_TIMEOUT + 2 * self.stop_grace,
                 )
             except (ConnectorError, RunnerError) as error:

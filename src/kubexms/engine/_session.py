@@ -20,7 +20,8 @@ from kubexms.engine._checkpoint import (
 from kubexms.engine._events import EventBus
 from kubexms.engine._executor import Engine
 from kubexms.engine._graph import ExecutionGraph
-from kubexms.engine._lock import LOCK_PATH, HostLocks, LockHolder, process_group_log
+from kubexms.engine._lock import HostLocks, LockHolder
+from kubexms.engine._lock_scripts import LOCK_PATH, process_group_log
 from kubexms.engine._options import EngineOptions, RunResult
 from kubexms.runner import RUN_DIRECTORIES, run_directory
 from kubexms.runtime import ClusterRuntime

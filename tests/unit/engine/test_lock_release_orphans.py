@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kubexms.connector import LocalConnector
 from kubexms.engine import HostLocks, LockHolder
-from kubexms.engine._lock import process_group_log
+from kubexms.engine._lock_scripts import process_group_log
 from kubexms.runner import Runner
 from kubexms.runtime import Host
 
