@@ -99,13 +99,11 @@ class Once(Generic[T]):
                     self._error = error
                 self._done = True
         if self._error is not None:
-            raise AssertionError(f"this stage of the shared cluster failed: {self._error!r}")
+            raise AssertionError(
+                f"this stage of the shared cluster failed: {self._error!r}"
+            ) from self._error
         assert self._value is not None
         return self._value
-
-    @property
-    def attempted(self) -> bool:
-        return self._done
 
 
 @dataclass(frozen=True)
