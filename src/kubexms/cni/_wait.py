@@ -93,6 +93,10 @@ class NetworkReady(Step):
 
     async def run(self, ctx: Context) -> Change:
         deadline = time.monotonic() + self.timeout_seconds
+        if not await self._waiting_for(ctx):
+            # Ready at the first look (the precheck's look missed, e.g. one kubectl timeout on
+            # a loaded host) is no change: a rerun of a done cluster stays "nothing changed".
+            return Change(False, f"{self.what} ready", "every node Ready")
         for namespace, name, _selector in self.daemonsets:
             left = max(int(deadline - time.monotonic()), 1)
             argv = kubectl_rollout_status_argv(namespace, name, timeout_seconds=left)

@@ -79,6 +79,18 @@ async def test_a_ready_network_is_unchanged_at_once() -> None:
     assert not any("rollout" in call for call in calls)
 
 
+async def test_ready_at_the_runs_first_look_is_no_change() -> None:
+    # The precheck's look missed (one kubectl timeout on a loaded host); by the run it is all
+    # Ready: waiting for nothing changes nothing, so a rerun still reports no change.
+    calls: list[str] = []
+    runtime = await memory_runtime(cluster_of(2), kubectl_host(True, calls))
+    ctx = runtime.new_context(runtime.hosts[0])
+    change = await NetworkReady("calico", (DAEMONSET,), 30).run(ctx)
+    assert not change.changed
+    assert change.detail == "every node Ready"
+    assert not any("rollout" in call for call in calls)
+
+
 async def test_a_timeout_names_the_nodes_and_pods_that_are_not_ready(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
