@@ -68,6 +68,10 @@ SHARED_BY_MODULES: dict[str, str] = dict.fromkeys(SHARED_BY, "kubeadm-shared-clu
 they share: under pytest-xdist they run on the same worker, so it is built once."""
 
 
+def _unit_tier(nodeid_or_file: str) -> bool:
+    return nodeid_or_file.startswith("tests/unit/")
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``-n N`` (pytest-xdist): whole test files go to a worker, never single tests, so a
@@ -75,12 +79,28 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     together. Each worker is a test session of its own, with its own fleet."""
     if config.getvalue("dist") != "load":
         return None  # an explicit --dist keeps pytest-xdist's own scheduler
-    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+    from xdist.scheduler import LoadScopeScheduling
 
     class WholeFiles(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return SHARED_BY_MODULES.get(path, path)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # A worker is sent its next file while it still runs its current one (it needs the
+            # next test in hand). Behind a fleet test, that next file is a unit-tier one
+            # (seconds), not another fleet file that would wait there for minutes while the
+            # other worker runs out of work; the fleet files keep their order (longest first).
+            pending = self.assigned_work.get(node, {}).values()
+            running_fleet = any(
+                not done and not _unit_tier(test)
+                for tests in pending
+                for test, done in tests.items()
+            )
+            cheap = [scope for scope in self.workqueue if _unit_tier(scope)]
+            if running_fleet and cheap:
+                self.workqueue.move_to_end(cheap[-1], last=False)
+            super()._assign_work_unit(node)
 
     return WholeFiles(config, log)
 
