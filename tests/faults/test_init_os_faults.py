@@ -263,7 +263,7 @@ KEEPALIVE_WINDOW = 2 * (2 + 1)  # keepaliveInterval x (keepaliveCountMax + 1), a
 # "<node>: [<host>: ]<first error>[; it did not come back (<the reconnect's error>)]"
 FIRST_ERROR = (
     r"^\S+: (\S+: )?(the connection to \S+ (was lost|was closed|dropped while a command ran)"
-    r"|\S+ closed the connection)"
+    r"|\S+ (closed|reset) the connection)"
 )
 FAULTS: list[tuple[Fault, Callable[..., Awaitable[Undo]]]] = [
     (Fault("sshd stopped", 240, (1,), HOST_LOST, lost=True), sshd_stopped),

@@ -11,8 +11,9 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from kubexms.config import ConfigError
 
-err_console = Console(stderr=True)
-"""Where commands write errors, warnings and progress."""
+err_console = Console(stderr=True, soft_wrap=True)
+"""Where commands write errors, warnings and progress. Messages are not hard-wrapped: a path or
+host name cut at column 80 of a log or CI output cannot be searched for or copied."""
 
 # Off a terminal rich would wrap tables at 80 columns, which mangles names and URLs in logs and
 # CI output; give long lines room instead.
