@@ -43,8 +43,8 @@ def _prefix_end(prefix: str) -> str:
 
 
 class EtcdClient:
-    """Blocking calls to the first etcd endpoint that answers (thread-safe: one connection per
-    call, so a slow watch poll never holds up a request)."""
+    """Blocking calls to the first etcd endpoint that answers (thread-safe: each thread keeps
+    its own connections, so a slow watch poll never holds up a request)."""
 
     def __init__(
         self,
@@ -61,35 +61,63 @@ class EtcdClient:
             self._context.load_cert_chain(certfile, keyfile)
         self._preferred = 0
         self._lock = threading.Lock()
+        self._local = threading.local()
 
-    def _call(self, path: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
-        errors: list[str] = []
-        count = len(self._servers)
-        for offset in range(count):
-            index = (self._preferred + offset) % count
-            url = urlsplit(self._servers[index])
-            connection: http.client.HTTPConnection
-            if url.scheme == "https":
-                connection = http.client.HTTPSConnection(
-                    url.hostname or "", url.port or 2379, context=self._context, timeout=timeout
-                )
-            else:
-                connection = http.client.HTTPConnection(
-                    url.hostname or "", url.port or 2379, timeout=timeout
-                )
+    def _connect(self, index: int, timeout: float) -> http.client.HTTPConnection:
+        url = urlsplit(self._servers[index])
+        if url.scheme == "https":
+            return http.client.HTTPSConnection(
+                url.hostname or "", url.port or 2379, context=self._context, timeout=timeout
+            )
+        return http.client.HTTPConnection(url.hostname or "", url.port or 2379, timeout=timeout)
+
+    def _post(
+        self, index: int, path: str, body: dict[str, Any], timeout: float
+    ) -> tuple[int, bytes]:
+        """One request on this thread's kept-alive connection to server ``index``: a TLS
+        handshake per call (the controllers' and every watch's polls) cost more CPU than all
+        the rest of the double and of etcd. A kept connection the server closed meanwhile is
+        replaced once."""
+        connections: dict[int, http.client.HTTPConnection] = self._local.__dict__.setdefault(
+            "connections", {}
+        )
+        for attempt in (1, 2):
+            connection = connections.pop(index, None)
+            fresh = connection is None
+            if connection is None:
+                connection = self._connect(index, timeout)
+            elif connection.sock is not None:
+                connection.sock.settimeout(timeout)
             try:
                 connection.request(
                     "POST", path, json.dumps(body), {"Content-Type": "application/json"}
                 )
                 response = connection.getresponse()
                 data = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                if fresh or attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                connection.close()
+            else:
+                connections[index] = connection
+            return response.status, data
+        raise AssertionError("unreachable")
+
+    def _call(self, path: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        errors: list[str] = []
+        count = len(self._servers)
+        for offset in range(count):
+            index = (self._preferred + offset) % count
+            try:
+                status, data = self._post(index, path, body, timeout)
             except (OSError, http.client.HTTPException) as error:
                 errors.append(f"{self._servers[index]}: {error}")
                 continue
-            finally:
-                connection.close()
-            if response.status != 200:
-                errors.append(f"{self._servers[index]}: HTTP {response.status} {data[:200]!r}")
+            if status != 200:
+                errors.append(f"{self._servers[index]}: HTTP {status} {data[:200]!r}")
                 continue
             with self._lock:
                 self._preferred = index
