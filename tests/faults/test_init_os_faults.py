@@ -10,7 +10,7 @@ waits until the victim's package step has begun and injects the fault. Then, for
   when a lock stayed behind), and completes;
 - a final rerun changes nothing;
 - nothing is left half-done on any host: ``dpkg --audit`` is empty, no temporary files of
-  kubexms, no lock and no process-group log in /run/lock.
+  the case's runs, no lock and no process-group log in /run/lock.
 
 The hosts use short SSH keepalives (2 s x 2) and a 3 s stop grace, so a silent host fails in
 seconds. Bounds are generous: the machine running the tier may be heavily loaded.
@@ -36,16 +36,24 @@ import yaml
 
 from kubexms.sandbox import Fleet
 from tests.event_log import events
+from tests.killed_run import run_ids
 from tests.leasing import PACKAGES_INSTALLED, HostPool
 
 pytestmark = pytest.mark.fleet
 
 PACKAGES = ["conntrack", "socat", "ipset", "ebtables", "ethtool", "iptables"]
 RUN_TIMEOUT = 900.0
-LEFTOVERS = (
-    "ls -d /var/tmp/kubexms/* /var/tmp/kubexms-packages-* /tmp/kubexms-write.* "
-    "/run/lock/kubexms.lock* 2>/dev/null || true"
-)
+
+
+def leftovers(work: Path) -> str:
+    """What a host must not keep: the temporary directories of this test's runs (only those: a
+    host's /var shows this machine's through its overlay, where the other pytest-xdist worker's
+    local runs come and go), old-style temporary files, a lock or process-group log."""
+    run_dirs = " ".join(f"/var/tmp/kubexms/run-{run_id}" for run_id in run_ids(work))
+    return (
+        f"ls -d {run_dirs} /var/tmp/kubexms-packages-* /tmp/kubexms-write.* "
+        "/run/lock/kubexms.lock* 2>/dev/null || true"
+    )
 
 
 @dataclass
@@ -312,7 +320,7 @@ async def assert_settled(ctx: InitOS) -> None:
     for host in ctx.hosts:
         assert document["hosts"][host]["changed"] == 0, document["hosts"][host]
         assert (await ctx.on(host, "dpkg --audit")).strip() == "", host
-        left = (await ctx.on(host, LEFTOVERS)).strip()
+        left = (await ctx.on(host, leftovers(ctx.work))).strip()
         if left:  # say when each was written and which runs there were, to find its origin
             found = await ctx.on(host, "date +%T; find /var/tmp/kubexms -printf '%p %TT\\n'")
             runs = sorted(path.name for path in (ctx.work / "runs").glob("*.jsonl"))
