@@ -12,15 +12,11 @@ from typing import Any
 
 import pytest
 
-from kubexms.config import ResolvedHost, parse_config
-from kubexms.connector import Connector
 from kubexms.kubernetes import KubeadmError, KubeadmJoin, bootstrap_token_path
 from kubexms.kubernetes._kubeadm_join import JoinState, finishing_phases, is_marked
-from kubexms.pki import PkiOptions, generate_pki
-from kubexms.runtime import Context, new_runtime
-from tests.unit.config.sample import to_yaml
-from tests.unit.kubernetes.sample import cluster_data
-from tests.unit.runner.fakes import Call, Handler, ScriptedConnector
+from kubexms.runtime import Context
+from tests.unit.kubernetes.test_kubeadm_steps import scripted_context
+from tests.unit.runner.fakes import Call, Handler
 
 KUBELET = "/etc/kubernetes/kubelet.conf"
 BOOTSTRAP = "/etc/kubernetes/bootstrap-kubelet.conf"
@@ -116,18 +112,7 @@ class _Host:
 
 
 async def _context(tmp_path: Path, handler: Handler) -> tuple[Context, Path]:
-    data = cluster_data(etcd={"type": "kubeadm"})
-    data["spec"]["global"]["workDir"] = str(tmp_path / "work")
-    cluster = parse_config(to_yaml(data))
-    pki = tmp_path / "pki"
-    generate_pki(cluster, pki, options=PkiOptions(key_type="ecdsa"))
-    connector = ScriptedConnector(handler)
-
-    def build(spec: ResolvedHost) -> Connector:
-        return connector
-
-    runtime = await new_runtime(cluster, connector_factory=build)
-    return runtime.new_context(runtime.hosts[1]), pki  # master2
+    return await scripted_context(tmp_path, handler, 1, etcd_type="kubeadm")  # master2
 
 
 def _unmarked() -> dict[str, Any]:

@@ -31,7 +31,7 @@ from tests.unit.runner.fakes import Call, Handler, ScriptedConnector
 ENDPOINT = "https://api.demo.internal:6443"
 
 
-async def _context(
+async def scripted_context(
     tmp_path: Path, handler: Handler, host: int = 0, *, etcd_type: str = "kubexm"
 ) -> tuple[Context, Path]:
     data = cluster_data(etcd={"type": etcd_type})
@@ -53,7 +53,7 @@ def _b64(data: bytes) -> str:
 
 
 async def test_a_host_without_kubeadm_files_passes(tmp_path: Path) -> None:
-    ctx, pki = await _context(tmp_path, lambda call: "")
+    ctx, pki = await scripted_context(tmp_path, lambda call: "")
     await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
 
 
@@ -61,14 +61,14 @@ async def test_before_the_pki_exists_only_a_host_without_kubeadm_files_passes(
     tmp_path: Path,
 ) -> None:
     """A dry run of a new cluster checks membership before the pki phase made the CA."""
-    ctx, pki = await _context(tmp_path, lambda call: "")
+    ctx, pki = await scripted_context(tmp_path, lambda call: "")
     (pki / "ca.crt").unlink()
     await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
 
     def answer(call: Call) -> str:
         return "@kxms:file /etc/kubernetes/kubelet.conf\n@kxms:certificate-authority-data eA==\n"
 
-    ctx, _ = await _context(tmp_path, answer)
+    ctx, _ = await scripted_context(tmp_path, answer)
     (pki / "ca.crt").unlink()
     with pytest.raises(ForeignClusterError, match="this cluster: CA not made yet"):
         await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
@@ -87,7 +87,7 @@ async def test_our_own_files_pass_and_only_public_lines_are_read(tmp_path: Path)
             f"@kxms:ca-file {_b64(ours)}\n"
         )
 
-    ctx, pki = await _context(tmp_path, answer)
+    ctx, pki = await scripted_context(tmp_path, answer)
     await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
     script = seen[0].command + seen[0].stdin.decode()
     assert "client-key" not in script  # the probe prints only CA data and server lines
@@ -106,7 +106,7 @@ async def test_another_clusters_host_is_refused_naming_what_differs(tmp_path: Pa
             "@kxms:file /etc/kubernetes/admin.conf\n"
         )
 
-    ctx, pki = await _context(tmp_path, answer)
+    ctx, pki = await scripted_context(tmp_path, answer)
     with pytest.raises(ForeignClusterError) as error:
         await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
     message = str(error.value)
@@ -139,7 +139,7 @@ async def test_a_masters_kubelet_may_name_its_own_api_server_a_workers_may_not(
         ("worker", "https://10.213.0.14:6443", 3, False),  # worker1's own
     ):
         base = tmp_path / name
-        ctx, pki = await _context(base, answer(base, server), host=host)
+        ctx, pki = await scripted_context(base, answer(base, server), host=host)
         if accepted:
             await KubeadmMembership(ENDPOINT, str(pki)).verify(ctx)
             continue
@@ -160,7 +160,7 @@ async def test_the_probe_reads_real_kubeconfigs_by_shell(tmp_path: Path) -> None
         assert not done.stderr, done.stderr
         return done.stdout
 
-    ctx, pki = await _context(tmp_path, answer)
+    ctx, pki = await scripted_context(tmp_path, answer)
     step = KubeadmMembership(ENDPOINT, str(pki))
     shutil.copy(pki / "kubeconfig" / "kubelet-master1.conf", etc / "kubelet.conf")
     shutil.copy(pki / "ca.crt", etc / "ca.crt")
@@ -174,7 +174,7 @@ async def test_init_is_done_once_its_manifest_and_kubelet_config_exist(tmp_path:
     def answer(call: Call) -> str:
         return "/etc/kubernetes/manifests/kube-apiserver.yaml\n/var/lib/kubelet/config.yaml\n"
 
-    ctx, _ = await _context(tmp_path, answer)
+    ctx, _ = await scripted_context(tmp_path, answer)
     step = KubeadmInit("/etc/kubernetes/kubeadm/init.yaml")
     assert not (await step.precheck(ctx)).changed
     assert not (await step.run(ctx)).changed
@@ -192,7 +192,7 @@ async def test_a_failed_join_shows_kubeadms_output_with_the_token_masked(
             return "error: couldn't validate the identity of the API Server\n@kxms:exit 1\n"
         return ""
 
-    ctx, pki = await _context(tmp_path, answer, host=3)
+    ctx, pki = await scripted_context(tmp_path, answer, host=3)
     step = KubeadmJoin("/etc/kubernetes/kubeadm/join.yaml", pki_dir=str(pki))
     assert (await step.precheck(ctx)).changed
     with pytest.raises(KubeadmError) as error:
