@@ -192,7 +192,8 @@ class HostLease(Sequence[FleetHost]):
 
 
 class HostPool:
-    """The session fleet's hosts and who holds them (tests run one at a time; no xdist).
+    """The session fleet's hosts and who holds them (a session runs one test at a time; under
+    pytest-xdist each worker is a session with its own fleet and pool).
 
     ``packages_dir``: the session's one ``--packages-dir`` for runs that download the OS
     packages (``init os --download-packages``): the first run downloads them, later modules
