@@ -26,7 +26,7 @@ def _running(pid: int) -> bool:
     """A pid that is gone or a zombie (dead, not yet reaped by init) is not running."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before or while it was read
         return False
     return "\nState:\tZ" not in status
 
