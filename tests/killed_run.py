@@ -82,3 +82,16 @@ async def assert_nothing_half_done(
     script = LEFTOVERS.format(run_dirs=run_dirs)
     left = {name: (await run(name, script)).split() for name in hosts}
     assert not any(left.values()), left
+
+
+async def finish_within(process: asyncio.subprocess.Process, bound: float) -> tuple[int, str, str]:
+    """The run's exit code and output; past ``bound`` seconds it is killed (a hang must not
+    hold the hosts' locks for what comes after it) and the test fails."""
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), bound)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"the run did not end within {bound:g} s") from None
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -50,6 +50,7 @@ from tests.event_log import events
 from tests.fixtures.artifacts.busybox_image import build_busybox_image
 from tests.fixtures.artifacts.runtime_release import ReleaseFile
 from tests.integration.test_cni_addons_fleet import CALICO, DEMO_MANIFEST, HELM, sha256, tar_gz
+from tests.killed_run import finish_within
 from tests.kubeadm_cluster import Cluster, kubeadm_cluster
 from tests.leasing import HostPool
 from tests.unit.cni.upstream import FIXTURES
@@ -241,16 +242,10 @@ class SharedCluster:
         # Stop sshd and end the sessions it serves (ssh.service keeps them otherwise).
         await self.cluster.hosts.run(victim, "systemctl stop ssh && loginctl terminate-user root")
         try:
-            out, err = await asyncio.wait_for(run.communicate(), FAIL_BOUND)
-        except TimeoutError:
-            run.kill()
-            await run.wait()
-            raise AssertionError(f"the faulted run did not end within {FAIL_BOUND:g} s") from None
+            faulted = Outcome(*await finish_within(run, FAIL_BOUND))
         finally:
             await self.cluster.hosts.run(victim, "systemctl start ssh")
         took = time.monotonic() - injected
-        assert run.returncode is not None
-        faulted = Outcome(run.returncode, out.decode(), err.decode())
         print(f"\nFAULT control-plane join, sshd lost: exit {faulted.code} after {took:.1f} s")
         print(faulted.err.strip()[-600:])
         resume_args: tuple[str, ...] = ("--resume",)

@@ -36,7 +36,7 @@ import yaml
 
 from kubexms.sandbox import Fleet
 from tests.event_log import events
-from tests.killed_run import run_ids
+from tests.killed_run import finish_within, run_ids
 from tests.leasing import PACKAGES_INSTALLED, HostPool
 
 pytestmark = pytest.mark.fleet
@@ -116,16 +116,8 @@ class InitOS:
 async def finish(
     process: asyncio.subprocess.Process, bound: float = RUN_TIMEOUT
 ) -> tuple[int, str, str]:
-    """The run's exit code and output; past ``bound`` seconds it is killed (a hang must not
-    hold the hosts' locks for the cases after it) and the test fails."""
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), bound)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"the run did not end within {bound:g} s") from None
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    """:func:`tests.killed_run.finish` with the tier's bound for a whole run."""
+    return await finish_within(process, bound)
 
 
 def missing_on_this_machine() -> list[str]:
